@@ -1,0 +1,94 @@
+"""Roost: a self-hosted real-time hub on the Durable Objects model.
+
+An application is a ``Hub`` of ``DurableObject`` classes; each object, addressed by a
+name, lives at most once at a time, keeps its state in its own SQLite file, and is
+evicted when idle::
+
+    class Counter(hub.DurableObject):
+        async def increment(self, by: int = 1) -> int:
+            value = (await self.ctx.storage.get("value") or 0) + by
+            await self.ctx.storage.put("value", value)
+            return value
+
+    async with hub.Hub(objects={"COUNTER": Counter}) as app:
+        await app.env.COUNTER.get_by_name("visits").increment()
+
+Layers: ``hub.runtime`` (objects, gates, eviction, alarms, RPC) over ``hub.storage``
+(one SQLite file per object, ``hub.db``) and the pure parts (``ids``, ``alarms``,
+``hibernation``, ``limits``, ``clock``). Errors are in ``hub.errors``.
+"""
+
+from hub.alarms import AlarmInfo, RetryPolicy
+from hub.app import Hub
+from hub.clock import Clock, FakeClock, SystemClock
+from hub.errors import (
+    ActivationError,
+    CallCycleError,
+    ConfigurationError,
+    HubError,
+    HubStoppingError,
+    InternalError,
+    InvalidArgumentsError,
+    InvalidIdError,
+    LimitExceededError,
+    MethodNotFoundError,
+    NotSerializableError,
+    OverloadedError,
+    RemoteError,
+    RpcError,
+    SqlError,
+    StorageError,
+    UnknownBindingError,
+)
+from hub.ids import ObjectId
+from hub.limits import Limits
+from hub.object import DurableObject
+from hub.runtime import (
+    DurableObjectNamespace,
+    DurableObjectState,
+    DurableObjectStub,
+    Env,
+    HubStats,
+    LifecycleEvent,
+    ObjectStats,
+)
+from hub.storage import SqlCursor, Storage, Transaction
+
+__all__ = [
+    "ActivationError",
+    "AlarmInfo",
+    "CallCycleError",
+    "Clock",
+    "ConfigurationError",
+    "DurableObject",
+    "DurableObjectNamespace",
+    "DurableObjectState",
+    "DurableObjectStub",
+    "Env",
+    "FakeClock",
+    "Hub",
+    "HubError",
+    "HubStats",
+    "HubStoppingError",
+    "InternalError",
+    "InvalidArgumentsError",
+    "InvalidIdError",
+    "LifecycleEvent",
+    "LimitExceededError",
+    "Limits",
+    "MethodNotFoundError",
+    "NotSerializableError",
+    "ObjectId",
+    "ObjectStats",
+    "OverloadedError",
+    "RemoteError",
+    "RetryPolicy",
+    "RpcError",
+    "SqlCursor",
+    "SqlError",
+    "Storage",
+    "StorageError",
+    "SystemClock",
+    "Transaction",
+    "UnknownBindingError",
+]

@@ -1,0 +1,122 @@
+"""``hub.Hub``: an application's object classes, its data directory and its runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from hub.alarms import RetryPolicy
+from hub.clock import Clock, SystemClock
+from hub.errors import InvalidIdError
+from hub.ids import ObjectId
+from hub.limits import Limits
+from hub.object import DurableObject
+from hub.runtime.host import HubStats, LifecycleEvent, ObjectHost
+from hub.runtime.stub import Env
+from hub.storage.database import Durability
+
+__all__ = ["Hub"]
+
+
+class Hub:
+    """A Roost application: ``Hub(objects={"COUNTER": Counter})``.
+
+    ``async with hub:`` starts the runtime (opens ``data_dir/hub.db``, starts alarms)
+    and stops it on exit, letting queued events finish. Objects are reached through
+    ``hub.env.BINDING``.
+
+    Args:
+        objects: binding name (UPPER_SNAKE_CASE) to ``DurableObject`` subclass.
+        data_dir: where every object's SQLite file and ``hub.db`` live.
+        idle_timeout: seconds without an event before an object is evicted.
+        durability: ``"normal"`` survives a process crash; ``"full"`` also power loss
+            (an fsync per commit).
+        clock: time source for eviction and alarms (``FakeClock`` in tests).
+        alarm_retry: how failing ``alarm()`` handlers are retried.
+        limits: sizes and counts the hub enforces.
+        vars: plain values objects read from ``env`` (like the anchor's env vars).
+    """
+
+    def __init__(
+        self,
+        objects: Mapping[str, type[DurableObject]],
+        *,
+        data_dir: str | Path = ".roost",
+        idle_timeout: float = 10.0,
+        durability: Durability = "normal",
+        clock: Clock | None = None,
+        alarm_retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
+        vars: Mapping[str, object] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._host = ObjectHost(
+            classes=objects,
+            base=DurableObject,
+            data_dir=self.data_dir,
+            clock=clock or SystemClock(),
+            idle_timeout=idle_timeout,
+            durability=durability,
+            retry_policy=alarm_retry or RetryPolicy(),
+            limits=limits or Limits(),
+            vars=vars or {},
+        )
+
+    @property
+    def env(self) -> Env:
+        """The namespaces (``env.COUNTER``) and vars of this application."""
+        return self._host.env
+
+    @property
+    def host(self) -> ObjectHost:
+        """The object host (the seam the network front talks to)."""
+        return self._host
+
+    async def start(self) -> None:
+        """Start the runtime (prefer ``async with hub:``)."""
+        await self._host.start()
+
+    async def stop(self) -> None:
+        """Stop the runtime after queued events finish."""
+        await self._host.stop()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def object_id(self, binding: str, name: str | ObjectId) -> ObjectId:
+        """The id of ``name`` (or ``id`` itself) in ``binding``."""
+        namespace = self._host.namespaces.get(binding)
+        if namespace is None:
+            self._host.spec(binding)  # raises UnknownBindingError
+            raise AssertionError("unreachable")
+        if isinstance(name, ObjectId):
+            if name.binding != binding:
+                raise InvalidIdError(f"id of binding {name.binding!r} used with {binding!r}")
+            return name
+        return namespace.id_from_name(name)
+
+    async def hibernate(self, binding: str, name: str | ObjectId) -> bool:
+        """Evict the object now (after its queued events); False if it was not live."""
+        return await self._host.hibernate(self.object_id(binding, name))
+
+    def is_active(self, binding: str, name: str | ObjectId) -> bool:
+        """True while the object has a live instance in memory."""
+        return self._host.is_active(self.object_id(binding, name))
+
+    def stats(self) -> HubStats:
+        """Active and evicted counts, and why each live object is not evicted."""
+        return self._host.stats()
+
+    def add_listener(self, listener: Callable[[LifecycleEvent], None]) -> Callable[[], None]:
+        """Be told of every activation, eviction and alarm; returns an unsubscribe."""
+        return self._host.add_listener(listener)

@@ -1,0 +1,217 @@
+"""Errors the hub raises on purpose.
+
+Hierarchy::
+
+    HubError                         root; every error below carries a stable ``code``
+    ├── ConfigurationError           the application is set up wrongly (bad binding, class)
+    ├── UnknownBindingError          no object class is bound under that name
+    ├── InvalidIdError               a malformed object id string, or an unusable name
+    ├── StorageError                 a storage call was refused
+    │   ├── SqlError                 the object's own SQL failed (wraps sqlite3.Error)
+    │   ├── NotSerializableError     a KV value is not JSON-serializable
+    │   └── LimitExceededError       a key, value or batch is over its limit
+    └── RpcError                     a call failed (flags: remote, retryable, overloaded)
+        ├── MethodNotFoundError      no public method of that name
+        ├── InvalidArgumentsError    arguments do not match the method's annotations
+        ├── RemoteError              the object's own code raised; carries its type name
+        ├── ActivationError          the object's constructor raised
+        ├── OverloadedError          too many events queued for one object
+        ├── CallCycleError           a call would wait on an object already waiting on it
+        ├── HubStoppingError         the hub is shutting down
+        └── InternalError            a hub bug; no detail leaves the hub
+
+Rules:
+
+1. Every code lives in ``ERROR_CODES``: its HTTP status and whether a retry can
+   succeed. Clients branch on the code, never on the message.
+2. Messages are lowercase facts with expected vs got and ``!r`` values.
+3. Only ``RemoteError`` and ``ActivationError`` carry text that the object's own code
+   wrote (its exception's message); hub internals never put exception text on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "ERROR_CODES",
+    "ActivationError",
+    "CallCycleError",
+    "ConfigurationError",
+    "ErrorCode",
+    "HubError",
+    "HubStoppingError",
+    "InternalError",
+    "InvalidArgumentsError",
+    "InvalidIdError",
+    "LimitExceededError",
+    "MethodNotFoundError",
+    "NotSerializableError",
+    "OverloadedError",
+    "RemoteError",
+    "RpcError",
+    "SqlError",
+    "StorageError",
+    "UnknownBindingError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One row of the error table: how a code reaches HTTP and whether to retry."""
+
+    code: str
+    http_status: int
+    retryable: bool = False
+
+
+ERROR_CODES: dict[str, ErrorCode] = {
+    row.code: row
+    for row in (
+        ErrorCode("configuration_error", 500),
+        ErrorCode("unknown_binding", 404),
+        ErrorCode("invalid_id", 400),
+        ErrorCode("storage_error", 500),
+        ErrorCode("sql_error", 500),
+        ErrorCode("not_serializable", 400),
+        ErrorCode("limit_exceeded", 400),
+        ErrorCode("method_not_found", 404),
+        ErrorCode("invalid_arguments", 400),
+        ErrorCode("object_error", 500),
+        ErrorCode("activation_failed", 500),
+        ErrorCode("overloaded", 503),
+        ErrorCode("call_cycle", 508),
+        ErrorCode("hub_stopping", 503, retryable=True),
+        ErrorCode("internal_error", 500, retryable=True),
+    )
+}
+
+
+class HubError(Exception):
+    """Root of every error the hub raises on purpose; ``code`` is stable."""
+
+    code: ClassVar[str] = "internal_error"
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status this error maps to (from ``ERROR_CODES``)."""
+        return ERROR_CODES[self.code].http_status
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same call may succeed if tried again."""
+        return ERROR_CODES[self.code].retryable
+
+
+class ConfigurationError(HubError):
+    """The application is set up wrongly: bad binding name, not a DurableObject, ..."""
+
+    code = "configuration_error"
+
+
+class UnknownBindingError(HubError):
+    """No object class is bound under the given binding name."""
+
+    code = "unknown_binding"
+
+
+class InvalidIdError(HubError, ValueError):
+    """A malformed object id string, an id of another namespace, or an unusable name."""
+
+    code = "invalid_id"
+
+
+class StorageError(HubError):
+    """A storage call was refused."""
+
+    code = "storage_error"
+
+
+class SqlError(StorageError):
+    """The object's own SQL failed; the sqlite3 error is chained as ``__cause__``."""
+
+    code = "sql_error"
+
+
+class NotSerializableError(StorageError, TypeError):
+    """A value given to KV storage (or an RPC result) cannot be encoded as JSON."""
+
+    code = "not_serializable"
+
+
+class LimitExceededError(StorageError):
+    """A key, value, batch or name is over its configured limit."""
+
+    code = "limit_exceeded"
+
+
+class RpcError(HubError):
+    """A call to an object failed.
+
+    ``remote`` is true when the object's own code raised, ``retryable`` when the same
+    call may succeed later, ``overloaded`` when the object refused work because its
+    queue is full (do not retry at once).
+    """
+
+    code = "internal_error"
+    remote: bool = False
+    overloaded: bool = False
+
+
+class MethodNotFoundError(RpcError, AttributeError):
+    """The object has no public method of that name (private and lifecycle names included)."""
+
+    code = "method_not_found"
+
+
+class InvalidArgumentsError(RpcError, TypeError):
+    """The arguments do not match the method's signature; the method did not run."""
+
+    code = "invalid_arguments"
+
+
+class RemoteError(RpcError):
+    """The object's own code raised ``type_name``; its writes for that event rolled back."""
+
+    code = "object_error"
+    remote = True
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+
+
+class ActivationError(RemoteError):
+    """The object's constructor (or a ``block_concurrency_while`` in it) raised.
+
+    The instance is discarded; the next event runs the constructor again.
+    """
+
+    code = "activation_failed"
+
+
+class OverloadedError(RpcError):
+    """The object's input queue is full; the event was refused, not queued."""
+
+    code = "overloaded"
+    overloaded = True
+
+
+class CallCycleError(RpcError):
+    """A call would deadlock: the target is already waiting on the caller (strict gate)."""
+
+    code = "call_cycle"
+
+
+class HubStoppingError(RpcError):
+    """The hub is shutting down and took no new event."""
+
+    code = "hub_stopping"
+
+
+class InternalError(RpcError):
+    """A fault inside the hub; the details are logged, never sent to the caller."""
+
+    code = "internal_error"

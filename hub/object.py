@@ -1,0 +1,27 @@
+"""``hub.DurableObject``: the base class of every object class."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.runtime.context import DurableObjectState
+    from hub.runtime.stub import Env
+
+__all__ = ["DurableObject"]
+
+
+class DurableObject:
+    """Base class of an object class, like the anchor's ``DurableObject``.
+
+    The constructor runs on every activation, a wake from hibernation included; keep it
+    quick, and run migrations in ``ctx.block_concurrency_while``. Public methods are
+    RPC; ``_private`` methods and the lifecycle methods (``fetch``, ``alarm``,
+    ``websocket_message``, ``websocket_close``, ``websocket_error``) never are.
+
+    Define ``async def alarm(self, info)`` to use ``ctx.storage.set_alarm``.
+    """
+
+    def __init__(self, ctx: DurableObjectState, env: Env) -> None:
+        self.ctx = ctx
+        self.env = env

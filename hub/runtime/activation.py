@@ -1,0 +1,389 @@
+"""One live instance of one object, and the one task that owns it.
+
+Rules:
+
+1. The activation's task owns the instance, its ``ObjectDatabase`` and its ``Storage``:
+   handlers run in that task (or in blockers it waits for), never elsewhere.
+2. Input gate: events are taken one at a time. The next event starts only once the
+   previous one's transaction is committed or rolled back and every
+   ``block_concurrency_while`` it started has finished.
+3. Output gate: a reply is set only after the event's transaction committed; when the
+   handler raises, the writes roll back and the caller gets the error instead.
+4. Closing: the host takes the activation out of its table and queues ``_CLOSE``; events
+   queued before it are still handled. A successor activation for the same id waits for
+   ``closed`` before it opens the file, so an object is never live twice.
+5. The alarm in the object's file commits with the event; the hub-wide index is moved
+   earlier *before* the commit and to the exact time *after* it (see
+   ``hub.storage.registry``), through the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hub.alarms import AlarmInfo
+from hub.clock import TimerHandle
+from hub.errors import (
+    ActivationError,
+    HubStoppingError,
+    InternalError,
+    OverloadedError,
+    RemoteError,
+    RpcError,
+)
+from hub.hibernation import IdleTracker
+from hub.runtime.context import DurableObjectState
+from hub.runtime.events import AlarmFire, Event, RpcCall
+from hub.runtime.rpc import to_wire
+from hub.storage.database import ObjectDatabase
+from hub.storage.storage import Storage
+
+if TYPE_CHECKING:
+    from hub.ids import ObjectId
+    from hub.object import DurableObject
+    from hub.runtime.host import ObjectHost
+    from hub.runtime.rpc import ClassSpec
+
+__all__ = ["Activation", "call_chain"]
+
+T = TypeVar("T")
+log = logging.getLogger("roost.runtime")
+
+#: Hex ids of the objects whose events are waiting on the current call (strict gate:
+#: a call back into one of them could never be delivered).
+call_chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "roost_call_chain", default=()
+)
+
+_CLOSE = object()
+#: An alarm hint this close to the stored time counts as due (timer slack).
+_ALARM_SLACK_MS = 10
+
+
+class Activation:
+    """The live instance of one object: its queue, task, database and idle timer."""
+
+    def __init__(
+        self,
+        host: ObjectHost,
+        spec: ClassSpec,
+        object_id: ObjectId,
+        predecessor: Activation | None,
+    ) -> None:
+        self._host = host
+        self.spec = spec
+        self.id = object_id
+        self.tracker = IdleTracker(host.clock.now())
+        self.closing = False
+        self.closed = asyncio.Event()
+        self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
+        self._blockers: set[asyncio.Task[Any]] = set()
+        self._idle_timer: TimerHandle | None = None
+        self._db: ObjectDatabase | None = None
+        self._storage: Storage | None = None
+        self._instance: DurableObject | None = None
+        self._committed_alarm: int | None = None
+        self.task = asyncio.create_task(
+            self._run(predecessor), name=f"roost:{spec.binding}:{object_id.hex[:12]}"
+        )
+
+    # -- used by the host -----------------------------------------------------------
+
+    @property
+    def storage(self) -> Storage:
+        """The object's storage (only while the activation is open)."""
+        if self._storage is None:
+            raise RuntimeError(f"storage of {self.id!r} is not open")
+        return self._storage
+
+    @property
+    def queued(self) -> int:
+        """Events waiting behind the one running."""
+        return self._queue.qsize()
+
+    def submit(self, event: Event) -> None:
+        """Queue ``event``; ``OverloadedError`` when the queue is full."""
+        limit = self._host.limits.max_queued_events
+        if self._queue.qsize() >= limit:
+            raise OverloadedError(
+                f"object {self.spec.binding} {self.id.hex[:12]} has {self._queue.qsize()}"
+                f" events queued, expected at most {limit}"
+            )
+        self.tracker.hold("events_queued")
+        self._queue.put_nowait(event)
+
+    def request_close(self) -> None:
+        """Close after the events already queued (the host has dropped this activation)."""
+        if self.closing:
+            return
+        self.closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._queue.put_nowait(_CLOSE)
+
+    def block_concurrency_while(self, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """See ``DurableObjectState.block_concurrency_while``."""
+        task: asyncio.Task[T] = asyncio.ensure_future(fn())
+        self._blockers.add(task)
+        self.tracker.hold("blocked")
+
+        def done(finished: asyncio.Task[T]) -> None:
+            self._blockers.discard(finished)
+            self.tracker.release("blocked", self._host.clock.now())
+            self._arm_idle_timer()
+
+        task.add_done_callback(done)
+        return task
+
+    # -- the task ---------------------------------------------------------------------
+
+    async def _run(self, predecessor: Activation | None) -> None:
+        failure: RpcError | None = None
+        try:
+            if predecessor is not None:
+                await predecessor.closed.wait()
+            failure = await self._activate()
+            if failure is not None:
+                self._host.evict(self, reason="activation_failed")
+            self._arm_idle_timer()
+            while True:
+                item = await self._queue.get()
+                if item is _CLOSE:
+                    break
+                assert isinstance(item, RpcCall | AlarmFire)
+                self.tracker.hold("event_running")
+                self.tracker.release("events_queued", self._host.clock.now())
+                try:
+                    if failure is not None:
+                        await self._refuse(item, failure)
+                    else:
+                        await self._handle(item)
+                finally:
+                    self.tracker.release("event_running", self._host.clock.now())
+                    self._arm_idle_timer()
+        finally:
+            self._shutdown()
+
+    async def _activate(self) -> RpcError | None:
+        host = self._host
+        try:
+            db = ObjectDatabase(host.path_for(self.id), host.durability)
+            meta = db.read_meta()
+        except (sqlite3.Error, OSError):
+            log.exception("cannot open the database of %r", self.id)
+            return InternalError("cannot open the object's database")
+        self._db = db
+        stored_name = meta.get("name")
+        if self.id.name is None and isinstance(stored_name, str):
+            self.id = self.id.with_name(stored_name)
+        alarm = meta.get("alarm")
+        self._committed_alarm = None if alarm is None else int(alarm)
+        if db.created:
+            await host.note_created(self.id)
+        self._storage = Storage(db, host.limits, has_alarm_handler=self.spec.has_alarm)
+        token = call_chain.set((self.id.hex,))
+        db.begin()
+        try:
+            if self.id.name is not None and stored_name is None:
+                db.write_meta("name", self.id.name)
+            self._instance = self.spec.cls(DurableObjectState(self), host.env)
+            await self._await_blockers()
+            await self._commit()
+        except Exception as exc:
+            await self._abort()
+            self._instance = None
+            log.warning("constructor of %s raised", self.spec.cls.__name__, exc_info=True)
+            return ActivationError(type(exc).__name__, str(exc))
+        finally:
+            call_chain.reset(token)
+        host.emit("activate", self.id)
+        return None
+
+    async def _handle(self, event: Event) -> None:
+        if isinstance(event, RpcCall):
+            await self._handle_call(event)
+        else:
+            await self._handle_alarm(event)
+
+    async def _handle_call(self, call: RpcCall) -> None:
+        try:
+            method = self.spec.method(call.method)
+            args, kwargs = method.bind(call.args, call.kwargs)
+        except RpcError as exc:
+            _settle(call.reply, exc)
+            return
+        token = call_chain.set((*call.chain, self.id.hex))
+        db = self._database
+        db.begin()
+        try:
+            result = getattr(self._instance, call.method)(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            await self._await_blockers()
+            payload = to_wire(result, f"the result of {call.method}()")
+            await self._commit()
+        except Exception as exc:
+            await self._abort()
+            _settle(call.reply, self._as_rpc_error(exc, call.method))
+            return
+        except BaseException:
+            await self._abort()
+            _settle(call.reply, HubStoppingError("the hub stopped during the call"))
+            raise
+        finally:
+            call_chain.reset(token)
+        if not call.reply.done():
+            call.reply.set_result(payload)
+
+    async def _handle_alarm(self, fire: AlarmFire) -> None:
+        host = self._host
+        stored = self._committed_alarm
+        now_ms = host.clock.now() * 1000
+        if stored is None or stored > now_ms + _ALARM_SLACK_MS:
+            # The index fired early or for an alarm since deleted: correct it, run nothing.
+            await host.scheduler.committed(self.id, stored)
+            return
+        retry_count = host.scheduler.retry_count(self.id, stored)
+        info = AlarmInfo(retry_count=retry_count, scheduled_time=stored)
+        token = call_chain.set((self.id.hex,))
+        self._database.begin()
+        storage = self.storage
+        try:
+            # While alarm() runs, get_alarm() is None unless the handler sets a new one.
+            await storage.delete_alarm()
+            await self._instance.alarm(info)  # type: ignore[union-attr]
+            await self._await_blockers()
+            # Always re-sync: the scheduler already handed this alarm out.
+            await self._commit(sync_alarm=True)
+        except Exception:
+            await self._abort()
+            log.warning("alarm of %r raised (attempt %d)", self.id, retry_count + 1, exc_info=True)
+            await self._retry_alarm(info)
+        except BaseException:
+            await self._abort()
+            raise
+        finally:
+            call_chain.reset(token)
+        host.emit("alarm", self.id, retry_count=retry_count)
+
+    async def _retry_alarm(self, info: AlarmInfo) -> None:
+        host = self._host
+        retry = info.retry_count + 1
+        delay = host.retry_policy.delay(retry)
+        if delay is not None:
+            when = host.clock.now() + delay
+            await host.scheduler.retry(self.id, when, retry, info.scheduled_time)
+            host.emit("alarm_retry", self.id, retry_count=retry, delay=round(delay, 3))
+            return
+        log.error("alarm of %r dropped after %d retries", self.id, info.retry_count)
+        host.emit("alarm_dropped", self.id, retries=info.retry_count)
+        if self._db is None or self._storage is None:
+            await host.scheduler.committed(self.id, None)
+            return
+        self._db.begin()
+        try:
+            if self._storage.read_alarm() == info.scheduled_time:
+                await self._storage.delete_alarm()
+            await self._commit()
+        except Exception:
+            await self._abort()
+            log.exception("could not drop the alarm of %r", self.id)
+
+    async def _refuse(self, event: Event, failure: RpcError) -> None:
+        if isinstance(event, RpcCall):
+            _settle(event.reply, failure)
+        elif not isinstance(failure, HubStoppingError):
+            stored = self._committed_alarm
+            at = stored if stored is not None else round(self._host.clock.now() * 1000)
+            retry = self._host.scheduler.retry_count(self.id, at)
+            await self._retry_alarm(AlarmInfo(retry_count=retry, scheduled_time=at))
+
+    # -- transactions -------------------------------------------------------------------
+
+    @property
+    def _database(self) -> ObjectDatabase:
+        assert self._db is not None
+        return self._db
+
+    async def _commit(self, *, sync_alarm: bool = False) -> None:
+        db, storage = self._database, self.storage
+        old = new = self._committed_alarm
+        if storage.alarm_touched:
+            storage.alarm_touched = False
+            new = storage.read_alarm()
+            if new is not None and (old is None or new < old):
+                await self._host.scheduler.move_earlier(self.id, new)
+        db.commit()
+        if new != old or sync_alarm:
+            self._committed_alarm = new
+            await self._host.scheduler.committed(self.id, new)
+
+    async def _abort(self) -> None:
+        """Stop the event's blockers and roll its writes back."""
+        for task in self._blockers:
+            task.cancel()
+        if self._blockers:
+            await asyncio.gather(*self._blockers, return_exceptions=True)
+        if self._storage is not None:
+            self._storage.alarm_touched = False
+        if self._db is not None:
+            self._db.rollback()
+
+    async def _await_blockers(self) -> None:
+        while self._blockers:
+            await asyncio.gather(*tuple(self._blockers))
+
+    def _as_rpc_error(self, exc: Exception, method: str) -> RpcError:
+        if isinstance(exc, RpcError):
+            return exc  # a nested call's error passes through unchanged
+        log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
+        return RemoteError(type(exc).__name__, str(exc))
+
+    # -- idleness ---------------------------------------------------------------------
+
+    def _arm_idle_timer(self) -> None:
+        if self.closing or self._idle_timer is not None or self.tracker.held:
+            return
+        deadline = self.tracker.deadline(self._host.idle_timeout)
+        self._idle_timer = self._host.clock.call_at(deadline, self._on_idle_timer)
+
+    def _on_idle_timer(self) -> None:
+        self._idle_timer = None
+        if self.closing:
+            return
+        if self.tracker.evictable(self._host.clock.now(), self._host.idle_timeout):
+            self._host.evict(self, reason="idle")
+        else:
+            self._arm_idle_timer()
+
+    def _shutdown(self) -> None:
+        self.closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        stopping = HubStoppingError("the hub is stopping")
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, RpcCall):
+                _settle(item.reply, stopping)
+        for task in self._blockers:
+            task.cancel()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._storage = None
+        self._instance = None
+        self._host.closed(self)
+        self.closed.set()
+
+
+def _settle(reply: asyncio.Future[Any], error: RpcError) -> None:
+    if not reply.done():
+        reply.set_exception(error)

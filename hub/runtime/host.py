@@ -1,0 +1,325 @@
+"""The object host: which objects are live, and the only way events reach them.
+
+Rules:
+
+1. ``_activations`` maps a hex id to its one live ``Activation``; ``_closing`` holds
+   activations that were taken out of it and are finishing their queue. Only
+   ``submit`` adds to the first and only ``evict`` / ``closed`` remove from either.
+2. Every event for an object goes through ``submit``: stubs, the alarm scheduler and,
+   next, the network front. Nothing else touches an activation's queue.
+3. Lifecycle facts (activate, evict, alarm retries) go out through ``emit``: one
+   structured log line each and a call to every listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.alarms import RetryPolicy
+from hub.clock import Clock
+from hub.errors import (
+    CallCycleError,
+    ConfigurationError,
+    HubStoppingError,
+    InvalidArgumentsError,
+    InvalidIdError,
+    UnknownBindingError,
+)
+from hub.ids import ObjectId, parse_id
+from hub.limits import Limits
+from hub.runtime.activation import Activation, call_chain
+from hub.runtime.events import Event, RpcCall
+from hub.runtime.rpc import ClassSpec, describe_class, to_wire
+from hub.runtime.scheduler import AlarmScheduler
+from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
+from hub.storage.database import Durability
+from hub.storage.registry import Registry
+
+__all__ = ["HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats"]
+
+log = logging.getLogger("roost.runtime")
+
+BINDING_RE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """Something that happened to an object: ``activate``, ``evict``, ``alarm``, ...
+
+    ``detail`` holds plain values (for ``evict``: ``reason`` is ``idle``, ``forced``,
+    ``stopped`` or ``activation_failed``).
+    """
+
+    kind: str
+    object_id: ObjectId
+    detail: dict[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStats:
+    """One live object, and why it is not evicted yet."""
+
+    binding: str
+    id: str
+    name: str | None
+    queued: int
+    idle_seconds: float
+    not_evictable: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Counts over the whole hub, plus every live object."""
+
+    active: int
+    evicted: int
+    activations: int
+    evictions: int
+    alarms_scheduled: int
+    objects: list[ObjectStats]
+
+
+class ObjectHost:
+    """Owns the live activations, the alarm scheduler and the registry."""
+
+    def __init__(
+        self,
+        *,
+        classes: Mapping[str, type],
+        base: type,
+        data_dir: Path,
+        clock: Clock,
+        idle_timeout: float,
+        durability: Durability,
+        retry_policy: RetryPolicy,
+        limits: Limits,
+        vars: Mapping[str, object],
+    ) -> None:
+        if idle_timeout <= 0:
+            raise ConfigurationError(f"idle_timeout must be > 0 seconds, got {idle_timeout!r}")
+        if durability not in ("normal", "full"):
+            raise ConfigurationError(f"durability must be 'normal' or 'full', got {durability!r}")
+        self._specs = {binding: _describe(binding, cls, base) for binding, cls in classes.items()}
+        clash = set(vars) & set(self._specs)
+        if clash:
+            raise ConfigurationError(f"vars and bindings share names: {sorted(clash)}")
+        self.data_dir = data_dir
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        self.durability: Durability = durability
+        self.retry_policy = retry_policy
+        self.limits = limits
+        self.registry = Registry(data_dir / "hub.db", durability)
+        self.scheduler = AlarmScheduler(self)
+        namespaces = {name: DurableObjectNamespace(self, name) for name in self._specs}
+        self.env = Env({**vars, **namespaces})
+        self.namespaces = namespaces
+        self._activations: dict[str, Activation] = {}
+        self._closing: dict[str, Activation] = {}
+        self._close_reasons: dict[Activation, str] = {}
+        self._listeners: list[Callable[[LifecycleEvent], None]] = []
+        self._running = False
+        self._known = 0
+        self._activation_count = 0
+        self._eviction_count = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open ``hub.db`` and start firing alarms."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.registry.open()
+        self._known = await self.registry.count_objects()
+        self._running = True
+        await self.scheduler.start()
+
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        """Refuse new events, let queued ones finish (up to ``drain_timeout``), close."""
+        if not self._running:
+            return
+        self._running = False
+        self.scheduler.stop()
+        live = [*self._activations.values(), *self._closing.values()]
+        for activation in live:
+            self.evict(activation, reason="stopped")
+        if live:
+            tasks = [activation.task for activation in live]
+            _done, pending = await asyncio.wait(tasks, timeout=drain_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self.registry.close()
+
+    # -- events -------------------------------------------------------------------------
+
+    def spec(self, binding: str) -> ClassSpec:
+        """The class bound to ``binding``, or ``UnknownBindingError``."""
+        try:
+            return self._specs[binding]
+        except KeyError:
+            known = ", ".join(sorted(self._specs)) or "none"
+            raise UnknownBindingError(
+                f"unknown binding {binding!r}, expected one of: {known}"
+            ) from None
+
+    def parse_id(self, binding: str, hex_id: str) -> ObjectId:
+        """Parse a hex id of a known binding."""
+        self.spec(binding)
+        return parse_id(binding, hex_id)
+
+    def submit(self, object_id: ObjectId, event: Event) -> None:
+        """Queue ``event`` for ``object_id``, activating the object if it is evicted."""
+        if not self._running:
+            raise HubStoppingError("the hub is not running")
+        activation = self._activations.get(object_id.hex)
+        if activation is None:
+            spec = self.spec(object_id.binding)
+            predecessor = self._closing.get(object_id.hex)
+            activation = Activation(self, spec, object_id, predecessor)
+            self._activations[object_id.hex] = activation
+            self._activation_count += 1
+        activation.submit(event)
+
+    def call(self, object_id: ObjectId, method: str, *args: Any, **kwargs: Any) -> RpcPromise:
+        """Queue a call of ``method`` now; await the promise for its result."""
+        spec = self.spec(object_id.binding).method(method)
+        chain = call_chain.get()
+        if object_id.hex in chain:
+            raise CallCycleError(
+                f"call to {object_id.binding}.{method}() would deadlock: that object is "
+                "waiting for this call to finish (events of one object never interleave)"
+            )
+        try:
+            wire_args = to_wire(list(args), f"an argument of {method}()")
+            wire_kwargs = to_wire(kwargs, f"a keyword argument of {method}()")
+        except TypeError as exc:
+            raise InvalidArgumentsError(str(exc)) from None
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.submit(object_id, RpcCall(method, wire_args, wire_kwargs, reply, chain))
+        return RpcPromise(reply, spec)
+
+    # -- eviction -----------------------------------------------------------------------
+
+    def evict(self, activation: Activation, *, reason: str) -> None:
+        """Take ``activation`` out of service; it closes after its queued events."""
+        key = activation.id.hex
+        if self._activations.get(key) is activation:
+            del self._activations[key]
+        if activation.closing:
+            return
+        self._closing[key] = activation
+        self._close_reasons[activation] = reason
+        activation.request_close()
+
+    def closed(self, activation: Activation) -> None:
+        """Called by an activation once its database is closed."""
+        key = activation.id.hex
+        if self._closing.get(key) is activation:
+            del self._closing[key]
+        if self._activations.get(key) is activation:
+            del self._activations[key]
+        reason = self._close_reasons.pop(activation, "stopped")
+        self._eviction_count += 1
+        self.emit("evict", activation.id, reason=reason)
+
+    async def hibernate(self, object_id: ObjectId) -> bool:
+        """Evict ``object_id`` once its queued events are done; False if it was not live."""
+        activation = self._activations.get(object_id.hex)
+        if activation is None:
+            pending = self._closing.get(object_id.hex)
+            if pending is not None:
+                await pending.closed.wait()
+            return False
+        self.evict(activation, reason="forced")
+        await activation.closed.wait()
+        return True
+
+    def is_active(self, object_id: ObjectId) -> bool:
+        """True while ``object_id`` has a live instance."""
+        return object_id.hex in self._activations
+
+    # -- facts ----------------------------------------------------------------------------
+
+    async def note_created(self, object_id: ObjectId) -> None:
+        """Record a newly created object file in the registry."""
+        await self.registry.record_object(
+            object_id.binding, object_id.hex, object_id.name, self.clock.now()
+        )
+        self._known += 1
+
+    def path_for(self, object_id: ObjectId) -> Path:
+        """The object's SQLite file: named by its hex id only, never by its name."""
+        key = object_id.hex
+        if not _HEX_RE.fullmatch(key):
+            raise InvalidIdError(f"malformed object id: {key[:80]!r}")
+        return self.data_dir / "objects" / key[:2] / f"{key}.sqlite3"
+
+    def stats(self) -> HubStats:
+        """Active and evicted counts, and why each live object is not evicted."""
+        now = self.clock.now()
+        objects = [
+            ObjectStats(
+                binding=activation.spec.binding,
+                id=activation.id.hex,
+                name=activation.id.name,
+                queued=activation.queued,
+                idle_seconds=0.0
+                if activation.tracker.held
+                else round(now - activation.tracker.last_activity, 3),
+                not_evictable=activation.tracker.why_not_evictable(now, self.idle_timeout),
+            )
+            for activation in self._activations.values()
+        ]
+        active = len(self._activations)
+        return HubStats(
+            active=active,
+            evicted=max(0, self._known - active),
+            activations=self._activation_count,
+            evictions=self._eviction_count,
+            alarms_scheduled=len(self.scheduler),
+            objects=objects,
+        )
+
+    def add_listener(self, listener: Callable[[LifecycleEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` for every lifecycle event; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, kind: str, object_id: ObjectId, **detail: str | int | float) -> None:
+        """Log one lifecycle event and hand it to the listeners."""
+        fields = " ".join(f"{key}={value}" for key, value in detail.items())
+        log.info(
+            "%s binding=%s id=%s name=%r %s",
+            kind,
+            object_id.binding,
+            object_id.hex[:16],
+            object_id.name,
+            fields,
+            extra={"roost_event": kind, "roost_object": object_id.hex, "roost_detail": detail},
+        )
+        event = LifecycleEvent(kind, object_id, dict(detail))
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("lifecycle listener %r raised", listener)
+
+
+def _describe(binding: str, cls: type, base: type) -> ClassSpec:
+    if not isinstance(binding, str) or not BINDING_RE.fullmatch(binding):
+        raise ConfigurationError(
+            f"binding names are UPPER_SNAKE_CASE (like 'CHAT_ROOM'), got {binding!r}"
+        )
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        raise ConfigurationError(
+            f"binding {binding!r} must be a subclass of hub.DurableObject, got {cls!r}"
+        )
+    return describe_class(binding, cls, base)

@@ -1,0 +1,268 @@
+"""One object's SQLite file: opening it, its transactions, and what its own SQL may touch.
+
+Rules:
+
+1. Exactly one thread touches a connection: the event loop thread that runs the
+   object's activation task (``check_same_thread`` stays on). Calls are synchronous,
+   like the anchor's same-thread SQL.
+2. Every event runs inside one transaction opened with ``begin()`` and ended with
+   ``commit()`` or ``rollback()``; nested transactions are SAVEPOINTs.
+3. The object's own SQL runs in *user mode*: the authorizer refuses transaction
+   control, ATTACH/DETACH, pragmas outside a short allow-list, and any table, index or
+   trigger named ``_roost_*`` (the hub's own tables). This protects against accidents,
+   not against the object's author: the author's code runs in this process.
+4. Internal statements carry a ``-- roost`` suffix so a user statement of the same text
+   never shares a prepared (and so already authorized) statement with them.
+5. WAL mode; ``synchronous=NORMAL`` survives a process crash (kill -9) with every
+   committed transaction intact; ``durability="full"`` sets ``synchronous=FULL`` so a
+   commit also survives power loss, at the price of an fsync on every commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from hub.errors import SqlError
+
+__all__ = ["Durability", "ObjectDatabase", "SqlValue"]
+
+Durability = Literal["normal", "full"]
+SqlValue = int | float | str | bytes | None
+
+#: Marks the file as a Roost object database ("ROOS" as a big-endian int).
+APPLICATION_ID = 0x524F4F53
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS _roost_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS _roost_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)"
+    " WITHOUT ROWID",
+)
+RESERVED_PREFIX = "_roost_"
+
+_ALLOWED_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "foreign_keys",
+        "defer_foreign_keys",
+        "quick_check",
+        "integrity_check",
+        "optimize",
+        "user_version",
+        "page_count",
+        "page_size",
+        "freelist_count",
+        "collation_list",
+        "function_list",
+    }
+)
+_TABLE_ACTIONS = frozenset(
+    {
+        sqlite3.SQLITE_READ,
+        sqlite3.SQLITE_INSERT,
+        sqlite3.SQLITE_UPDATE,
+        sqlite3.SQLITE_DELETE,
+        sqlite3.SQLITE_CREATE_TABLE,
+        sqlite3.SQLITE_DROP_TABLE,
+        sqlite3.SQLITE_CREATE_INDEX,
+        sqlite3.SQLITE_DROP_INDEX,
+        sqlite3.SQLITE_CREATE_TRIGGER,
+        sqlite3.SQLITE_DROP_TRIGGER,
+        sqlite3.SQLITE_CREATE_VIEW,
+        sqlite3.SQLITE_DROP_VIEW,
+        sqlite3.SQLITE_ALTER_TABLE,
+        sqlite3.SQLITE_ANALYZE,
+        sqlite3.SQLITE_REINDEX,
+        sqlite3.SQLITE_CREATE_VTABLE,
+        sqlite3.SQLITE_DROP_VTABLE,
+    }
+)
+_DENIED_ACTIONS = {
+    sqlite3.SQLITE_TRANSACTION: "transaction control is not allowed in sql.exec; "
+    "use ctx.storage.transaction_sync() or ctx.storage.transaction()",
+    sqlite3.SQLITE_SAVEPOINT: "savepoints are not allowed in sql.exec; "
+    "use ctx.storage.transaction_sync() or ctx.storage.transaction()",
+    sqlite3.SQLITE_ATTACH: "ATTACH is not allowed: an object reaches only its own database",
+    sqlite3.SQLITE_DETACH: "DETACH is not allowed: an object reaches only its own database",
+}
+
+
+class ObjectDatabase:
+    """The SQLite connection of one object and the transaction around each event."""
+
+    def __init__(self, path: Path, durability: Durability = "normal") -> None:
+        self.path = path
+        self.created = not path.exists()
+        if self.created:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+        self._user_mode = False
+        self._denied: str | None = None
+        self._savepoints = 0
+        conn = self._conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        sync = "FULL" if durability == "full" else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={sync}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            conn.execute("BEGIN IMMEDIATE -- roost")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute("COMMIT -- roost")
+        conn.set_authorizer(self._authorize)
+
+    # -- transactions -------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """True between ``begin()`` and ``commit()`` / ``rollback()``."""
+        return self._conn.in_transaction
+
+    def begin(self) -> None:
+        """Open the event's transaction (deferred: no lock until the first write)."""
+        self._conn.execute("BEGIN -- roost")
+        self._savepoints = 0
+
+    def commit(self) -> None:
+        """Commit the event's transaction (``SqlError`` when SQLite refuses, e.g. a
+        deferred foreign key violation; the transaction is then still open)."""
+        try:
+            self._conn.execute("COMMIT -- roost")
+        except sqlite3.Error as exc:
+            raise SqlError(f"commit failed: {_describe(exc)}") from exc
+
+    def rollback(self) -> None:
+        """Roll back the event's transaction, if one is open."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK -- roost")
+
+    def open_savepoint(self) -> str:
+        """Start a nested transaction and return its name."""
+        self._savepoints += 1
+        name = f"roost_sp{self._savepoints}"
+        self._conn.execute(f"SAVEPOINT {name} -- roost")
+        return name
+
+    def close_savepoint(self, name: str, *, rollback: bool) -> None:
+        """End the nested transaction ``name``, keeping or undoing its writes."""
+        try:
+            if rollback:
+                self._conn.execute(f"ROLLBACK TO {name} -- roost")
+            self._conn.execute(f"RELEASE {name} -- roost")
+        finally:
+            self._savepoints -= 1
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: released on success, rolled back on exception."""
+        name = self.open_savepoint()
+        try:
+            yield
+        except BaseException:
+            self.close_savepoint(name, rollback=True)
+            raise
+        self.close_savepoint(name, rollback=False)
+
+    # -- statements ---------------------------------------------------------------
+
+    def internal(self, query: str, params: tuple[SqlValue, ...] = ()) -> sqlite3.Cursor:
+        """Run one of the hub's own statements (never user SQL)."""
+        return self._conn.execute(query, params)
+
+    def internal_many(self, query: str, rows: Sequence[tuple[SqlValue, ...]]) -> None:
+        """Run one of the hub's own statements for each row."""
+        self._conn.executemany(query, rows)
+
+    def user(self, query: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        """Run one statement of the object's own SQL under the authorizer."""
+        self._user_mode = True
+        self._denied = None
+        try:
+            return self._conn.execute(query, params)
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise SqlError(self._denied or _describe(exc)) from exc
+        except (OverflowError, ValueError) as exc:
+            raise SqlError(f"cannot bind parameter: {exc}") from exc
+        finally:
+            self._user_mode = False
+
+    @property
+    def total_changes(self) -> int:
+        """Rows written by this connection so far (triggers included)."""
+        return self._conn.total_changes
+
+    @property
+    def size(self) -> int:
+        """The database size in bytes (pages in use times page size)."""
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(page_size)
+
+    def close(self) -> None:
+        """Roll back anything uncommitted and close the connection."""
+        try:
+            self.rollback()
+        finally:
+            self._conn.close()
+
+    # -- meta ----------------------------------------------------------------------
+
+    def read_meta(self) -> dict[str, SqlValue]:
+        """All of the hub's per-object facts (name, alarm) in one read."""
+        rows = self._conn.execute("SELECT key, value FROM _roost_meta -- roost").fetchall()
+        return {str(key): value for key, value in rows}
+
+    def write_meta(self, key: str, value: SqlValue) -> None:
+        """Set (or with None, clear) one per-object fact inside the current transaction."""
+        if value is None:
+            self._conn.execute("DELETE FROM _roost_meta WHERE key = ? -- roost", (key,))
+        else:
+            self._conn.execute(
+                "INSERT INTO _roost_meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value -- roost",
+                (key, value),
+            )
+
+    # -- the authorizer ----------------------------------------------------------------
+
+    def _authorize(
+        self,
+        action: int,
+        arg1: str | None,
+        arg2: str | None,
+        _db: str | None,
+        source: str | None,
+    ) -> int:
+        if not self._user_mode:
+            return sqlite3.SQLITE_OK
+        reason = _DENIED_ACTIONS.get(action)
+        if reason is None and action == sqlite3.SQLITE_PRAGMA:
+            pragma = (arg1 or "").lower()
+            if pragma not in _ALLOWED_PRAGMAS:
+                reason = f"PRAGMA {pragma} is not allowed in sql.exec"
+        elif reason is None and action in _TABLE_ACTIONS:
+            own_trigger = source is not None and source.startswith(RESERVED_PREFIX)
+            for name in (arg1, arg2):
+                if name and name.lower().startswith(RESERVED_PREFIX) and not own_trigger:
+                    reason = f"{name!r} is reserved: names starting with {RESERVED_PREFIX!r}"
+                    reason += " belong to the hub"
+                    break
+        if reason is None:
+            return sqlite3.SQLITE_OK
+        self._denied = reason
+        return sqlite3.SQLITE_DENY
+
+
+def _describe(exc: sqlite3.Error | sqlite3.Warning) -> str:
+    kind = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return f"{exc} ({kind})"

@@ -1,0 +1,154 @@
+"""``ctx.storage.sql``: the object's own SQL, run synchronously like the anchor's.
+
+``exec`` runs the statement at once and reads all its rows, so ``rows_written`` is
+final when ``exec`` returns and a cursor never holds a statement open across an
+``await``. The cursor is a one-pass iterator over those rows, as in the anchor: rows
+taken by iteration, ``to_array()`` or ``raw()`` are not returned again.
+
+Differences from the anchor, on purpose:
+
+* ``rows_read`` counts the rows the statement returned, not the rows SQLite scanned
+  (Python's sqlite3 does not expose the scan count).
+* Several statements separated by ``;`` run in order when no parameters are given; the
+  cursor is the last statement's.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+
+from hub.errors import SqlError
+from hub.storage.database import ObjectDatabase, SqlValue
+
+__all__ = ["Row", "SqlCursor", "SqlStorage"]
+
+Row = dict[str, SqlValue]
+
+
+class SqlCursor:
+    """The result of one ``sql.exec``: rows as dicts (iteration) or tuples (``raw()``)."""
+
+    __slots__ = ("_pos", "_rows", "column_names", "rows_written")
+
+    def __init__(
+        self, column_names: list[str], rows: list[tuple[SqlValue, ...]], rows_written: int
+    ) -> None:
+        self.column_names = column_names
+        self._rows = rows
+        self._pos = 0
+        self.rows_written = rows_written
+
+    @property
+    def rows_read(self) -> int:
+        """Rows the statement returned."""
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return self
+
+    def __next__(self) -> Row:
+        if self._pos >= len(self._rows):
+            raise StopIteration
+        row = self._rows[self._pos]
+        self._pos += 1
+        return dict(zip(self.column_names, row, strict=True))
+
+    def to_array(self) -> list[Row]:
+        """Every remaining row as a dict."""
+        names = self.column_names
+        rows = [dict(zip(names, row, strict=True)) for row in self._rows[self._pos :]]
+        self._pos = len(self._rows)
+        return rows
+
+    def raw(self) -> Iterator[tuple[SqlValue, ...]]:
+        """The remaining rows as tuples, in ``column_names`` order."""
+        while self._pos < len(self._rows):
+            self._pos += 1
+            yield self._rows[self._pos - 1]
+
+    def one(self) -> Row:
+        """The only row; ``SqlError`` unless exactly one row remains."""
+        remaining = len(self._rows) - self._pos
+        if remaining != 1:
+            raise SqlError(f"expected exactly one row, got {remaining}")
+        return next(self)
+
+
+class SqlStorage:
+    """Synchronous SQL on the object's own database."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: ObjectDatabase) -> None:
+        self._db = db
+
+    def exec(self, query: str, *params: object) -> SqlCursor:
+        """Run ``query`` with ``?`` parameters and return its rows.
+
+        Raises ``SqlError`` (with the sqlite3 error chained) when SQLite rejects the
+        statement or the hub's rules refuse it (transaction control, ATTACH, most
+        pragmas, ``_roost_*`` names).
+        """
+        if not isinstance(query, str):
+            raise SqlError(f"query must be a str, got {type(query).__name__}")
+        db = self._db
+        before = db.total_changes
+        try:
+            cursor = db.user(query, params)
+        except SqlError as exc:
+            if not _is_multi_statement(exc):
+                raise
+            if params:
+                raise SqlError(
+                    "parameters are only allowed with a single statement, "
+                    f"got {len(params)} parameters for several statements"
+                ) from None
+            cursor = self._exec_script(query)
+        rows = cursor.fetchall()
+        names = [column[0] for column in cursor.description] if cursor.description else []
+        return SqlCursor(names, rows, db.total_changes - before)
+
+    def _exec_script(self, script: str) -> sqlite3.Cursor:
+        statements = _split_statements(script)
+        if not statements:
+            raise SqlError("no statement to run")
+        for statement in statements[:-1]:
+            self._db.user(statement, ()).fetchall()
+        return self._db.user(statements[-1], ())
+
+    @property
+    def database_size(self) -> int:
+        """The database's size in bytes."""
+        return self._db.size
+
+
+def _is_multi_statement(exc: SqlError) -> bool:
+    # sqlite3 refuses a string with several statements: Warning before 3.12,
+    # ProgrammingError since.
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.Warning | sqlite3.ProgrammingError) and (
+        "one statement at a time" in str(cause)
+    )
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split at each ``;`` that ends a complete statement (not inside strings/comments)."""
+    statements: list[str] = []
+    start = 0
+    index = script.find(";")
+    while index != -1:
+        candidate = script[start : index + 1]
+        if sqlite3.complete_statement(candidate):
+            if candidate.strip(" \t\r\n;"):
+                statements.append(candidate)
+            start = index + 1
+        index = script.find(";", index + 1)
+    tail = script[start:]
+    if _COMMENT_RE.sub("", tail).strip():
+        statements.append(tail)
+    return statements
+
+
+_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.DOTALL)

@@ -1,0 +1,82 @@
+"""Shared fixtures: a fake clock, a hub factory, and a recorder of lifecycle events.
+
+Waits use one timeout unit, ``ROOST_TEST_TIMEOUT`` seconds (default 10), so a slow
+machine can be given more room without editing tests. Nothing here sleeps to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+import hub
+
+T = TypeVar("T")
+
+TIMEOUT = float(os.environ.get("ROOST_TEST_TIMEOUT", "10"))
+
+
+async def within(awaitable: Awaitable[T], factor: float = 1.0) -> T:
+    """Await with the suite's timeout unit."""
+    return await asyncio.wait_for(awaitable, TIMEOUT * factor)
+
+
+class Recorder:
+    """Collects lifecycle events and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[hub.LifecycleEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: hub.LifecycleEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def kinds(self, kind: str) -> list[hub.LifecycleEvent]:
+        return [event for event in self.events if event.kind == kind]
+
+    async def wait(self, kind: str, count: int = 1) -> list[hub.LifecycleEvent]:
+        """Wait until ``count`` events of ``kind`` were seen in all."""
+
+        async def until() -> list[hub.LifecycleEvent]:
+            while len(self.kinds(kind)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.kinds(kind)
+
+        return await within(until())
+
+
+@pytest.fixture
+def clock() -> hub.FakeClock:
+    return hub.FakeClock()
+
+
+MakeHub = Callable[..., Awaitable[tuple[hub.Hub, "Recorder"]]]
+
+
+@pytest.fixture
+async def make_hub(tmp_path: Path, clock: hub.FakeClock) -> AsyncIterator[MakeHub]:
+    """Start hubs on ``tmp_path`` with the fake clock; all are stopped at the end."""
+    started: list[hub.Hub] = []
+
+    async def factory(
+        objects: Mapping[str, type[hub.DurableObject]], **options: Any
+    ) -> tuple[hub.Hub, Recorder]:
+        options.setdefault("data_dir", tmp_path / "data")
+        options.setdefault("clock", clock)
+        app = hub.Hub(objects, **options)
+        recorder = Recorder()
+        app.add_listener(recorder)
+        await app.start()
+        started.append(app)
+        return app, recorder
+
+    yield factory
+    for app in reversed(started):
+        await app.stop()

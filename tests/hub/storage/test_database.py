@@ -1,0 +1,145 @@
+"""One object's SQLite file: WAL, transactions, savepoints, and what user SQL may touch."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hub.errors import SqlError
+from hub.storage.database import ObjectDatabase
+from hub.storage.sql import SqlStorage
+
+
+def test_a_new_file_is_created_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "x" / "o.sqlite3"
+    db = ObjectDatabase(path)
+    assert db.created
+    db.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    assert {"_roost_meta", "_roost_kv"} <= names
+    raw.close()
+    again = ObjectDatabase(path)
+    assert not again.created
+    again.close()
+
+
+def test_commit_keeps_and_rollback_drops_writes(db: ObjectDatabase, sql: SqlStorage) -> None:
+    db.begin()
+    sql.exec("CREATE TABLE t (v INTEGER)")
+    sql.exec("INSERT INTO t VALUES (1)")
+    db.commit()
+    db.begin()
+    sql.exec("INSERT INTO t VALUES (2)")
+    db.rollback()
+    assert [row["v"] for row in sql.exec("SELECT v FROM t")] == [1]
+
+
+def test_savepoints_nest_and_roll_back_only_their_part(db: ObjectDatabase, sql: SqlStorage) -> None:
+    db.begin()
+    sql.exec("CREATE TABLE t (v INTEGER)")
+    with db.savepoint():
+        sql.exec("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError), db.savepoint():
+            sql.exec("INSERT INTO t VALUES (2)")
+            raise RuntimeError("undo the inner part")
+        sql.exec("INSERT INTO t VALUES (3)")
+    db.commit()
+    assert [row["v"] for row in sql.exec("SELECT v FROM t ORDER BY v")] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("BEGIN", "transaction control is not allowed"),
+        ("COMMIT", "transaction control is not allowed"),
+        ("ROLLBACK", "transaction control is not allowed"),
+        ("SAVEPOINT x", "savepoints are not allowed"),
+        ("ATTACH DATABASE '/tmp/elsewhere.db' AS other", "ATTACH is not allowed"),
+        ("PRAGMA journal_mode=DELETE", "PRAGMA journal_mode is not allowed"),
+        ("PRAGMA synchronous=OFF", "PRAGMA synchronous is not allowed"),
+        ("SELECT * FROM _roost_kv", "'_roost_kv' is reserved"),
+        ("DELETE FROM _roost_meta", "'_roost_meta' is reserved"),
+        ("CREATE TABLE _roost_mine (x)", "'_roost_mine' is reserved"),
+        ("DROP TABLE _roost_kv", "'_roost_kv' is reserved"),
+    ],
+)
+def test_user_sql_cannot_escape_the_object_or_its_transaction(
+    db: ObjectDatabase, sql: SqlStorage, query: str, message: str
+) -> None:
+    db.begin()
+    with pytest.raises(SqlError, match=message):
+        sql.exec(query)
+    assert db.in_transaction  # the event's transaction is untouched
+    db.rollback()
+
+
+def test_internal_statement_text_is_never_shared_with_user_sql(
+    db: ObjectDatabase, sql: SqlStorage
+) -> None:
+    # The hub's own COMMIT is prepared (and cached) first; the user's must still be refused.
+    db.begin()
+    db.commit()
+    db.begin()
+    with pytest.raises(SqlError, match="transaction control"):
+        sql.exec("COMMIT")
+    assert db.in_transaction
+    db.rollback()
+
+
+def test_allowed_pragmas_work(db: ObjectDatabase, sql: SqlStorage) -> None:
+    db.begin()
+    sql.exec("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    columns = [row["name"] for row in sql.exec("PRAGMA table_info(t)")]
+    assert columns == ["a", "b"]
+    sql.exec("PRAGMA user_version = 7")
+    assert sql.exec("PRAGMA user_version").one() == {"user_version": 7}
+    db.commit()
+
+
+def test_foreign_keys_are_enforced(db: ObjectDatabase, sql: SqlStorage) -> None:
+    db.begin()
+    sql.exec("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+    sql.exec("CREATE TABLE c (p INTEGER REFERENCES p(id))")
+    with pytest.raises(SqlError, match="FOREIGN KEY"):
+        sql.exec("INSERT INTO c VALUES (42)")
+    db.rollback()
+
+
+def test_full_durability_sets_synchronous_full(tmp_path: Path) -> None:
+    db = ObjectDatabase(tmp_path / "o.sqlite3", durability="full")
+    assert db.internal("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    db.close()
+    normal = ObjectDatabase(tmp_path / "p.sqlite3")
+    assert normal.internal("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    normal.close()
+
+
+def test_meta_values_round_trip_and_clear(db: ObjectDatabase) -> None:
+    db.begin()
+    db.write_meta("name", "room-1")
+    db.write_meta("alarm", 123)
+    db.commit()
+    assert db.read_meta() == {"name": "room-1", "alarm": 123}
+    db.begin()
+    db.write_meta("alarm", None)
+    db.commit()
+    assert db.read_meta() == {"name": "room-1"}
+
+
+def test_close_rolls_back_an_open_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    db = ObjectDatabase(path)
+    sql = SqlStorage(db)
+    db.begin()
+    sql.exec("CREATE TABLE t (v)")
+    db.commit()
+    db.begin()
+    sql.exec("INSERT INTO t VALUES (1)")
+    db.close()
+    reopened = ObjectDatabase(path)
+    assert SqlStorage(reopened).exec("SELECT count(*) AS n FROM t").one() == {"n": 0}
+    reopened.close()
