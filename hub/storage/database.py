@@ -32,6 +32,7 @@ __all__ = ["Durability", "ObjectDatabase", "SqlValue"]
 
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
+UserResult = tuple[list[tuple[SqlValue, ...]], list[str]]
 
 #: Marks the file as a Roost object database ("ROOS" as a big-endian int).
 APPLICATION_ID = 0x524F4F53
@@ -183,14 +184,20 @@ class ObjectDatabase:
         """Run one of the hub's own statements for each row."""
         self._conn.executemany(query, rows)
 
-    def user(self, query: str, params: tuple[object, ...]) -> sqlite3.Cursor:
-        """Run one statement of the object's own SQL under the authorizer."""
+    def user(self, query: str, params: tuple[object, ...]) -> UserResult:
+        """Run one statement of the object's own SQL under the authorizer; all its rows
+        and its column names."""
+        if not isinstance(query, str):
+            raise SqlError(f"query must be a str, got {type(query).__name__}")
         self._user_mode = True
-        self._denied = None
         try:
-            return self._conn.execute(query, params)
+            cursor = self._conn.execute(query, params)
+            rows = cursor.fetchall()
+            description = cursor.description
+            return rows, [column[0] for column in description] if description else []
         except (sqlite3.Error, sqlite3.Warning) as exc:
-            raise SqlError(self._denied or _describe(exc)) from exc
+            denied, self._denied = self._denied, None
+            raise SqlError(denied or _describe(exc)) from exc
         except (OverflowError, ValueError) as exc:
             raise SqlError(f"cannot bind parameter: {exc}") from exc
         finally:

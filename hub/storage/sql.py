@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from hub.errors import SqlError
-from hub.storage.database import ObjectDatabase, SqlValue
+from hub.storage.database import ObjectDatabase, SqlValue, UserResult
 
 __all__ = ["Row", "SqlCursor", "SqlStorage"]
 
@@ -53,12 +53,13 @@ class SqlCursor:
             raise StopIteration
         row = self._rows[self._pos]
         self._pos += 1
-        return dict(zip(self.column_names, row, strict=True))
+        # No strict=: both come from one statement, and the check costs ~0.2 µs a row.
+        return dict(zip(self.column_names, row))  # noqa: B905
 
     def to_array(self) -> list[Row]:
         """Every remaining row as a dict."""
         names = self.column_names
-        rows = [dict(zip(names, row, strict=True)) for row in self._rows[self._pos :]]
+        rows = [dict(zip(names, row)) for row in self._rows[self._pos :]]  # noqa: B905
         self._pos = len(self._rows)
         return rows
 
@@ -73,7 +74,8 @@ class SqlCursor:
         remaining = len(self._rows) - self._pos
         if remaining != 1:
             raise SqlError(f"expected exactly one row, got {remaining}")
-        return next(self)
+        self._pos += 1
+        return dict(zip(self.column_names, self._rows[-1]))  # noqa: B905
 
 
 class SqlStorage:
@@ -91,12 +93,10 @@ class SqlStorage:
         statement or the hub's rules refuse it (transaction control, ATTACH, most
         pragmas, ``_roost_*`` names).
         """
-        if not isinstance(query, str):
-            raise SqlError(f"query must be a str, got {type(query).__name__}")
         db = self._db
         before = db.total_changes
         try:
-            cursor = db.user(query, params)
+            rows, names = db.user(query, params)
         except SqlError as exc:
             if not _is_multi_statement(exc):
                 raise
@@ -105,17 +105,15 @@ class SqlStorage:
                     "parameters are only allowed with a single statement, "
                     f"got {len(params)} parameters for several statements"
                 ) from None
-            cursor = self._exec_script(query)
-        rows = cursor.fetchall()
-        names = [column[0] for column in cursor.description] if cursor.description else []
+            rows, names = self._exec_script(query)
         return SqlCursor(names, rows, db.total_changes - before)
 
-    def _exec_script(self, script: str) -> sqlite3.Cursor:
+    def _exec_script(self, script: str) -> UserResult:
         statements = _split_statements(script)
         if not statements:
             raise SqlError("no statement to run")
         for statement in statements[:-1]:
-            self._db.user(statement, ()).fetchall()
+            self._db.user(statement, ())
         return self._db.user(statements[-1], ())
 
     @property
