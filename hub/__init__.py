@@ -25,6 +25,7 @@ from hub.errors import (
     ActivationError,
     CallCycleError,
     ConfigurationError,
+    FetchNotImplementedError,
     HubError,
     HubStoppingError,
     InternalError,
@@ -39,7 +40,9 @@ from hub.errors import (
     SqlError,
     StorageError,
     UnknownBindingError,
+    WebSocketError,
 )
+from hub.http import Headers, Request, Response
 from hub.ids import ObjectId
 from hub.limits import Limits
 from hub.object import DurableObject
@@ -52,6 +55,7 @@ from hub.runtime import (
     LifecycleEvent,
     ObjectStats,
 )
+from hub.runtime.websocket import WebSocket
 from hub.storage import SqlCursor, Storage, Transaction
 
 __all__ = [
@@ -66,6 +70,8 @@ __all__ = [
     "DurableObjectStub",
     "Env",
     "FakeClock",
+    "FetchNotImplementedError",
+    "Headers",
     "Hub",
     "HubError",
     "HubStats",
@@ -82,6 +88,8 @@ __all__ = [
     "ObjectStats",
     "OverloadedError",
     "RemoteError",
+    "Request",
+    "Response",
     "RetryPolicy",
     "RpcError",
     "SqlCursor",
@@ -91,4 +99,6 @@ __all__ = [
     "SystemClock",
     "Transaction",
     "UnknownBindingError",
+    "WebSocket",
+    "WebSocketError",
 ]

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from hub.alarms import RetryPolicy
 from hub.clock import Clock, SystemClock
-from hub.errors import InvalidIdError
+from hub.errors import ConfigurationError, InvalidIdError
 from hub.ids import ObjectId
 from hub.limits import Limits
 from hub.object import DurableObject
 from hub.runtime.host import HubStats, LifecycleEvent, ObjectHost
 from hub.runtime.stub import Env
 from hub.storage.database import Durability
+
+if TYPE_CHECKING:
+    from hub.net.front import Router
+    from hub.net.server import Server
 
 __all__ = ["Hub"]
 
@@ -36,6 +42,9 @@ class Hub:
         alarm_retry: how failing ``alarm()`` handlers are retried.
         limits: sizes and counts the hub enforces.
         vars: plain values objects read from ``env`` (like the anchor's env vars).
+        router: ``router(request)`` (may be async) answers a request itself (returns a
+            ``Response``: auth, redirects), routes it to ``(binding, name)`` (per-tenant
+            routing), or returns None for the default routes.
     """
 
     def __init__(
@@ -49,19 +58,35 @@ class Hub:
         alarm_retry: RetryPolicy | None = None,
         limits: Limits | None = None,
         vars: Mapping[str, object] | None = None,
+        router: Router | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self._host = ObjectHost(
-            classes=objects,
-            base=DurableObject,
-            data_dir=self.data_dir,
-            clock=clock or SystemClock(),
-            idle_timeout=idle_timeout,
-            durability=durability,
-            retry_policy=alarm_retry or RetryPolicy(),
-            limits=limits or Limits(),
-            vars=vars or {},
-        )
+        self.router = router
+        self.running = False
+        self._options: dict[str, Any] = {
+            "classes": objects,
+            "base": DurableObject,
+            "data_dir": self.data_dir,
+            "clock": clock or SystemClock(),
+            "idle_timeout": idle_timeout,
+            "durability": durability,
+            "retry_policy": alarm_retry or RetryPolicy(),
+            "limits": limits or Limits(),
+            "vars": vars or {},
+        }
+        self._host = ObjectHost(**self._options)
+
+    def configure(
+        self, *, data_dir: str | Path | None = None, idle_timeout: float | None = None
+    ) -> None:
+        """Override settings before the hub starts (``roost serve --data-dir ...``)."""
+        if self.running:
+            raise ConfigurationError("configure() must be called before the hub starts")
+        if data_dir is not None:
+            self.data_dir = self._options["data_dir"] = Path(data_dir)
+        if idle_timeout is not None:
+            self._options["idle_timeout"] = idle_timeout
+        self._host = ObjectHost(**self._options)
 
     @property
     def env(self) -> Env:
@@ -76,10 +101,44 @@ class Hub:
     async def start(self) -> None:
         """Start the runtime (prefer ``async with hub:``)."""
         await self._host.start()
+        self.running = True
 
     async def stop(self) -> None:
         """Stop the runtime after queued events finish."""
+        self.running = False
         await self._host.stop()
+
+    @asynccontextmanager
+    async def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        *,
+        admin_key: str | None = None,
+        compression: bool = False,
+        shutdown_timeout: float = 10.0,
+    ) -> AsyncIterator[Server]:
+        """Serve WebSockets and HTTP on ``host:port`` (0: any free port) while inside.
+
+        Starts the hub if it is not running (and then stops it on exit). ``compression``
+        enables permessage-deflate when a client offers it (it costs memory per socket).
+        """
+        from hub.net.server import Server
+
+        server = Server(
+            self,
+            host=host,
+            port=port,
+            router=self.router,
+            admin_key=admin_key,
+            compression=compression,
+            shutdown_timeout=shutdown_timeout,
+        )
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.stop()
 
     async def __aenter__(self) -> Hub:
         await self.start()

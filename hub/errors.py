@@ -18,7 +18,11 @@ Hierarchy::
         ├── OverloadedError          too many events queued for one object
         ├── CallCycleError           a call would wait on an object already waiting on it
         ├── HubStoppingError         the hub is shutting down
+        ├── FetchNotImplementedError an HTTP request reached an object without fetch()
         └── InternalError            a hub bug; no detail leaves the hub
+    WebSocketError                   a peer broke the WebSocket protocol (to websocket_error)
+    ├── WebSocketProtocolError       malformed frames (close 1002)
+    └── MessageTooBigError           a message over the limit (close 1009)
 
 Rules:
 
@@ -40,12 +44,14 @@ __all__ = [
     "CallCycleError",
     "ConfigurationError",
     "ErrorCode",
+    "FetchNotImplementedError",
     "HubError",
     "HubStoppingError",
     "InternalError",
     "InvalidArgumentsError",
     "InvalidIdError",
     "LimitExceededError",
+    "MessageTooBigError",
     "MethodNotFoundError",
     "NotSerializableError",
     "OverloadedError",
@@ -54,6 +60,8 @@ __all__ = [
     "SqlError",
     "StorageError",
     "UnknownBindingError",
+    "WebSocketError",
+    "WebSocketProtocolError",
 ]
 
 
@@ -83,6 +91,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
         ErrorCode("overloaded", 503),
         ErrorCode("call_cycle", 508),
         ErrorCode("hub_stopping", 503, retryable=True),
+        ErrorCode("fetch_not_implemented", 501),
+        ErrorCode("websocket_protocol_error", 400),
+        ErrorCode("message_too_big", 413),
         ErrorCode("internal_error", 500, retryable=True),
     )
 }
@@ -209,6 +220,30 @@ class HubStoppingError(RpcError):
     """The hub is shutting down and took no new event."""
 
     code = "hub_stopping"
+
+
+class FetchNotImplementedError(RpcError):
+    """An HTTP request reached an object class that defines no ``fetch``."""
+
+    code = "fetch_not_implemented"
+
+
+class WebSocketError(HubError):
+    """What ``websocket_error(ws, error)`` receives; ``close_code`` is what the hub sent."""
+
+    code = "websocket_protocol_error"
+    close_code = 1002
+
+
+class WebSocketProtocolError(WebSocketError):
+    """The peer sent frames that break RFC 6455; the socket was closed with 1002."""
+
+
+class MessageTooBigError(WebSocketError):
+    """The peer sent a message over ``Limits.message_bytes``; closed with 1009."""
+
+    code = "message_too_big"
+    close_code = 1009
 
 
 class InternalError(RpcError):

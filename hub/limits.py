@@ -27,12 +27,56 @@ class Limits:
     kv_batch_keys: int = 128
     #: Events queued for one object before new ones are refused as overloaded.
     max_queued_events: int = 10_000
+    #: Distinct tags on one WebSocket (the anchor's 10).
+    tags_per_socket: int = 10
+    #: One tag's length in UTF-8 bytes (the anchor's 256).
+    tag_bytes: int = 256
+    #: One socket's serialized attachment: 16 KiB by default (the anchor's), configurable
+    #: up to 1 MiB (1048576 bytes), the most allowed; attachments live in the front's
+    #: memory for as long as the socket is open.
+    attachment_bytes: int = 16 * 1024
+    #: WebSockets open or closing on one object at a time (the anchor's 32,768).
+    sockets_per_object: int = 32_768
+    #: One WebSocket message: 1 MiB by default (the anchor's), configurable up to 32 MiB.
+    message_bytes: int = 1024 * 1024
+    #: A close frame's reason in UTF-8 bytes; 123 is also the most allowed (RFC 6455
+    #: §5.5: a control frame carries at most 125 bytes, 2 of them the close code).
+    close_reason_bytes: int = 123
+    #: An auto-response request or response string in UTF-8 bytes (the anchor's 2048).
+    auto_response_bytes: int = 2048
+    #: Unsent bytes one socket may hold before it is closed as a slow consumer (1008).
+    outbox_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("kv_key_bytes", "kv_value_bytes", "kv_batch_keys", "max_queued_events"):
+        for name in (
+            "kv_key_bytes",
+            "kv_value_bytes",
+            "kv_batch_keys",
+            "max_queued_events",
+            "tags_per_socket",
+            "tag_bytes",
+            "attachment_bytes",
+            "sockets_per_object",
+            "message_bytes",
+            "close_reason_bytes",
+            "auto_response_bytes",
+            "outbox_bytes",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"limit {name} must be a positive int, got {value!r}")
+        for name, (ceiling, why) in _CEILINGS.items():
+            value = getattr(self, name)
+            if value > ceiling:
+                raise ValueError(f"limit {name} must be at most {ceiling} ({why}), got {value!r}")
+
+
+#: Limits that configuration cannot raise past a ceiling, and why.
+_CEILINGS: dict[str, tuple[int, str]] = {
+    "attachment_bytes": (1024 * 1024, "1 MiB"),
+    "message_bytes": (32 * 1024 * 1024, "32 MiB"),
+    "close_reason_bytes": (123, "RFC 6455 §5.5"),
+}
 
 
 def check_size(what: str, size: int, limit: int, unit: str = "bytes") -> None:

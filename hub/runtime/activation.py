@@ -7,8 +7,10 @@ Rules:
 2. Input gate: events are taken one at a time. The next event starts only once the
    previous one's transaction is committed or rolled back and every
    ``block_concurrency_while`` it started has finished.
-3. Output gate: a reply is set only after the event's transaction committed; when the
-   handler raises, the writes roll back and the caller gets the error instead.
+3. Output gate: everything an event sends (its reply, ``ws.send``, ``broadcast``,
+   ``ws.close``) is queued in its outbox and leaves only after its transaction
+   committed, reply first. When the handler raises, the writes roll back, the outbox
+   is dropped, and sockets it accepted are abandoned.
 4. Closing: the host takes the activation out of its table and queues ``_CLOSE``; events
    queued before it are still handled. A successor activation for the same id waits for
    ``closed`` before it opens the file, so an object is never live twice.
@@ -31,16 +33,29 @@ from hub.alarms import AlarmInfo
 from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
+    ConfigurationError,
+    FetchNotImplementedError,
     HubStoppingError,
     InternalError,
+    LimitExceededError,
     OverloadedError,
     RemoteError,
     RpcError,
 )
 from hub.hibernation import IdleTracker
+from hub.http import Request, Response
 from hub.runtime.context import DurableObjectState
-from hub.runtime.events import AlarmFire, Event, RpcCall
+from hub.runtime.events import (
+    AlarmFire,
+    Event,
+    FetchCall,
+    RpcCall,
+    SocketClosed,
+    SocketErrored,
+    SocketMessage,
+)
 from hub.runtime.rpc import to_wire
+from hub.runtime.websocket import WebSocket
 from hub.storage.database import ObjectDatabase
 from hub.storage.storage import Storage
 
@@ -48,6 +63,7 @@ if TYPE_CHECKING:
     from hub.ids import ObjectId
     from hub.object import DurableObject
     from hub.runtime.host import ObjectHost
+    from hub.runtime.ports import SocketPort
     from hub.runtime.rpc import ClassSpec
 
 __all__ = ["Activation", "call_chain"]
@@ -82,6 +98,7 @@ class Activation:
         self.tracker = IdleTracker(host.clock.now())
         self.closing = False
         self.closed = asyncio.Event()
+        self.event_timeout_ms: int | None = None
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self._blockers: set[asyncio.Task[Any]] = set()
         self._idle_timer: TimerHandle | None = None
@@ -89,11 +106,13 @@ class Activation:
         self._storage: Storage | None = None
         self._instance: DurableObject | None = None
         self._committed_alarm: int | None = None
+        self._outbox: list[Callable[[], None]] | None = None
+        self._accepted: list[int] = []
         self.task = asyncio.create_task(
             self._run(predecessor), name=f"roost:{spec.binding}:{object_id.hex[:12]}"
         )
 
-    # -- used by the host -----------------------------------------------------------
+    # -- used by the host and by ctx ---------------------------------------------------
 
     @property
     def storage(self) -> Storage:
@@ -101,6 +120,14 @@ class Activation:
         if self._storage is None:
             raise RuntimeError(f"storage of {self.id!r} is not open")
         return self._storage
+
+    @property
+    def port(self) -> SocketPort:
+        """The network front, for the socket API."""
+        port = self._host.port
+        if port is None:
+            raise ConfigurationError("WebSockets need the network front: use hub.serve()")
+        return port
 
     @property
     def queued(self) -> int:
@@ -142,6 +169,39 @@ class Activation:
         task.add_done_callback(done)
         return task
 
+    def output(self, command: Callable[[], None]) -> None:
+        """Send through the output gate: after the running event commits, else now."""
+        if self._outbox is not None:
+            self._outbox.append(command)
+        else:
+            command()
+
+    def websocket(self, socket_id: int) -> WebSocket:
+        """A handle on one of this object's sockets."""
+        return WebSocket(self.port, socket_id, self.output, self._host.limits)
+
+    def accept_websocket(self, request: Request, tags: list[str]) -> WebSocket:
+        """Register the upgrade as a socket of this object (see ``ctx.accept_websocket``)."""
+        assert request.upgrade_id is not None
+        socket_id = self.port.accept(request.upgrade_id, self.id.hex, tags)
+        self._accepted.append(socket_id)
+        return self.websocket(socket_id)
+
+    def broadcast(self, message: str | bytes, tag: str | None, exclude: set[int]) -> None:
+        """Queue one message for every OPEN socket (see ``ctx.broadcast``)."""
+        if not isinstance(message, str | bytes):
+            raise TypeError(f"message must be str or bytes, got {type(message).__name__}")
+        size = len(message.encode("utf-8")) if isinstance(message, str) else len(message)
+        limit = self._host.limits.message_bytes
+        if size > limit:
+            raise LimitExceededError(f"message too large: {size} bytes, expected at most {limit}")
+        port, key = self.port, self.id.hex
+
+        def send() -> None:
+            port.broadcast(key, message, tag, exclude)
+
+        self.output(send)
+
     # -- the task ---------------------------------------------------------------------
 
     async def _run(self, predecessor: Activation | None) -> None:
@@ -157,14 +217,14 @@ class Activation:
                 item = await self._queue.get()
                 if item is _CLOSE:
                     break
-                assert isinstance(item, RpcCall | AlarmFire)
+                event: Event = item  # type: ignore[assignment]
                 self.tracker.hold("event_running")
                 self.tracker.release("events_queued", self._host.clock.now())
                 try:
                     if failure is not None:
-                        await self._refuse(item, failure)
+                        await self._refuse(event, failure)
                     else:
-                        await self._handle(item)
+                        await self._handle(event)
                 finally:
                     self.tracker.release("event_running", self._host.clock.now())
                     self._arm_idle_timer()
@@ -188,29 +248,71 @@ class Activation:
         if db.created:
             await host.note_created(self.id)
         self._storage = Storage(db, host.limits, has_alarm_handler=self.spec.has_alarm)
-        token = call_chain.set((self.id.hex,))
-        db.begin()
-        try:
+
+        async def construct() -> None:
             if self.id.name is not None and stored_name is None:
                 db.write_meta("name", self.id.name)
             self._instance = self.spec.cls(DurableObjectState(self), host.env)
-            await self._await_blockers()
-            await self._commit()
+
+        try:
+            await self._transact(construct, (self.id.hex,))
         except Exception as exc:
-            await self._abort()
             self._instance = None
             log.warning("constructor of %s raised", self.spec.cls.__name__, exc_info=True)
             return ActivationError(type(exc).__name__, str(exc))
-        finally:
-            call_chain.reset(token)
         host.emit("activate", self.id)
         return None
+
+    async def _transact(
+        self,
+        body: Callable[[], Awaitable[T]],
+        chain: tuple[str, ...],
+        *,
+        reply: Callable[[T], None] | None = None,
+        timeout_ms: int | None = None,
+        sync_alarm: bool = False,
+    ) -> T:
+        """Run one event's handler in its transaction, behind both gates.
+
+        On success: commit, then ``reply(result)``, then the outbox, in that order. On
+        any exception: roll back, drop the outbox, abandon accepted sockets, re-raise.
+        """
+        token = call_chain.set(chain)
+        self._database.begin()
+        self._outbox, self._accepted = [], []
+        try:
+            if timeout_ms is None:
+                result = await body()
+            else:
+                async with asyncio.timeout(timeout_ms / 1000):
+                    result = await body()
+            await self._await_blockers()
+            await self._commit(sync_alarm=sync_alarm)
+        except BaseException:
+            self._outbox = None
+            await self._abort()
+            raise
+        finally:
+            call_chain.reset(token)
+        outbox, self._outbox, self._accepted = self._outbox, None, []
+        if reply is not None:
+            reply(result)
+        for command in outbox:
+            try:
+                command()
+            except Exception:
+                log.exception("output of %r failed", self.id)
+        return result
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, RpcCall):
             await self._handle_call(event)
+        elif isinstance(event, AlarmFire):
+            await self._handle_alarm()
+        elif isinstance(event, FetchCall):
+            await self._handle_fetch(event)
         else:
-            await self._handle_alarm(event)
+            await self._handle_socket(event)
 
     async def _handle_call(self, call: RpcCall) -> None:
         try:
@@ -219,30 +321,84 @@ class Activation:
         except RpcError as exc:
             _settle(call.reply, exc)
             return
-        token = call_chain.set((*call.chain, self.id.hex))
-        db = self._database
-        db.begin()
-        try:
+
+        async def body() -> Any:
             result = getattr(self._instance, call.method)(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
-            await self._await_blockers()
-            payload = to_wire(result, f"the result of {call.method}()")
-            await self._commit()
+            return to_wire(result, f"the result of {call.method}()")
+
+        def reply(payload: Any) -> None:
+            if not call.reply.done():
+                call.reply.set_result(payload)
+
+        chain = (*call.chain, self.id.hex)
+        try:
+            await self._transact(body, chain, reply=reply)
         except Exception as exc:
-            await self._abort()
             _settle(call.reply, self._as_rpc_error(exc, call.method))
-            return
         except BaseException:
-            await self._abort()
             _settle(call.reply, HubStoppingError("the hub stopped during the call"))
             raise
-        finally:
-            call_chain.reset(token)
-        if not call.reply.done():
-            call.reply.set_result(payload)
 
-    async def _handle_alarm(self, fire: AlarmFire) -> None:
+    async def _handle_fetch(self, call: FetchCall) -> None:
+        request = call.request
+        fetch = getattr(self._instance, "fetch", None)
+
+        async def body() -> Response:
+            if fetch is None:
+                if not request.is_websocket:
+                    raise FetchNotImplementedError(
+                        f"{self.spec.cls.__name__} has no fetch() to answer HTTP requests"
+                    )
+                return Response.websocket(self.accept_websocket(request, []))
+            response = fetch(request)
+            if inspect.isawaitable(response):
+                response = await response
+            if not isinstance(response, Response):
+                raise TypeError(f"fetch() must return a Response, got {type(response).__name__}")
+            return response
+
+        try:
+            await self._transact(body, (self.id.hex,), reply=call.respond)
+        except Exception as exc:
+            call.respond(self._as_rpc_error(exc, "fetch"))
+        except BaseException:
+            call.respond(HubStoppingError("the hub stopped during the request"))
+            raise
+
+    async def _handle_socket(self, event: SocketMessage | SocketClosed | SocketErrored) -> None:
+        instance = self._instance
+        ws = self.websocket(event.socket_id)
+        args: tuple[Any, ...]
+        if isinstance(event, SocketMessage):
+            name, args = "websocket_message", (ws, event.data)
+        elif isinstance(event, SocketClosed):
+            name, args = "websocket_close", (ws, event.code, event.reason, event.was_clean)
+        else:
+            name, args = "websocket_error", (ws, event.error)
+        handler = getattr(instance, name, None)
+        if handler is None:
+            return
+
+        async def body() -> None:
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
+
+        try:
+            await self._transact(body, (self.id.hex,), timeout_ms=self.event_timeout_ms)
+        except TimeoutError:
+            log.warning(
+                "%s.%s ran over its %d ms limit and was cancelled",
+                self.spec.cls.__name__,
+                name,
+                self.event_timeout_ms,
+            )
+        except Exception:
+            log.warning("%s.%s raised", self.spec.cls.__name__, name, exc_info=True)
+
+    async def _handle_alarm(self) -> None:
         host = self._host
         stored = self._committed_alarm
         now_ms = host.clock.now() * 1000
@@ -252,25 +408,18 @@ class Activation:
             return
         retry_count = host.scheduler.retry_count(self.id, stored)
         info = AlarmInfo(retry_count=retry_count, scheduled_time=stored)
-        token = call_chain.set((self.id.hex,))
-        self._database.begin()
-        storage = self.storage
-        try:
+
+        async def body() -> None:
             # While alarm() runs, get_alarm() is None unless the handler sets a new one.
-            await storage.delete_alarm()
+            await self.storage.delete_alarm()
             await self._instance.alarm(info)  # type: ignore[union-attr]
-            await self._await_blockers()
+
+        try:
             # Always re-sync: the scheduler already handed this alarm out.
-            await self._commit(sync_alarm=True)
+            await self._transact(body, (self.id.hex,), sync_alarm=True)
         except Exception:
-            await self._abort()
             log.warning("alarm of %r raised (attempt %d)", self.id, retry_count + 1, exc_info=True)
             await self._retry_alarm(info)
-        except BaseException:
-            await self._abort()
-            raise
-        finally:
-            call_chain.reset(token)
         host.emit("alarm", self.id, retry_count=retry_count)
 
     async def _retry_alarm(self, info: AlarmInfo) -> None:
@@ -284,22 +433,26 @@ class Activation:
             return
         log.error("alarm of %r dropped after %d retries", self.id, info.retry_count)
         host.emit("alarm_dropped", self.id, retries=info.retry_count)
-        if self._db is None or self._storage is None:
+        if self._storage is None:
             await host.scheduler.committed(self.id, None)
             return
-        self._db.begin()
+        storage = self._storage
+
+        async def drop() -> None:
+            if storage.read_alarm() == info.scheduled_time:
+                await storage.delete_alarm()
+
         try:
-            if self._storage.read_alarm() == info.scheduled_time:
-                await self._storage.delete_alarm()
-            await self._commit()
+            await self._transact(drop, (self.id.hex,))
         except Exception:
-            await self._abort()
             log.exception("could not drop the alarm of %r", self.id)
 
     async def _refuse(self, event: Event, failure: RpcError) -> None:
         if isinstance(event, RpcCall):
             _settle(event.reply, failure)
-        elif not isinstance(failure, HubStoppingError):
+        elif isinstance(event, FetchCall):
+            event.respond(failure)
+        elif isinstance(event, AlarmFire) and not isinstance(failure, HubStoppingError):
             stored = self._committed_alarm
             at = stored if stored is not None else round(self._host.clock.now() * 1000)
             retry = self._host.scheduler.retry_count(self.id, at)
@@ -326,7 +479,7 @@ class Activation:
             await self._host.scheduler.committed(self.id, new)
 
     async def _abort(self) -> None:
-        """Stop the event's blockers and roll its writes back."""
+        """Stop the event's blockers, roll its writes back, abandon its accepted sockets."""
         for task in self._blockers:
             task.cancel()
         if self._blockers:
@@ -335,6 +488,9 @@ class Activation:
             self._storage.alarm_touched = False
         if self._db is not None:
             self._db.rollback()
+        accepted, self._accepted = self._accepted, []
+        for socket_id in accepted:
+            self.port.abandon(socket_id)
 
     async def _await_blockers(self) -> None:
         while self._blockers:
@@ -373,6 +529,8 @@ class Activation:
             item = self._queue.get_nowait()
             if isinstance(item, RpcCall):
                 _settle(item.reply, stopping)
+            elif isinstance(item, FetchCall):
+                item.respond(stopping)
         for task in self._blockers:
             task.cancel()
         if self._db is not None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import asyncio
 
+    from hub.http import Request
     from hub.ids import ObjectId
     from hub.runtime.activation import Activation
+    from hub.runtime.websocket import WebSocket
     from hub.storage.storage import Storage
 
 __all__ = ["DurableObjectState"]
@@ -18,7 +21,7 @@ T = TypeVar("T")
 
 
 class DurableObjectState:
-    """The object's id, storage and input-gate controls, passed to its constructor."""
+    """The object's id, storage, sockets and input-gate controls (its ``ctx``)."""
 
     __slots__ = ("_activation",)
 
@@ -40,7 +43,81 @@ class DurableObjectState:
 
         Typical use is a migration in the constructor, which cannot ``await``: the call
         starts the work and the object takes its first event only after it. Awaiting the
-        returned task gives ``fn``'s result. If ``fn`` raises in the constructor, the
-        activation fails and the next event runs the constructor again.
+        returned task gives ``fn``'s result. If ``fn`` raises, the event fails (in the
+        constructor: the activation fails, and the next event runs the constructor again).
         """
         return self._activation.block_concurrency_while(fn)
+
+    # -- WebSockets (hibernation API) ------------------------------------------------------
+
+    def accept_websocket(self, request: Request, tags: Sequence[str] = ()) -> WebSocket:
+        """Accept the upgrade ``request`` as a hibernatable socket with ``tags``.
+
+        Return ``Response.websocket(ws)`` from ``fetch`` to complete it. At most 10 tags
+        of at most 256 bytes each; duplicates are dropped.
+        """
+        if not request.is_websocket:
+            raise ValueError("accept_websocket needs a WebSocket upgrade request")
+        if isinstance(tags, str):
+            raise TypeError("tags must be a list of str, not a single str")
+        return self._activation.accept_websocket(request, list(tags))
+
+    def get_websockets(self, tag: str | None = None) -> list[WebSocket]:
+        """Every OPEN socket of this object (with ``tag``), parked ones included."""
+        port = self._activation.port
+        key = self._activation.id.hex
+        return [self._activation.websocket(sid) for sid in port.socket_ids(key, tag)]
+
+    def get_tags(self, ws: WebSocket) -> list[str]:
+        """The tags of ``ws``."""
+        return list(self._activation.port.tags(ws.socket_id))
+
+    def set_tags(self, ws: WebSocket, tags: Sequence[str]) -> None:
+        """Replace the tags of ``ws`` (Roost's tags are mutable; the anchor's are not)."""
+        if isinstance(tags, str):
+            raise TypeError("tags must be a list of str, not a single str")
+        self._activation.port.set_tags(ws.socket_id, list(tags))
+
+    def broadcast(
+        self,
+        message: str | bytes,
+        tag: str | None = None,
+        exclude: Collection[WebSocket] = (),
+    ) -> None:
+        """Send ``message`` to every OPEN socket (with ``tag``) after this event commits.
+
+        The frame is built once and the same bytes go to every recipient; a recipient
+        that cannot keep up is closed (1008, "slow consumer") rather than slowing others.
+        """
+        self._activation.broadcast(message, tag, {ws.socket_id for ws in exclude})
+
+    def set_websocket_auto_response(
+        self, request: str | None = None, response: str | None = None
+    ) -> None:
+        """Answer the exact text ``request`` with ``response`` without waking the object.
+
+        Call with no arguments to clear it. It applies to every socket of the object.
+        """
+        self._activation.port.set_auto_response(self._activation.id.hex, request, response)
+
+    def get_websocket_auto_response(self) -> tuple[str, str] | None:
+        """The (request, response) pair set for this object, if any."""
+        return self._activation.port.auto_response(self._activation.id.hex)
+
+    def get_websocket_auto_response_timestamp(self, ws: WebSocket) -> datetime | None:
+        """When the front last auto-responded on ``ws``, if ever."""
+        at = self._activation.port.auto_response_timestamp(ws.socket_id)
+        return None if at is None else datetime.fromtimestamp(at, UTC)
+
+    def set_hibernatable_websocket_event_timeout(self, timeout_ms: int | None = None) -> None:
+        """Fail any WebSocket handler that runs longer than ``timeout_ms`` (None: no limit).
+
+        Kept in memory: set it in the constructor so it holds after every wake.
+        """
+        if timeout_ms is not None and (not isinstance(timeout_ms, int) or timeout_ms < 1):
+            raise ValueError(f"timeout must be a positive int of ms or None, got {timeout_ms!r}")
+        self._activation.event_timeout_ms = timeout_ms
+
+    def get_hibernatable_websocket_event_timeout(self) -> int | None:
+        """The WebSocket handler time limit in ms, or None."""
+        return self._activation.event_timeout_ms

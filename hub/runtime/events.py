@@ -12,10 +12,23 @@ same events can later cross a process boundary.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["AlarmFire", "Event", "RpcCall"]
+if TYPE_CHECKING:
+    from hub.errors import RpcError, WebSocketError
+    from hub.http import Request, Response
+
+__all__ = [
+    "AlarmFire",
+    "Event",
+    "FetchCall",
+    "RpcCall",
+    "SocketClosed",
+    "SocketErrored",
+    "SocketMessage",
+]
 
 
 @dataclass(slots=True)
@@ -39,4 +52,43 @@ class AlarmFire:
     """
 
 
-Event = RpcCall | AlarmFire
+@dataclass(slots=True)
+class FetchCall:
+    """Run ``fetch(request)``; ``respond`` gets the response or an ``RpcError``.
+
+    ``respond`` is called synchronously once the event committed, before the event's
+    other output, so a WebSocket upgrade completes before its first message.
+    """
+
+    request: Request
+    respond: Callable[[Response | RpcError], None]
+
+
+@dataclass(slots=True)
+class SocketMessage:
+    """A message arrived on one of the object's sockets: ``websocket_message``."""
+
+    socket_id: int
+    data: str | bytes
+
+
+@dataclass(slots=True)
+class SocketClosed:
+    """A socket closed: ``websocket_close(ws, code, reason, was_clean)``."""
+
+    socket_id: int
+    code: int
+    reason: str
+    was_clean: bool
+
+
+@dataclass(slots=True)
+class SocketErrored:
+    """A socket failed (protocol error, message too big): ``websocket_error``."""
+
+    socket_id: int
+    error: WebSocketError
+
+
+SocketEvent = SocketMessage | SocketClosed | SocketErrored
+Event = RpcCall | AlarmFire | FetchCall | SocketMessage | SocketClosed | SocketErrored

@@ -35,6 +35,7 @@ from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Event, RpcCall
+from hub.runtime.ports import SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
@@ -125,6 +126,8 @@ class ObjectHost:
         self._closing: dict[str, Activation] = {}
         self._close_reasons: dict[Activation, str] = {}
         self._listeners: list[Callable[[LifecycleEvent], None]] = []
+        #: The network front, once one is attached (``hub.serve``).
+        self.port: SocketPort | None = None
         self._running = False
         self._known = 0
         self._activation_count = 0
@@ -188,23 +191,41 @@ class ObjectHost:
             self._activation_count += 1
         activation.submit(event)
 
+    def namespace(self, binding: str) -> DurableObjectNamespace:
+        """The namespace of ``binding``, or ``UnknownBindingError``."""
+        namespace = self.namespaces.get(binding)
+        if namespace is None:
+            self.spec(binding)  # raises UnknownBindingError with the known bindings
+            raise AssertionError("unreachable")
+        return namespace
+
     def call(self, object_id: ObjectId, method: str, *args: Any, **kwargs: Any) -> RpcPromise:
         """Queue a call of ``method`` now; await the promise for its result."""
         spec = self.spec(object_id.binding).method(method)
+        try:
+            wire_args = to_wire(list(args), f"an argument of {method}()")
+            wire_kwargs = to_wire(kwargs, f"a keyword argument of {method}()")
+        except TypeError as exc:
+            raise InvalidArgumentsError(str(exc)) from None
+        return RpcPromise(self.call_wire(object_id, method, wire_args, wire_kwargs), spec)
+
+    def call_wire(
+        self, object_id: ObjectId, method: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        """Queue a call whose arguments are already JSON builtins (from a stub or the wire).
+
+        The future gets the result as builtins, or an ``RpcError``.
+        """
+        self.spec(object_id.binding).method(method)
         chain = call_chain.get()
         if object_id.hex in chain:
             raise CallCycleError(
                 f"call to {object_id.binding}.{method}() would deadlock: that object is "
                 "waiting for this call to finish (events of one object never interleave)"
             )
-        try:
-            wire_args = to_wire(list(args), f"an argument of {method}()")
-            wire_kwargs = to_wire(kwargs, f"a keyword argument of {method}()")
-        except TypeError as exc:
-            raise InvalidArgumentsError(str(exc)) from None
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.submit(object_id, RpcCall(method, wire_args, wire_kwargs, reply, chain))
-        return RpcPromise(reply, spec)
+        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
+        return reply
 
     # -- eviction -----------------------------------------------------------------------
 

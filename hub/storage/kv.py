@@ -1,14 +1,9 @@
 """``ctx.storage.kv``: the key-value API, stored in the object's own SQLite file.
 
-Values are stored as JSON (orjson). What round-trips exactly: ``None``, ``bool``,
-``int`` (64-bit), ``float``, ``str``, ``list`` and ``dict`` with ``str`` keys, nested
-freely. What changes on the way: a ``tuple`` comes back as a ``list``; a NaN or
-infinite float comes back as ``None``; an ``Enum`` or ``UUID`` comes back as its JSON
-value. What is refused with ``NotSerializableError``: ``datetime``, dataclasses,
-``bytes``, sets, dicts with non-``str`` keys, integers beyond 64 bits, any other object
-(encode it yourself, or use SQL).
-
-Keys are strings ordered by their UTF-8 bytes, as in the anchor.
+Values follow ``hub.jsonvalues``: JSON types round-trip exactly; a ``tuple`` comes back
+as a ``list``; ``datetime``, dataclasses, ``bytes`` and other objects are refused with
+``NotSerializableError``. Keys are strings ordered by their UTF-8 bytes, as in the
+anchor.
 """
 
 from __future__ import annotations
@@ -18,13 +13,12 @@ from typing import Any, overload
 
 import orjson
 
-from hub.errors import NotSerializableError, StorageError
+from hub.errors import StorageError
+from hub.jsonvalues import encode_value
 from hub.limits import Limits, check_size
 from hub.storage.database import ObjectDatabase
 
 __all__ = ["KvStorage"]
-
-_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 class KvStorage:
@@ -154,14 +148,7 @@ class KvStorage:
         return keys
 
     def _encode(self, key: str, value: Any) -> bytes:
-        try:
-            encoded = orjson.dumps(value, option=_DUMP_OPTIONS)
-        except TypeError as exc:
-            raise NotSerializableError(
-                f"value for key {key!r} is not JSON-serializable: {exc}"
-            ) from exc
-        check_size(f"value for key {key!r}", len(encoded), self._limits.kv_value_bytes)
-        return encoded
+        return encode_value(value, f"value for key {key!r}", self._limits.kv_value_bytes)
 
 
 def _successor(prefix: bytes) -> bytes | None:

@@ -1,0 +1,1 @@
+"""The network front: sockets, HTTP and WebSocket serving."""

@@ -1,0 +1,91 @@
+"""The admin API under ``/_roost/``: health, metrics, objects, forced hibernation.
+
+Rules: every endpoint needs ``Authorization: Bearer <admin key>`` when the hub has an
+admin key (``roost serve --admin-key`` or ``ROOST_ADMIN_KEY``); reading never wakes an
+object; answers are JSON except ``metrics`` (Prometheus text).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+import orjson
+
+from hub.net.metrics import render
+from hub.net.routes import AdminRoute
+
+if TYPE_CHECKING:
+    from hub.http import Request
+    from hub.net.front import Front
+
+__all__ = ["handle"]
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+_JSON = [("Content-Type", "application/json")]
+
+
+async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
+    """Answer one admin request."""
+    if front.admin_key is not None:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {front.admin_key}"
+        if not secrets.compare_digest(given.encode(), expected.encode()):
+            error = {"code": "unauthorized", "message": "admin key required", "retryable": False}
+            return 401, [*_JSON, ("WWW-Authenticate", "Bearer")], orjson.dumps({"error": error})
+    if route.action == "health":
+        return 200, _JSON, orjson.dumps({"status": "ok"})
+    if route.action == "metrics":
+        return 200, [("Content-Type", "text/plain; version=0.0.4")], metrics(front).encode()
+    if route.action == "objects":
+        return 200, _JSON, orjson.dumps(await objects(front))
+    assert route.binding is not None and route.name is not None
+    object_id = front.host.namespace(route.binding).id_from_name(route.name)
+    hibernated = await front.host.hibernate(object_id)
+    return 200, _JSON, orjson.dumps({"hibernated": hibernated})
+
+
+def metrics(front: Front) -> str:
+    """The Prometheus text of the hub."""
+    stats = front.host.stats()
+    table = front.table
+    open_sockets = len(table)
+    active_keys = {obj.id for obj in stats.objects}
+    parked = sum(table.count(key) for key in table.objects() if key not in active_keys)
+    gauges = {
+        "sockets_open": ("WebSockets open now", float(open_sockets)),
+        "sockets_parked": ("open WebSockets whose object is evicted", float(parked)),
+        "objects_active": ("objects live in memory", float(stats.active)),
+        "objects_evicted": ("objects with a file and no live instance", float(stats.evicted)),
+        "alarms_scheduled": ("alarms waiting to fire", float(stats.alarms_scheduled)),
+    }
+    totals = {
+        "object_activations": ("objects activated (woken) since start", stats.activations),
+        "object_evictions": ("objects evicted since start", stats.evictions),
+    }
+    return render(front.counters, gauges, totals)
+
+
+async def objects(front: Front) -> dict[str, object]:
+    """Active objects with why they stay, and evicted ones with their parked sockets."""
+    stats = front.host.stats()
+    table = front.table
+    active = [
+        {
+            "binding": obj.binding,
+            "id": obj.id,
+            "name": obj.name,
+            "sockets": table.count(obj.id),
+            "queued": obj.queued,
+            "idle_seconds": obj.idle_seconds,
+            "not_evictable": obj.not_evictable,
+        }
+        for obj in stats.objects
+    ]
+    live = {obj.id for obj in stats.objects}
+    evicted = [
+        {"binding": binding, "id": hex_id, "name": name, "sockets": table.count(hex_id)}
+        for binding, hex_id, name in await front.host.registry.list_objects()
+        if hex_id not in live
+    ]
+    return {"active": active, "evicted": evicted}

@@ -1,0 +1,380 @@
+"""One TCP connection: HTTP/1.1 requests, then possibly one WebSocket.
+
+Rules:
+
+1. An ``asyncio.Protocol`` per connection and no task per connection: a parked socket
+   costs its transport, this object and its websockets ``ServerProtocol``, nothing more.
+2. Nothing here hand-parses: httptools parses HTTP/1.1; the WebSocket handshake,
+   framing, pings and the closing handshake are websockets' sans-I/O ``ServerProtocol``.
+   The upgrade request is handed to it as websockets' own ``Request``.
+3. Requests on one connection are answered one at a time, in order.
+4. Every close path reports to the front exactly once: a Close frame from the client
+   (code or 1005, clean), a protocol error (1002 / 1007 / 1009), or a dropped TCP
+   connection (1006, not clean). A close the object asked for reports nothing.
+5. The send buffer is bounded: a socket whose transport holds more than
+   ``Limits.outbox_bytes`` unsent is closed as a slow consumer, so it never stalls a
+   broadcast or grows memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+import httptools
+from websockets.datastructures import Headers as WsHeaders
+from websockets.exceptions import PayloadTooBig
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request as WsRequest
+from websockets.http11 import Response as WsResponse
+from websockets.protocol import CLOSED, OPEN
+from websockets.server import ServerProtocol
+
+from hub.errors import MessageTooBigError, WebSocketError, WebSocketProtocolError
+
+if TYPE_CHECKING:
+    from hub.ids import ObjectId
+    from hub.net.front import Front
+
+__all__ = ["Connection", "ParsedRequest"]
+
+log = logging.getLogger("roost.net")
+
+#: Close code and reason for a consumer over its send buffer (documented in README).
+SLOW_CONSUMER = (1008, "slow consumer")
+#: Seconds to wait for the client's Close frame after the hub sent one.
+CLOSE_TIMEOUT = 5.0
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    """One HTTP/1.1 request as httptools parsed it."""
+
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    keep_alive: bool
+    upgrade: bool
+
+
+class Connection(asyncio.Protocol):
+    """HTTP/1.1 and WebSocket traffic of one client connection."""
+
+    def __init__(self, front: Front) -> None:
+        self.front = front
+        self.transport: asyncio.Transport | None = None
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
+        self._target = bytearray()
+        self._headers: list[tuple[str, str]] = []
+        self._body = bytearray()
+        self._requests: deque[ParsedRequest] = deque()
+        self._too_large = False
+        self._busy = False
+        self._early = bytearray()
+        #: Set once the connection is a WebSocket (handshake accepted or pending).
+        self.ws: ServerProtocol | None = None
+        self._handshake: WsResponse | None = None
+        self.socket_id: int | None = None
+        self.object_id: ObjectId | None = None
+        self._fragments: list[bytes] = []
+        self._fragment_opcode: Opcode | None = None
+        self._reported = False
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.front.connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.ws is not None:
+            if self.socket_id is None:
+                self._early += data  # frames sent before the upgrade completed
+            elif self.ws.state is not CLOSED:
+                self._receive_frames(data)
+            return
+        assert self._parser is not None
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._early += data[upgrade.args[0] :]
+        except httptools.HttpParserError:
+            # httptools wraps what a callback raises, so the flag tells the cause.
+            if self._too_large:
+                self._fail_http(413, "request body too large")
+            else:
+                self._fail_http(400, "malformed HTTP request")
+            return
+        self._next_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if self.socket_id is not None and not self._reported:
+            self._reported = True
+            self.front.socket_closed(self, 1006, "", was_clean=False)
+        self.front.connection_lost(self)
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._target.clear()
+        self._headers = []
+        self._body.clear()
+
+    def on_url(self, url: bytes) -> None:
+        self._target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+        if len(self._body) > self.front.limits.message_bytes:
+            self._too_large = True
+            raise _BodyTooLarge
+
+    def on_message_complete(self) -> None:
+        parser = self._parser
+        assert parser is not None
+        self._requests.append(
+            ParsedRequest(
+                method=parser.get_method().decode("ascii", "replace"),
+                target=self._target.decode("latin-1"),
+                headers=self._headers,
+                body=bytes(self._body),
+                keep_alive=parser.should_keep_alive(),
+                upgrade=parser.should_upgrade(),
+            )
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _next_request(self) -> None:
+        if self._busy or not self._requests or self.ws is not None:
+            return
+        self._busy = True
+        self.front.handle_request(self, self._requests.popleft())
+
+    def respond(
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        keep_alive: bool,
+    ) -> None:
+        """Write one HTTP response, then serve the next queued request (or close)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        all_headers = WsHeaders(list(headers))
+        all_headers["Content-Length"] = str(len(body))
+        all_headers["Connection"] = "keep-alive" if keep_alive else "close"
+        transport.write(WsResponse(status, _phrase(status), all_headers, body).serialize())
+        if not keep_alive:
+            transport.close()
+            return
+        self._busy = False
+        self._next_request()
+
+    def _fail_http(self, status: int, message: str) -> None:
+        body = f'{{"error":{{"code":"bad_request","message":"{message}","retryable":false}}}}'
+        self._requests.clear()
+        self._busy = True
+        self.respond(
+            status, [("Content-Type", "application/json")], body.encode(), keep_alive=False
+        )
+
+    # -- the WebSocket upgrade ------------------------------------------------------------
+
+    def begin_upgrade(self, request: ParsedRequest) -> bool:
+        """Check the handshake; False (after answering the client) when it is invalid."""
+        limits = self.front.limits
+        extensions = [ServerPerMessageDeflateFactory()] if self.front.compression else None
+        protocol = ServerProtocol(extensions=extensions, max_size=limits.message_bytes)
+        protocol.receive_data(WsRequest(request.target, WsHeaders(request.headers)).serialize())
+        (ws_request,) = protocol.events_received()
+        assert isinstance(ws_request, WsRequest)
+        response = protocol.accept(ws_request)
+        self.ws = protocol
+        self._parser = None  # the connection is a WebSocket from here on
+        if response.status_code != 101:
+            protocol.send_response(response)
+            self._flush()
+            return False
+        self._handshake = response
+        return True
+
+    def complete_upgrade(self, socket_id: int, object_id: ObjectId) -> None:
+        """The object accepted: send 101, then handle frames that arrived early."""
+        assert self.ws is not None and self._handshake is not None
+        self.socket_id, self.object_id = socket_id, object_id
+        self.ws.send_response(self._handshake)
+        self._handshake = None
+        self._flush()
+        if self._early:
+            early, self._early = bytes(self._early), bytearray()
+            self._receive_frames(early)
+
+    def reject_upgrade(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+        """The object answered the upgrade with a plain HTTP response."""
+        if self.ws is None:
+            return
+        response_headers = WsHeaders(list(headers))
+        response_headers["Content-Length"] = str(len(body))
+        response_headers["Connection"] = "close"
+        self._handshake = None
+        self.ws.send_response(WsResponse(status, _phrase(status), response_headers, body))
+        self._flush()
+
+    # -- frames in --------------------------------------------------------------------------
+
+    def _receive_frames(self, data: bytes) -> None:
+        protocol = self.ws
+        assert protocol is not None
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+        error = protocol.parser_exc
+        if error is not None and not self._reported:
+            self._reported = True
+            problem: WebSocketError
+            if isinstance(error, PayloadTooBig):
+                problem = MessageTooBigError(str(error))
+            else:
+                problem = WebSocketProtocolError(str(error))
+            self.front.socket_errored(self, problem)
+        self._flush()
+
+    def _frame(self, frame: Frame) -> None:
+        opcode, data = frame.opcode, bytes(frame.data)
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if frame.fin:
+                self._message(opcode, data)
+            else:
+                self._fragment_opcode, self._fragments = opcode, [data]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(data)
+            if frame.fin and self._fragment_opcode is not None:
+                data, self._fragments = b"".join(self._fragments), []
+                self._message(self._fragment_opcode, data)
+                self._fragment_opcode = None
+        elif opcode is Opcode.CLOSE and not self._reported:
+            self._reported = True
+            close = self.ws.close_rcvd if self.ws is not None else None
+            code, reason = (close.code, close.reason) if close is not None else (1005, "")
+            if self.socket_id is not None:
+                self.front.socket_closed(self, code, reason, was_clean=True)
+
+    def _message(self, opcode: Opcode, data: bytes) -> None:
+        if self._reported:
+            return  # the socket is closing: RFC 6455 §5.5.1, no data after a Close frame
+        if opcode is Opcode.TEXT:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self._fail_protocol(1007, "invalid UTF-8 in a text message")
+                return
+            self.front.socket_message(self, text, len(data))
+        else:
+            self.front.socket_message(self, data, len(data))
+
+    def _fail_protocol(self, code: int, reason: str) -> None:
+        assert self.ws is not None
+        self.ws.fail(code, reason)
+        if not self._reported:
+            self._reported = True
+            self.front.socket_errored(self, WebSocketProtocolError(reason))
+        self._flush()
+
+    # -- frames out -------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """True while messages can be sent on the WebSocket."""
+        return self.ws is not None and self.ws.state is OPEN and self._handshake is None
+
+    def send_message(self, data: str | bytes) -> None:
+        """Frame and send one message."""
+        if not self.is_open:
+            return
+        assert self.ws is not None
+        if isinstance(data, str):
+            self.ws.send_text(data.encode("utf-8"))
+        else:
+            self.ws.send_binary(data)
+        self._flush()
+
+    def write_frame(self, frame: bytes, opcode: Opcode, payload: bytes) -> None:
+        """Send a frame built once for many sockets (or frame it here if compressed)."""
+        if not self.is_open:
+            return
+        assert self.ws is not None and self.transport is not None
+        if self.ws.extensions:
+            if opcode is Opcode.TEXT:
+                self.ws.send_text(payload)
+            else:
+                self.ws.send_binary(payload)
+            self._flush()
+        else:
+            self.transport.write(frame)
+            self._check_buffer()
+
+    def close_socket(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the TCP connection ends when the client answers."""
+        if not self.is_open:
+            return
+        assert self.ws is not None
+        self._reported = True  # a close the hub asked for is not reported back
+        self.ws.send_close(code, reason)
+        self._flush()
+        self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.abort)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None or self.ws is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                transport.write(data)
+            else:
+                transport.close()  # SEND_EOF: the server closes TCP (RFC 6455 §7.1.1)
+        self._check_buffer()
+
+    def _check_buffer(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.front.limits.outbox_bytes:
+            log.warning("closing slow consumer socket=%s", self.socket_id)
+            if self.socket_id is not None and not self._reported:
+                self._reported = True
+                self.front.socket_closed(self, *SLOW_CONSUMER, was_clean=False, slow=True)
+            transport.abort()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,427 @@
+"""The network front: requests in, object events out; object commands in, frames out.
+
+Rules:
+
+1. The front owns the socket table and the map from socket id to connection. Objects
+   reach sockets only through the ``SocketPort`` methods below (commands); the front
+   reaches objects only by submitting events to the host. Neither holds the other's
+   state, so the front can later move into a gateway process of its own.
+2. A broadcast builds its frame once and writes the same bytes to every recipient.
+3. A message matching the object's auto-response is answered here, without an event.
+4. Errors become HTTP statuses and stable codes in one place (``error_body``); text of
+   unexpected exceptions never reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from websockets.frames import Frame, Opcode
+
+from hub.errors import (
+    HubError,
+    HubStoppingError,
+    InternalError,
+    InvalidArgumentsError,
+    OverloadedError,
+    RpcError,
+    WebSocketError,
+)
+from hub.http import Request, Response
+from hub.net import admin, routes
+from hub.net.connection import Connection, ParsedRequest
+from hub.net.metrics import Counters
+from hub.net.sockets import SocketState, SocketTable
+from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMessage
+
+if TYPE_CHECKING:
+    from hub.ids import ObjectId
+    from hub.limits import Limits
+    from hub.runtime.host import ObjectHost
+
+__all__ = ["Front", "Router", "error_body"]
+
+log = logging.getLogger("roost.net")
+
+#: ``router(request)`` may answer (a ``Response``), route to ``(binding, name)``, or
+#: return None for the default routes. It may be a coroutine function.
+Router = Callable[[Request], "Response | tuple[str, str] | Awaitable[Any] | None"]
+
+_JSON = [("Content-Type", "application/json")]
+
+
+def error_body(error: HubError | routes.RouteError) -> tuple[int, bytes]:
+    """The HTTP status and JSON body for an error."""
+    if isinstance(error, routes.RouteError):
+        status, code, retryable, message = error.status, error.code, False, str(error)
+    else:
+        status, code, retryable = error.http_status, error.code, error.retryable
+        message = "internal error" if isinstance(error, InternalError) else str(error)
+    body = {"error": {"code": code, "message": message, "retryable": retryable}}
+    return status, orjson.dumps(body)
+
+
+class Front:
+    """The network front of one hub (implements ``hub.runtime.ports.SocketPort``)."""
+
+    def __init__(
+        self,
+        host: ObjectHost,
+        *,
+        router: Router | None = None,
+        admin_key: str | None = None,
+        compression: bool = False,
+    ) -> None:
+        self.host = host
+        self.limits: Limits = host.limits
+        self.router = router
+        self.admin_key = admin_key
+        self.compression = compression
+        self.table = SocketTable(host.limits)
+        self.counters = Counters()
+        self.connections: set[Connection] = set()
+        self._sockets: dict[int, Connection] = {}
+        self._upgrades: dict[int, Connection] = {}
+        self._accepted_upgrade: dict[int, int] = {}
+        self._upgrade_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._drained = asyncio.Event()
+
+    # -- connections -------------------------------------------------------------------
+
+    def connection_made(self, conn: Connection) -> None:
+        """A client connected."""
+        self.connections.add(conn)
+        self._drained.clear()
+
+    def connection_lost(self, conn: Connection) -> None:
+        """A client connection is gone (after any close was reported)."""
+        self.connections.discard(conn)
+        if not self.connections:
+            self._drained.set()
+        for upgrade_id, pending in list(self._upgrades.items()):
+            if pending is conn:
+                del self._upgrades[upgrade_id]
+        if conn.socket_id is not None and conn.socket_id in self._sockets:
+            self._forget(conn.socket_id)
+
+    def handle_request(self, conn: Connection, parsed: ParsedRequest) -> None:
+        """Serve one parsed HTTP request (in a task the front owns)."""
+        self.counters.http_requests += 1
+        task = asyncio.create_task(self._serve(conn, parsed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: Connection, parsed: ParsedRequest) -> None:
+        host_header = next((v for k, v in parsed.headers if k.lower() == "host"), "localhost")
+        scheme = "ws" if parsed.upgrade else "http"
+        upgrade_id = next(self._upgrade_ids) if parsed.upgrade else None
+        request = Request(
+            parsed.method,
+            f"{scheme}://{host_header}{parsed.target}",
+            parsed.headers,
+            parsed.body,
+            upgrade_id=upgrade_id,
+        )
+        try:
+            await self._dispatch(conn, parsed, request)
+        except (HubError, routes.RouteError) as error:
+            self._answer_error(conn, parsed, error)
+        except Exception:
+            log.exception("request %s %s failed", parsed.method, parsed.target[:200])
+            self._answer_error(conn, parsed, InternalError("internal error"))
+
+    async def _dispatch(self, conn: Connection, parsed: ParsedRequest, request: Request) -> None:
+        route: routes.Route | None = None
+        if self.router is not None:
+            answer = self.router(request)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if isinstance(answer, Response):
+                self._answer(conn, parsed, answer)
+                return
+            if isinstance(answer, tuple):
+                route = routes.ObjectRoute(*answer)
+            elif answer is not None:
+                raise TypeError(
+                    f"router must return a Response, (binding, name) or None: {answer!r}"
+                )
+        if route is None:
+            route = routes.match(parsed.method, request.path)
+        if isinstance(route, routes.AdminRoute):
+            status, headers, body = await admin.handle(self, route, request)
+            conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
+        elif isinstance(route, routes.RpcRoute):
+            await self._rpc(conn, parsed, route, request)
+        else:
+            self._fetch(conn, parsed, route, request)
+
+    def _fetch(
+        self, conn: Connection, parsed: ParsedRequest, route: routes.ObjectRoute, request: Request
+    ) -> None:
+        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        upgrade_id = request.upgrade_id
+        if upgrade_id is not None:
+            if not conn.begin_upgrade(parsed):
+                return
+            self._upgrades[upgrade_id] = conn
+
+        def respond(result: Response | RpcError) -> None:
+            self._fetched(conn, parsed, object_id, upgrade_id, result)
+
+        self.host.submit(object_id, FetchCall(request, respond))
+
+    def _fetched(
+        self,
+        conn: Connection,
+        parsed: ParsedRequest,
+        object_id: ObjectId,
+        upgrade_id: int | None,
+        result: Response | RpcError,
+    ) -> None:
+        if upgrade_id is None:
+            if isinstance(result, Response) and result.status == 101:
+                result = InternalError("fetch returned 101 for a plain HTTP request")
+            if isinstance(result, RpcError):
+                self._answer_error(conn, parsed, result)
+            else:
+                self._answer(conn, parsed, result)
+            return
+        self._upgrades.pop(upgrade_id, None)
+        ws = result.accepted_websocket if isinstance(result, Response) else None
+        socket_id = None if ws is None else ws.socket_id
+        if socket_id is not None and self._accepted_upgrade.pop(socket_id, None) == upgrade_id:
+            if conn.transport is not None and not conn.transport.is_closing():
+                self._sockets[socket_id] = conn
+                conn.complete_upgrade(socket_id, object_id)
+                self.counters.sockets_accepted += 1
+                log.info("accept socket=%d object=%s", socket_id, object_id.hex[:16])
+                return
+            self._forget(socket_id)
+            return
+        for sid, uid in list(self._accepted_upgrade.items()):
+            if uid == upgrade_id:  # accepted, but the object answered something else
+                self.abandon(sid)
+        if isinstance(result, Response) and result.status != 101:
+            conn.reject_upgrade(result.status, result.headers.raw_items(), result.body)
+        else:
+            error = result if isinstance(result, RpcError) else InternalError("bad upgrade")
+            status, body = error_body(error)
+            conn.reject_upgrade(status, _JSON, body)
+
+    async def _rpc(
+        self, conn: Connection, parsed: ParsedRequest, route: routes.RpcRoute, request: Request
+    ) -> None:
+        self.counters.rpc_calls += 1
+        try:
+            payload = orjson.loads(parsed.body) if parsed.body else {}
+        except orjson.JSONDecodeError:
+            raise InvalidArgumentsError("request body is not valid JSON") from None
+        if not isinstance(payload, dict) or set(payload) - {"args", "kwargs"}:
+            raise InvalidArgumentsError('expected a JSON object {"args": [...], "kwargs": {...}}')
+        args, kwargs = payload.get("args", []), payload.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise InvalidArgumentsError('"args" must be a list and "kwargs" an object')
+        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        reply = self.host.call_wire(object_id, route.method, args, kwargs)
+        result = await reply
+        conn.respond(200, _JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+
+    def _answer(self, conn: Connection, parsed: ParsedRequest, response: Response) -> None:
+        if parsed.upgrade:
+            conn.reject_upgrade(response.status, response.headers.raw_items(), response.body)
+        else:
+            conn.respond(
+                response.status,
+                response.headers.raw_items(),
+                response.body,
+                keep_alive=parsed.keep_alive,
+            )
+
+    def _answer_error(
+        self, conn: Connection, parsed: ParsedRequest, error: HubError | routes.RouteError
+    ) -> None:
+        status, body = error_body(error)
+        if parsed.upgrade:
+            if conn.ws is None:
+                conn.begin_upgrade(parsed)  # may answer a bad handshake itself
+            conn.reject_upgrade(status, _JSON, body)
+        else:
+            conn.respond(status, _JSON, body, keep_alive=parsed.keep_alive)
+
+    # -- socket events from connections ---------------------------------------------------
+
+    def socket_message(self, conn: Connection, data: str | bytes, size: int) -> None:
+        """A complete message from a client."""
+        socket_id, object_id = conn.socket_id, conn.object_id
+        assert socket_id is not None and object_id is not None
+        self.counters.messages_in += 1
+        self.counters.bytes_in += size
+        answer = self.table.match_auto_response(socket_id, data, self.host.clock.now())
+        if answer is not None:
+            self.counters.auto_responses += 1
+            conn.send_message(answer)
+            return
+        try:
+            self.host.submit(object_id, SocketMessage(socket_id, data))
+        except OverloadedError:
+            self.close(socket_id, 1013, "object overloaded")
+        except HubStoppingError:
+            pass
+
+    def socket_closed(
+        self, conn: Connection, code: int, reason: str, *, was_clean: bool, slow: bool = False
+    ) -> None:
+        """The client closed (or dropped) the socket, or it was a slow consumer."""
+        socket_id, object_id = conn.socket_id, conn.object_id
+        assert socket_id is not None and object_id is not None
+        if slow:
+            self.counters.slow_consumers_closed += 1
+        self._forget(socket_id)
+        self._to_object(object_id, SocketClosed(socket_id, code, reason, was_clean))
+
+    def socket_errored(self, conn: Connection, error: WebSocketError) -> None:
+        """The client broke the protocol; the connection already sent its Close frame."""
+        socket_id, object_id = conn.socket_id, conn.object_id
+        if socket_id is None or object_id is None:
+            return
+        self._forget(socket_id)
+        self._to_object(object_id, SocketErrored(socket_id, error))
+
+    def _to_object(self, object_id: ObjectId, event: SocketClosed | SocketErrored) -> None:
+        try:
+            self.host.submit(object_id, event)
+        except (OverloadedError, HubStoppingError) as exc:
+            log.warning("socket event for %r dropped: %s", object_id, exc.code)
+
+    def _forget(self, socket_id: int) -> None:
+        if self.table.find(socket_id) is not None:
+            self.table.remove(socket_id)
+            self.counters.sockets_closed += 1
+            log.info("close socket=%d", socket_id)
+        self._sockets.pop(socket_id, None)
+
+    # -- SocketPort: commands from objects ----------------------------------------------
+
+    def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
+        """Register the pending upgrade ``upgrade_id`` as a socket of ``object_key``."""
+        if upgrade_id not in self._upgrades:
+            raise ValueError(f"upgrade {upgrade_id} is no longer pending")
+        if upgrade_id in self._accepted_upgrade.values():
+            raise ValueError("this request was already accepted")
+        record = self.table.add(object_key, tags, self.host.clock.now())
+        self._accepted_upgrade[record.socket_id] = upgrade_id
+        return record.socket_id
+
+    def abandon(self, socket_id: int) -> None:
+        """Forget a socket whose upgrade will not complete."""
+        self._accepted_upgrade.pop(socket_id, None)
+        if self.table.find(socket_id) is not None:
+            self.table.remove(socket_id)
+
+    def socket_ids(self, object_key: str, tag: str | None) -> list[int]:
+        """Ids of the OPEN sockets of ``object_key`` (with ``tag``)."""
+        return [record.socket_id for record in self.table.open_sockets(object_key, tag)]
+
+    def tags(self, socket_id: int) -> tuple[str, ...]:
+        """The socket's tags (empty once it is gone)."""
+        record = self.table.find(socket_id)
+        return () if record is None else record.tags
+
+    def set_tags(self, socket_id: int, tags: Sequence[str]) -> None:
+        """Replace the socket's tags."""
+        self.table.set_tags(socket_id, tags)
+
+    def attachment(self, socket_id: int) -> bytes | None:
+        """The socket's serialized attachment (None once it is gone)."""
+        record = self.table.find(socket_id)
+        return None if record is None else record.attachment
+
+    def set_attachment(self, socket_id: int, data: bytes | None) -> None:
+        """Replace the socket's serialized attachment."""
+        self.table.set_attachment(socket_id, data)
+
+    def ready_state(self, socket_id: int) -> int:
+        """1 OPEN, 2 CLOSING, 3 CLOSED."""
+        record = self.table.find(socket_id)
+        return int(SocketState.CLOSED if record is None else record.state)
+
+    def send(self, socket_id: int, data: str | bytes) -> None:
+        """Send one message to one socket, if it is still open."""
+        conn = self._sockets.get(socket_id)
+        if conn is None or not conn.is_open:
+            return
+        conn.send_message(data)
+        self.counters.messages_out += 1
+        self.counters.bytes_out += len(data)
+
+    def broadcast(
+        self, object_key: str, data: str | bytes, tag: str | None, exclude: Collection[int]
+    ) -> int:
+        """Frame ``data`` once and write it to every OPEN socket of the object."""
+        records = self.table.open_sockets(object_key, tag)
+        if not records:
+            return 0
+        opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        frame = Frame(opcode, payload).serialize(mask=False)
+        sent = 0
+        for record in records:
+            if record.socket_id in exclude:
+                continue
+            conn = self._sockets.get(record.socket_id)
+            if conn is not None and conn.is_open:
+                conn.write_frame(frame, opcode, payload)
+                sent += 1
+        self.counters.messages_out += sent
+        self.counters.bytes_out += sent * len(payload)
+        return sent
+
+    def close(self, socket_id: int, code: int, reason: str) -> None:
+        """Start the closing handshake of a socket."""
+        conn = self._sockets.get(socket_id)
+        if self.table.find(socket_id) is not None:
+            self.table.mark_closing(socket_id)
+        if conn is not None:
+            conn.close_socket(code, reason)
+
+    def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
+        """Set or clear the object's auto-response pair."""
+        self.table.set_auto_response(object_key, request, response)
+
+    def auto_response(self, object_key: str) -> tuple[str, str] | None:
+        """The object's auto-response pair."""
+        return self.table.auto_response(object_key)
+
+    def auto_response_timestamp(self, socket_id: int) -> float | None:
+        """When the socket was last auto-responded to."""
+        if self.table.find(socket_id) is None:
+            return None
+        return self.table.auto_response_timestamp(socket_id)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def shutdown(self, code: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Close every socket with ``code``, end idle HTTP connections, wait, then abort."""
+        for conn in list(self.connections):
+            if conn.is_open:
+                conn.close_socket(code, "going away" if code == 1001 else "restarting")
+            elif conn.transport is not None and conn.ws is None:
+                conn.transport.close()
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._drained.wait(), timeout)
+            except TimeoutError:
+                log.warning("%d connections did not close in time", len(self.connections))
+        for conn in list(self.connections):
+            conn.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))

@@ -1,0 +1,64 @@
+"""The commands an object may give the network front (the other half of the seam).
+
+The runtime never imports the front: it holds a ``SocketPort`` and calls it. Calls that
+change what clients see (``send``, ``broadcast``, ``close``) are made only from the
+output gate, after the event's writes committed. The rest (accepting, tags,
+attachments, auto-responses) take effect at once, as in the anchor.
+
+Sockets are named by the front's integer ids; objects by their 64-hex-digit key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+__all__ = ["SocketPort"]
+
+
+class SocketPort(Protocol):
+    """Implemented by the network front (``hub.net.front.Front``)."""
+
+    def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
+        """Register the pending upgrade as a socket of ``object_key``; its id."""
+
+    def abandon(self, socket_id: int) -> None:
+        """Forget a socket accepted by an event that did not complete the upgrade."""
+
+    def socket_ids(self, object_key: str, tag: str | None) -> list[int]:
+        """Ids of the object's OPEN sockets (with ``tag``), in accept order."""
+
+    def tags(self, socket_id: int) -> tuple[str, ...]:
+        """The socket's tags."""
+
+    def set_tags(self, socket_id: int, tags: Sequence[str]) -> None:
+        """Replace the socket's tags (limits checked)."""
+
+    def attachment(self, socket_id: int) -> bytes | None:
+        """The socket's serialized attachment."""
+
+    def set_attachment(self, socket_id: int, data: bytes | None) -> None:
+        """Replace the socket's serialized attachment (limit checked)."""
+
+    def ready_state(self, socket_id: int) -> int:
+        """1 open, 2 closing, 3 closed (the WebSocket readyState values)."""
+
+    def send(self, socket_id: int, data: str | bytes) -> None:
+        """Send one message to one socket (dropped if it is no longer open)."""
+
+    def broadcast(
+        self, object_key: str, data: str | bytes, tag: str | None, exclude: Collection[int]
+    ) -> int:
+        """Send one message to every OPEN socket of the object; how many got it."""
+
+    def close(self, socket_id: int, code: int, reason: str) -> None:
+        """Start the closing handshake of a socket."""
+
+    def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
+        """Set (or with two Nones, clear) the object's auto-response pair."""
+
+    def auto_response(self, object_key: str) -> tuple[str, str] | None:
+        """The object's auto-response pair."""
+
+    def auto_response_timestamp(self, socket_id: int) -> float | None:
+        """When the front last auto-responded on the socket (epoch seconds)."""

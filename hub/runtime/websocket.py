@@ -1,0 +1,98 @@
+"""``WebSocket``: an object's handle on one of its sockets.
+
+A handle is only a socket id plus the way to reach the front, so it stays valid
+across hibernation: after a wake, ``ctx.get_websockets()`` returns handles equal to the
+ones from before. ``send`` and ``close`` go through the output gate of the event that
+called them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import LimitExceededError
+from hub.jsonvalues import decode_value, encode_value
+
+if TYPE_CHECKING:
+    from hub.limits import Limits
+    from hub.runtime.ports import SocketPort
+
+__all__ = ["CLOSE_CODES_ALLOWED", "WebSocket"]
+
+#: Codes an object may close with: 1000 or the registered/private range (RFC 6455 §7.4).
+CLOSE_CODES_ALLOWED = "1000 or 3000-4999"
+
+
+class WebSocket:
+    """A hibernatable WebSocket of an object."""
+
+    __slots__ = ("_limits", "_output", "_port", "socket_id")
+
+    def __init__(
+        self,
+        port: SocketPort,
+        socket_id: int,
+        output: Callable[[Callable[[], None]], None],
+        limits: Limits,
+    ) -> None:
+        self._port = port
+        self.socket_id = socket_id
+        self._output = output
+        self._limits = limits
+
+    @property
+    def ready_state(self) -> int:
+        """1 OPEN, 2 CLOSING, 3 CLOSED."""
+        return self._port.ready_state(self.socket_id)
+
+    def send(self, message: str | bytes) -> None:
+        """Send a text (``str``) or binary (``bytes``) message after this event commits."""
+        if not isinstance(message, str | bytes | bytearray | memoryview):
+            raise TypeError(f"message must be str or bytes, got {type(message).__name__}")
+        data: str | bytes = message if isinstance(message, str) else bytes(message)
+        size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        if size > self._limits.message_bytes:
+            raise LimitExceededError(
+                f"message too large: {size} bytes, expected at most {self._limits.message_bytes}"
+            )
+        port, socket_id = self._port, self.socket_id
+        self._output(lambda: port.send(socket_id, data))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with ``code`` (1000 or 3000-4999) and ``reason`` after this event commits."""
+        if not isinstance(code, int) or not (code == 1000 or 3000 <= code <= 4999):
+            raise ValueError(f"close code must be {CLOSE_CODES_ALLOWED}, got {code!r}")
+        size = len(reason.encode("utf-8"))
+        if size > self._limits.close_reason_bytes:
+            raise LimitExceededError(
+                f"close reason too large: {size} bytes, "
+                f"expected at most {self._limits.close_reason_bytes}"
+            )
+        port, socket_id = self._port, self.socket_id
+        self._output(lambda: port.close(socket_id, code, reason))
+
+    def serialize_attachment(self, value: Any) -> None:
+        """Keep ``value`` with the socket, across hibernation (JSON; 16 KiB by default)."""
+        data = (
+            None
+            if value is None
+            else encode_value(value, "attachment", self._limits.attachment_bytes)
+        )
+        self._port.set_attachment(self.socket_id, data)
+
+    def deserialize_attachment(self) -> Any:
+        """The value given to ``serialize_attachment``, or None."""
+        data = self._port.attachment(self.socket_id)
+        return None if data is None else decode_value(data)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WebSocket):
+            return NotImplemented
+        return self.socket_id == other.socket_id
+
+    def __hash__(self) -> int:
+        return hash(self.socket_id)
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self.socket_id} state={self.ready_state}>"

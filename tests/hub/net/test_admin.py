@@ -1,0 +1,73 @@
+"""The admin API: health, metrics, objects and forced hibernation, behind a key."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import within
+from tests.hub.net.conftest import Serve
+
+
+async def test_health_metrics_and_objects(serve: Serve) -> None:
+    served = await serve()
+    ws = await served.connect("/objects/room/live")
+    await ws.send("echo:x")
+    await within(ws.recv())
+    parked = await served.connect("/objects/room/parked")
+    await served.app.hibernate("ROOM", "parked")
+    async with httpx.AsyncClient() as client:
+        health = await client.get(served.url("/_roost/health"))
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        metrics = (await client.get(served.url("/_roost/metrics"))).text
+        values = dict(
+            line.split() for line in metrics.splitlines() if line and not line.startswith("#")
+        )
+        assert values["roost_sockets_open"] == "2"
+        assert values["roost_sockets_parked"] == "1"
+        assert values["roost_objects_active"] == "1"
+        assert values["roost_objects_evicted"] == "1"
+        assert int(values["roost_messages_in_total"]) >= 1
+        assert int(values["roost_object_evictions_total"]) == 1
+        objects = (await client.get(served.url("/_roost/objects"))).json()
+    (active,) = objects["active"]
+    assert (active["name"], active["sockets"]) == ("live", 1)
+    assert active["not_evictable"][0].startswith("idle")
+    (evicted,) = objects["evicted"]
+    assert (evicted["name"], evicted["sockets"]) == ("parked", 1)
+    await parked.send("echo:still here")
+    assert await within(parked.recv()) == "still here"
+
+
+async def test_hibernate_endpoint_evicts_and_sockets_stay(serve: Serve) -> None:
+    served = await serve()
+    ws = await served.connect()
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(served.url("/_roost/objects/room/r/hibernate"))
+        assert answer.json() == {"hibernated": True}
+        again = await client.post(served.url("/_roost/objects/room/r/hibernate"))
+        assert again.json() == {"hibernated": False}
+    assert not served.app.is_active("ROOM", "r")
+    await ws.send("count")
+    assert await within(ws.recv()) == "1"
+
+
+async def test_an_admin_key_protects_every_admin_endpoint(serve: Serve) -> None:
+    served = await serve(serve_options={"admin_key": "s3cret"})
+    async with httpx.AsyncClient() as client:
+        for method, path in [
+            ("GET", "/_roost/health"),
+            ("GET", "/_roost/metrics"),
+            ("GET", "/_roost/objects"),
+            ("POST", "/_roost/objects/room/r/hibernate"),
+        ]:
+            denied = await client.request(method, served.url(path))
+            assert denied.status_code == 401
+            assert denied.json()["error"]["code"] == "unauthorized"
+            wrong = await client.request(
+                method, served.url(path), headers={"authorization": "Bearer nope"}
+            )
+            assert wrong.status_code == 401
+            allowed = await client.request(
+                method, served.url(path), headers={"authorization": "Bearer s3cret"}
+            )
+            assert allowed.status_code == 200
