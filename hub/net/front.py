@@ -120,11 +120,10 @@ class Front:
 
     async def _serve(self, conn: Connection, parsed: ParsedRequest) -> None:
         host_header = next((v for k, v in parsed.headers if k.lower() == "host"), "localhost")
-        scheme = "ws" if parsed.upgrade else "http"
         upgrade_id = next(self._upgrade_ids) if parsed.upgrade else None
         request = Request(
             parsed.method,
-            f"{scheme}://{host_header}{parsed.target}",
+            f"http://{host_header}{parsed.target}",  # upgrades too, as in the anchor
             parsed.headers,
             parsed.body,
             upgrade_id=upgrade_id,
@@ -201,7 +200,13 @@ class Front:
                 self._sockets[socket_id] = conn
                 conn.complete_upgrade(socket_id, object_id)
                 self.counters.sockets_accepted += 1
-                log.info("accept socket=%d object=%s", socket_id, object_id.hex[:16])
+                log.info(
+                    "accept socket=%d binding=%s id=%s name=%r",
+                    socket_id,
+                    object_id.binding,
+                    object_id.hex[:16],
+                    object_id.name,
+                )
                 return
             self._forget(socket_id)
             return
@@ -235,6 +240,8 @@ class Front:
 
     def _answer(self, conn: Connection, parsed: ParsedRequest, response: Response) -> None:
         if parsed.upgrade:
+            if conn.ws is None and not conn.begin_upgrade(parsed):
+                return  # a bad handshake was already answered by the protocol
             conn.reject_upgrade(response.status, response.headers.raw_items(), response.body)
         else:
             conn.respond(
@@ -283,16 +290,18 @@ class Front:
         assert socket_id is not None and object_id is not None
         if slow:
             self.counters.slow_consumers_closed += 1
-        self._forget(socket_id)
-        self._to_object(object_id, SocketClosed(socket_id, code, reason, was_clean))
+        tags, attachment = self._forget(socket_id)
+        self._to_object(
+            object_id, SocketClosed(socket_id, code, reason, was_clean, tags, attachment)
+        )
 
     def socket_errored(self, conn: Connection, error: WebSocketError) -> None:
         """The client broke the protocol; the connection already sent its Close frame."""
         socket_id, object_id = conn.socket_id, conn.object_id
         if socket_id is None or object_id is None:
             return
-        self._forget(socket_id)
-        self._to_object(object_id, SocketErrored(socket_id, error))
+        tags, attachment = self._forget(socket_id)
+        self._to_object(object_id, SocketErrored(socket_id, error, tags, attachment))
 
     def _to_object(self, object_id: ObjectId, event: SocketClosed | SocketErrored) -> None:
         try:
@@ -300,12 +309,15 @@ class Front:
         except (OverloadedError, HubStoppingError) as exc:
             log.warning("socket event for %r dropped: %s", object_id, exc.code)
 
-    def _forget(self, socket_id: int) -> None:
-        if self.table.find(socket_id) is not None:
-            self.table.remove(socket_id)
-            self.counters.sockets_closed += 1
-            log.info("close socket=%d", socket_id)
+    def _forget(self, socket_id: int) -> tuple[tuple[str, ...], bytes | None]:
+        """Drop a socket from the table; its last tags and attachment."""
         self._sockets.pop(socket_id, None)
+        if self.table.find(socket_id) is None:
+            return (), None
+        record = self.table.remove(socket_id)
+        self.counters.sockets_closed += 1
+        log.info("close socket=%d id=%s", socket_id, record.object_key[:16])
+        return record.tags, record.attachment
 
     # -- SocketPort: commands from objects ----------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hub.net.connection import Connection
 from hub.net.front import Front, Router
+from hub.runtime.ports import DetachedPort
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -62,6 +63,10 @@ class Server:
         if not self.app.running:
             await self.app.start()
             self._started_app = True
+        detached = self.app.host.port
+        if isinstance(detached, DetachedPort):
+            for key, (request, response) in detached.auto_responses.items():
+                self.front.table.set_auto_response(key, request, response)
         self.app.host.port = self.front
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -78,6 +83,6 @@ class Server:
         server.close()
         await self.front.shutdown(code, self.shutdown_timeout)
         await server.wait_closed()
-        self.app.host.port = None
+        self.app.host.port = DetachedPort()
         if self._started_app:
             await self.app.stop()

@@ -33,7 +33,6 @@ from hub.alarms import AlarmInfo
 from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
-    ConfigurationError,
     FetchNotImplementedError,
     HubStoppingError,
     InternalError,
@@ -55,7 +54,7 @@ from hub.runtime.events import (
     SocketMessage,
 )
 from hub.runtime.rpc import to_wire
-from hub.runtime.websocket import WebSocket
+from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectDatabase
 from hub.storage.storage import Storage
 
@@ -123,11 +122,8 @@ class Activation:
 
     @property
     def port(self) -> SocketPort:
-        """The network front, for the socket API."""
-        port = self._host.port
-        if port is None:
-            raise ConfigurationError("WebSockets need the network front: use hub.serve()")
-        return port
+        """The network front (or a detached stand-in while the hub is not served)."""
+        return self._host.port
 
     @property
     def queued(self) -> int:
@@ -176,9 +172,9 @@ class Activation:
         else:
             command()
 
-    def websocket(self, socket_id: int) -> WebSocket:
-        """A handle on one of this object's sockets."""
-        return WebSocket(self.port, socket_id, self.output, self._host.limits)
+    def websocket(self, socket_id: int, closed: ClosedSocket | None = None) -> WebSocket:
+        """A handle on one of this object's sockets (``closed``: what is left of it)."""
+        return WebSocket(self.port, socket_id, self.output, self._host.limits, closed)
 
     def accept_websocket(self, request: Request, tags: list[str]) -> WebSocket:
         """Register the upgrade as a socket of this object (see ``ctx.accept_websocket``)."""
@@ -369,7 +365,10 @@ class Activation:
 
     async def _handle_socket(self, event: SocketMessage | SocketClosed | SocketErrored) -> None:
         instance = self._instance
-        ws = self.websocket(event.socket_id)
+        closed = None
+        if not isinstance(event, SocketMessage):
+            closed = ClosedSocket(event.tags, event.attachment)
+        ws = self.websocket(event.socket_id, closed)
         args: tuple[Any, ...]
         if isinstance(event, SocketMessage):
             name, args = "websocket_message", (ws, event.data)

@@ -70,7 +70,7 @@ class DurableObjectState:
 
     def get_tags(self, ws: WebSocket) -> list[str]:
         """The tags of ``ws``."""
-        return list(self._activation.port.tags(ws.socket_id))
+        return list(ws.current_tags())
 
     def set_tags(self, ws: WebSocket, tags: Sequence[str]) -> None:
         """Replace the tags of ``ws`` (Roost's tags are mutable; the anchor's are not)."""

@@ -80,6 +80,9 @@ class SocketClosed:
     code: int
     reason: str
     was_clean: bool
+    #: The socket's last tags and attachment, readable in the handler.
+    tags: tuple[str, ...] = ()
+    attachment: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +91,8 @@ class SocketErrored:
 
     socket_id: int
     error: WebSocketError
+    tags: tuple[str, ...] = ()
+    attachment: bytes | None = None
 
 
 SocketEvent = SocketMessage | SocketClosed | SocketErrored

@@ -35,7 +35,7 @@ from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Event, RpcCall
-from hub.runtime.ports import SocketPort
+from hub.runtime.ports import DetachedPort, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
@@ -126,8 +126,8 @@ class ObjectHost:
         self._closing: dict[str, Activation] = {}
         self._close_reasons: dict[Activation, str] = {}
         self._listeners: list[Callable[[LifecycleEvent], None]] = []
-        #: The network front, once one is attached (``hub.serve``).
-        self.port: SocketPort | None = None
+        #: The network front while the hub is served, else a stand-in with no sockets.
+        self.port: SocketPort = DetachedPort()
         self._running = False
         self._known = 0
         self._activation_count = 0

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-__all__ = ["SocketPort"]
+from hub.errors import ConfigurationError
+
+__all__ = ["DetachedPort", "SocketPort"]
 
 
 class SocketPort(Protocol):
@@ -62,3 +64,74 @@ class SocketPort(Protocol):
 
     def auto_response_timestamp(self, socket_id: int) -> float | None:
         """When the front last auto-responded on the socket (epoch seconds)."""
+
+
+class DetachedPort:
+    """The port while no front is attached: no sockets, but settings are kept.
+
+    An object used only through RPC (or before ``hub.serve``) may still set its
+    auto-response in its constructor; the front takes the settings over when it attaches.
+    """
+
+    def __init__(self) -> None:
+        self.auto_responses: dict[str, tuple[str, str]] = {}
+
+    def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
+        """Refused: there is no front to own the socket."""
+        raise ConfigurationError("WebSockets need the network front: serve the hub")
+
+    def abandon(self, socket_id: int) -> None:
+        """Nothing to forget."""
+
+    def socket_ids(self, object_key: str, tag: str | None) -> list[int]:
+        """No sockets."""
+        return []
+
+    def tags(self, socket_id: int) -> tuple[str, ...]:
+        """No sockets, no tags."""
+        return ()
+
+    def set_tags(self, socket_id: int, tags: Sequence[str]) -> None:
+        """Refused: the socket does not exist here."""
+        raise KeyError(f"unknown socket id: {socket_id}")
+
+    def attachment(self, socket_id: int) -> bytes | None:
+        """No sockets, no attachments."""
+        return None
+
+    def set_attachment(self, socket_id: int, data: bytes | None) -> None:
+        """Refused: the socket does not exist here."""
+        raise KeyError(f"unknown socket id: {socket_id}")
+
+    def ready_state(self, socket_id: int) -> int:
+        """Every socket is closed."""
+        return 3
+
+    def send(self, socket_id: int, data: str | bytes) -> None:
+        """Dropped: no socket is open."""
+
+    def broadcast(
+        self, object_key: str, data: str | bytes, tag: str | None, exclude: Collection[int]
+    ) -> int:
+        """Nobody to send to."""
+        return 0
+
+    def close(self, socket_id: int, code: int, reason: str) -> None:
+        """Nothing to close."""
+
+    def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
+        """Keep the pair until a front attaches."""
+        if request is None and response is None:
+            self.auto_responses.pop(object_key, None)
+        elif request is None or response is None:
+            raise ValueError("an auto-response needs both a request and a response")
+        else:
+            self.auto_responses[object_key] = (request, response)
+
+    def auto_response(self, object_key: str) -> tuple[str, str] | None:
+        """The pair kept for the object."""
+        return self.auto_responses.get(object_key)
+
+    def auto_response_timestamp(self, socket_id: int) -> float | None:
+        """Never: no socket."""
+        return None

@@ -18,16 +18,27 @@ if TYPE_CHECKING:
     from hub.limits import Limits
     from hub.runtime.ports import SocketPort
 
-__all__ = ["CLOSE_CODES_ALLOWED", "WebSocket"]
+__all__ = ["CLOSE_CODES_ALLOWED", "ClosedSocket", "WebSocket"]
 
 #: Codes an object may close with: 1000 or the registered/private range (RFC 6455 §7.4).
 CLOSE_CODES_ALLOWED = "1000 or 3000-4999"
 
 
+class ClosedSocket:
+    """What is left of a socket in ``websocket_close`` / ``websocket_error``: its last
+    tags and attachment, so the handler can still tell who left."""
+
+    __slots__ = ("attachment", "tags")
+
+    def __init__(self, tags: tuple[str, ...], attachment: bytes | None) -> None:
+        self.tags = tags
+        self.attachment = attachment
+
+
 class WebSocket:
     """A hibernatable WebSocket of an object."""
 
-    __slots__ = ("_limits", "_output", "_port", "socket_id")
+    __slots__ = ("_closed", "_limits", "_output", "_port", "socket_id")
 
     def __init__(
         self,
@@ -35,16 +46,26 @@ class WebSocket:
         socket_id: int,
         output: Callable[[Callable[[], None]], None],
         limits: Limits,
+        closed: ClosedSocket | None = None,
     ) -> None:
         self._port = port
         self.socket_id = socket_id
         self._output = output
         self._limits = limits
+        self._closed = closed
 
     @property
     def ready_state(self) -> int:
         """1 OPEN, 2 CLOSING, 3 CLOSED."""
+        if self._closed is not None:
+            return 3
         return self._port.ready_state(self.socket_id)
+
+    def current_tags(self) -> tuple[str, ...]:
+        """The socket's tags (its last ones once it closed); ``ctx.get_tags(ws)``."""
+        if self._closed is not None:
+            return self._closed.tags
+        return self._port.tags(self.socket_id)
 
     def send(self, message: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message after this event commits."""
@@ -79,11 +100,17 @@ class WebSocket:
             if value is None
             else encode_value(value, "attachment", self._limits.attachment_bytes)
         )
-        self._port.set_attachment(self.socket_id, data)
+        if self._closed is not None:
+            self._closed.attachment = data
+        else:
+            self._port.set_attachment(self.socket_id, data)
 
     def deserialize_attachment(self) -> Any:
-        """The value given to ``serialize_attachment``, or None."""
-        data = self._port.attachment(self.socket_id)
+        """The value given to ``serialize_attachment``, or None (also once closed)."""
+        if self._closed is not None:
+            data = self._closed.attachment
+        else:
+            data = self._port.attachment(self.socket_id)
         return None if data is None else decode_value(data)
 
     def __eq__(self, other: object) -> bool:

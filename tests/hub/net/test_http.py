@@ -6,6 +6,8 @@ import asyncio
 
 import httpx
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
 
 import hub
 from tests.conftest import within
@@ -124,6 +126,10 @@ async def test_the_router_can_answer_or_route_requests(serve: Serve) -> None:
         assert routed.json()["name"] == "tenant-acme"
         default = await client.get(served.url("/objects/room/r"), headers=headers)
         assert default.json()["name"] == "r"
+    with pytest.raises(InvalidStatus) as refused:  # the router answers upgrades too
+        await within(websockets.connect(served.server.ws_url + "/objects/room/r"))
+    assert refused.value.response.status_code == 401
+    assert refused.value.response.body == b"who are you?"
 
 
 async def _raw(served_port: int, data: bytes) -> bytes:

@@ -311,3 +311,55 @@ async def test_compression_is_off_by_default_and_can_be_enabled(serve: Serve) ->
     assert len(compressed.protocol.extensions) == 1
     await compressed.send("broadcast:" + "long text " * 50)
     assert await within(compressed.recv()) == "long text " * 50
+
+
+class Farewell(hub.DurableObject):
+    """Says who left: the closed socket's tags and attachment are still readable."""
+
+    def __init__(self, ctx: hub.DurableObjectState, env: hub.Env) -> None:
+        super().__init__(ctx, env)
+        ctx.set_websocket_auto_response("ping", "pong")  # fine with or without a front
+
+    async def fetch(self, request: hub.Request) -> hub.Response:
+        ws = self.ctx.accept_websocket(request, tags=[f"user:{request.query['user']}"])
+        ws.serialize_attachment({"user": request.query["user"]})
+        return hub.Response.websocket(ws)
+
+    async def websocket_close(
+        self, ws: hub.WebSocket, code: int, reason: str, was_clean: bool
+    ) -> None:
+        left = (ws.deserialize_attachment(), self.ctx.get_tags(ws), ws.ready_state)
+        self.env.EVENTS.put_nowait(("close", *left))
+
+    async def websocket_error(self, ws: hub.WebSocket, error: Exception) -> None:
+        self.env.EVENTS.put_nowait(("error", ws.deserialize_attachment(), self.ctx.get_tags(ws)))
+
+    async def ready(self) -> tuple[str, str] | None:
+        return self.ctx.get_websocket_auto_response()
+
+
+async def test_close_and_error_handlers_can_still_tell_who_left(serve: Serve) -> None:
+    served = await serve({"FAREWELL": Farewell})
+    ada = await served.connect("/objects/farewell/f?user=ada")
+    bob = await served.connect("/objects/farewell/f?user=bob")
+    assert await served.app.hibernate("FAREWELL", "f")
+    await within(ada.close())
+    assert await served.next_event("close") == ("close", {"user": "ada"}, ["user:ada"], 3)
+    bob.transport.write(b"\x83\x80\x00\x00\x00\x00")
+    assert await served.next_event("error") == ("error", {"user": "bob"}, ["user:bob"])
+
+
+async def test_settings_made_before_the_hub_is_served_reach_the_front(serve: Serve) -> None:
+    served = await serve({"FAREWELL": Farewell})
+    await served.server.stop()
+    await served.app.start()  # running, not served: the constructor still works
+    stub = served.app.env.FAREWELL.get_by_name("early")
+    assert await stub.ready() == ("ping", "pong")
+    async with served.app.serve(port=0) as server:
+        ws = await within(
+            websockets.connect(server.ws_url + "/objects/farewell/early?user=ada", compression=None)
+        )
+        await ws.send("ping")
+        assert await within(ws.recv()) == "pong"
+        await ws.close()
+    await served.app.stop()
