@@ -22,7 +22,7 @@ import asyncio
 import http
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -35,8 +35,10 @@ from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from hub.errors import MessageTooBigError, WebSocketError, WebSocketProtocolError
+from protocol import SUBPROTOCOL
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
@@ -87,6 +89,10 @@ class Connection(asyncio.Protocol):
         self._handshake: WsResponse | None = None
         self.socket_id: int | None = None
         self.object_id: ObjectId | None = None
+        #: True when the client negotiated ``roost.v1`` (protocol/SPEC.md §1).
+        self.v1 = False
+        #: The roost.v1 session named by the client's ``hello``.
+        self.session: str | None = None
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
         self._reported = False
@@ -205,11 +211,17 @@ class Connection(asyncio.Protocol):
         """Check the handshake; False (after answering the client) when it is invalid."""
         limits = self.front.limits
         extensions = [ServerPerMessageDeflateFactory()] if self.front.compression else None
-        protocol = ServerProtocol(extensions=extensions, max_size=limits.message_bytes)
+        protocol = ServerProtocol(
+            extensions=extensions,
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            select_subprotocol=_select_subprotocol,
+            max_size=limits.message_bytes,
+        )
         protocol.receive_data(WsRequest(request.target, WsHeaders(request.headers)).serialize())
         (ws_request,) = protocol.events_received()
         assert isinstance(ws_request, WsRequest)
         response = protocol.accept(ws_request)
+        self.v1 = protocol.subprotocol == SUBPROTOCOL
         self.ws = protocol
         self._parser = None  # the connection is a WebSocket from here on
         if response.status_code != 101:
@@ -310,14 +322,20 @@ class Connection(asyncio.Protocol):
         return self.ws is not None and self.ws.state is OPEN and self._handshake is None
 
     def send_message(self, data: str | bytes) -> None:
-        """Frame and send one message."""
+        """Frame and send one message: ``str`` as text, ``bytes`` as binary."""
+        if isinstance(data, str):
+            self.send_text(data.encode("utf-8"))
+        elif self.is_open:
+            assert self.ws is not None
+            self.ws.send_binary(data)
+            self._flush()
+
+    def send_text(self, payload: bytes) -> None:
+        """Send one text frame from UTF-8 bytes already encoded (roost.v1 frames)."""
         if not self.is_open:
             return
         assert self.ws is not None
-        if isinstance(data, str):
-            self.ws.send_text(data.encode("utf-8"))
-        else:
-            self.ws.send_binary(data)
+        self.ws.send_text(payload)
         self._flush()
 
     def write_frame(self, frame: bytes, opcode: Opcode, payload: bytes) -> None:
@@ -371,6 +389,14 @@ class Connection(asyncio.Protocol):
                 self._reported = True
                 self.front.socket_closed(self, *SLOW_CONSUMER, was_clean=False, slow=True)
             transport.abort()
+
+
+def _select_subprotocol(
+    _protocol: ServerProtocol, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    # roost.v1 when the client offers it; otherwise a plain socket (SPEC §1.2), rather
+    # than websockets' default of refusing a client that offers no known subprotocol.
+    return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
 
 def _phrase(status: int) -> str:

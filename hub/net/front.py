@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from websockets.frames import Frame, Opcode
 
+import protocol
 from hub.errors import (
     HubError,
     HubStoppingError,
@@ -34,7 +35,7 @@ from hub.errors import (
     WebSocketError,
 )
 from hub.http import Request, Response
-from hub.net import admin, routes
+from hub.net import admin, roost_v1, routes
 from hub.net.connection import Connection, ParsedRequest
 from hub.net.metrics import Counters
 from hub.net.sockets import SocketState, SocketTable
@@ -266,19 +267,32 @@ class Front:
 
     def socket_message(self, conn: Connection, data: str | bytes, size: int) -> None:
         """A complete message from a client."""
-        socket_id, object_id = conn.socket_id, conn.object_id
-        assert socket_id is not None and object_id is not None
+        socket_id = conn.socket_id
+        assert socket_id is not None
         self.counters.messages_in += 1
         self.counters.bytes_in += size
-        answer = self.table.match_auto_response(socket_id, data, self.host.clock.now())
-        if answer is not None:
-            self.counters.auto_responses += 1
-            conn.send_message(answer)
-            return
+        if conn.v1 and isinstance(data, str):
+            roost_v1.handle_text(self, conn, data, size)
+        elif not self.auto_respond(conn, data):
+            self.deliver(conn, SocketMessage(socket_id, data))
+
+    def auto_respond(self, conn: Connection, data: str | bytes) -> bool:
+        """Answer ``data`` with the object's auto-response, if it matches; True if so."""
+        assert conn.socket_id is not None
+        answer = self.table.match_auto_response(conn.socket_id, data, self.host.clock.now())
+        if answer is None:
+            return False
+        self.counters.auto_responses += 1
+        self.send(conn.socket_id, answer)
+        return True
+
+    def deliver(self, conn: Connection, event: SocketMessage) -> None:
+        """Hand a message to its object; a full queue closes the socket with 1013."""
+        assert conn.socket_id is not None and conn.object_id is not None
         try:
-            self.host.submit(object_id, SocketMessage(socket_id, data))
+            self.host.submit(conn.object_id, event)
         except OverloadedError:
-            self.close(socket_id, 1013, "object overloaded")
+            self.close(conn.socket_id, 1013, "object overloaded")
         except HubStoppingError:
             pass
 
@@ -369,7 +383,10 @@ class Front:
         conn = self._sockets.get(socket_id)
         if conn is None or not conn.is_open:
             return
-        conn.send_message(data)
+        if conn.v1 and isinstance(data, str):
+            conn.send_text(roost_v1.message_frame(data))
+        else:
+            conn.send_message(data)
         self.counters.messages_out += 1
         self.counters.bytes_out += len(data)
 
@@ -383,14 +400,24 @@ class Front:
         opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
         payload = data.encode("utf-8") if isinstance(data, str) else data
         frame = Frame(opcode, payload).serialize(mask=False)
+        # roost.v1 sockets get text wrapped in a msg frame: built once too, if needed.
+        v1: tuple[bytes, bytes] | None = None
         sent = 0
         for record in records:
             if record.socket_id in exclude:
                 continue
             conn = self._sockets.get(record.socket_id)
-            if conn is not None and conn.is_open:
+            if conn is None or not conn.is_open:
+                continue
+            if conn.v1 and opcode is Opcode.TEXT:
+                if v1 is None:
+                    assert isinstance(data, str)
+                    wrapped = roost_v1.message_frame(data)
+                    v1 = (Frame(Opcode.TEXT, wrapped).serialize(mask=False), wrapped)
+                conn.write_frame(v1[0], opcode, v1[1])
+            else:
                 conn.write_frame(frame, opcode, payload)
-                sent += 1
+            sent += 1
         self.counters.messages_out += sent
         self.counters.bytes_out += sent * len(payload)
         return sent
@@ -402,6 +429,16 @@ class Front:
             self.table.mark_closing(socket_id)
         if conn is not None:
             conn.close_socket(code, reason)
+
+    def acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
+        """Answer an exactly-once message: ``ack``, or ``error`` if its handler raised."""
+        conn = self._sockets.get(socket_id)
+        if conn is None or not conn.is_open:
+            return  # the client resends it after reconnecting, and gets its ack then
+        if error is None:
+            conn.send_text(protocol.encode(protocol.Ack(id=message_id)))
+        else:
+            conn.send_text(roost_v1.error_frame(message_id, error))
 
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
         """Set or clear the object's auto-response pair."""

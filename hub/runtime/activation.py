@@ -34,6 +34,7 @@ from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
     FetchNotImplementedError,
+    HubError,
     HubStoppingError,
     InternalError,
     LimitExceededError,
@@ -56,6 +57,7 @@ from hub.runtime.events import (
 from hub.runtime.rpc import to_wire
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectDatabase
+from hub.storage.sessions import SessionLog
 from hub.storage.storage import Storage
 
 if TYPE_CHECKING:
@@ -231,7 +233,7 @@ class Activation:
         host = self._host
         try:
             db = ObjectDatabase(host.path_for(self.id), host.durability)
-            meta = db.read_meta()
+            meta = db.meta
         except (sqlite3.Error, OSError):
             log.exception("cannot open the database of %r", self.id)
             return InternalError("cannot open the object's database")
@@ -377,25 +379,67 @@ class Activation:
         else:
             name, args = "websocket_error", (ws, event.error)
         handler = getattr(instance, name, None)
-        if handler is None:
-            return
+        once = isinstance(event, SocketMessage) and event.message_id is not None
+        if once:
+            assert isinstance(event, SocketMessage)
+            assert event.session is not None and event.message_id is not None
+            session, message_id = event.session, event.message_id
+            if self._sessions.last_id(session) >= message_id:
+                self._acknowledge(event.socket_id, message_id, None)  # a duplicate
+                return
 
         async def body() -> None:
-            result = handler(*args)
-            if inspect.isawaitable(result):
-                await result
+            if handler is not None:
+                result = handler(*args)
+                if inspect.isawaitable(result):
+                    await result
+            if once:
+                self._sessions.record(session, message_id, self._host.clock.now())
+
+        def acknowledged(_: None) -> None:
+            if once:
+                self._acknowledge(event.socket_id, message_id, None)
 
         try:
-            await self._transact(body, (self.id.hex,), timeout_ms=self.event_timeout_ms)
-        except TimeoutError:
-            log.warning(
-                "%s.%s ran over its %d ms limit and was cancelled",
-                self.spec.cls.__name__,
-                name,
-                self.event_timeout_ms,
+            await self._transact(
+                body, (self.id.hex,), reply=acknowledged, timeout_ms=self.event_timeout_ms
             )
-        except Exception:
-            log.warning("%s.%s raised", self.spec.cls.__name__, name, exc_info=True)
+        except Exception as exc:
+            if isinstance(exc, TimeoutError):
+                log.warning(
+                    "%s.%s ran over its %d ms limit and was cancelled",
+                    self.spec.cls.__name__,
+                    name,
+                    self.event_timeout_ms,
+                )
+            else:
+                log.warning("%s.%s raised", self.spec.cls.__name__, name, exc_info=True)
+            if once:
+                await self._record_failed(event.socket_id, session, message_id, exc)
+
+    @property
+    def _sessions(self) -> SessionLog:
+        return SessionLog(self._database)
+
+    def _acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
+        port = self.port
+        self.output(lambda: port.acknowledge(socket_id, message_id, error))
+
+    async def _record_failed(
+        self, socket_id: int, session: str, message_id: int, exc: Exception
+    ) -> None:
+        """The handler raised: still mark the message handled, so a resend does not run
+        it again, and answer with the error (protocol/SPEC.md §5.4)."""
+        error = self._as_rpc_error(exc, "websocket_message")
+        sessions = self._sessions
+
+        async def record() -> None:
+            sessions.record(session, message_id, self._host.clock.now())
+
+        def answer(_: None) -> None:
+            self._acknowledge(socket_id, message_id, error)
+
+        await self._transact(record, (self.id.hex,), reply=answer)
 
     async def _handle_alarm(self) -> None:
         host = self._host

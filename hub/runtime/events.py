@@ -66,10 +66,16 @@ class FetchCall:
 
 @dataclass(slots=True)
 class SocketMessage:
-    """A message arrived on one of the object's sockets: ``websocket_message``."""
+    """A message arrived on one of the object's sockets: ``websocket_message``.
+
+    With ``session`` and ``message_id`` (roost.v1 ``msg`` with an id) it is handled
+    exactly once: the runtime skips duplicates and acknowledges after commit.
+    """
 
     socket_id: int
     data: str | bytes
+    session: str | None = None
+    message_id: int | None = None
 
 
 @dataclass(slots=True)

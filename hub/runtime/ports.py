@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, HubError
 
 __all__ = ["DetachedPort", "SocketPort"]
 
@@ -55,6 +55,10 @@ class SocketPort(Protocol):
 
     def close(self, socket_id: int, code: int, reason: str) -> None:
         """Start the closing handshake of a socket."""
+
+    def acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
+        """Tell a roost.v1 client its message is handled (``ack``, or ``error`` if the
+        handler raised)."""
 
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
         """Set (or with two Nones, clear) the object's auto-response pair."""
@@ -118,6 +122,9 @@ class DetachedPort:
 
     def close(self, socket_id: int, code: int, reason: str) -> None:
         """Nothing to close."""
+
+    def acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
+        """No client to tell."""
 
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
         """Keep the pair until a front attaches."""

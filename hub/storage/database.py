@@ -41,6 +41,14 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS _roost_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)"
     " WITHOUT ROWID",
 )
+#: Statements that bring a file from schema version N-1 to N (version 1 is ``SCHEMA``).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "CREATE TABLE IF NOT EXISTS _roost_sessions (session TEXT PRIMARY KEY,"
+        " last_id INTEGER NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"
 
 _ALLOWED_PRAGMAS = frozenset(
@@ -114,13 +122,28 @@ class ObjectDatabase:
         sync = "FULL" if durability == "full" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA foreign_keys=ON")
-        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        fresh = conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID
+        if fresh:
             conn.execute("BEGIN IMMEDIATE -- roost")
             for statement in SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute("COMMIT -- roost")
+        #: The hub's per-object facts (name, alarm, schema), read once at open.
+        self.meta = self.read_meta()
+        self._migrate(int(self.meta.get("schema") or 1))
         conn.set_authorizer(self._authorize)
+
+    def _migrate(self, version: int) -> None:
+        if version >= SCHEMA_VERSION:
+            return
+        self._conn.execute("BEGIN IMMEDIATE -- roost")
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                self._conn.execute(statement)
+        self.write_meta("schema", SCHEMA_VERSION)
+        self._conn.execute("COMMIT -- roost")
+        self.meta["schema"] = SCHEMA_VERSION
 
     # -- transactions -------------------------------------------------------------
 

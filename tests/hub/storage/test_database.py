@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.errors import SqlError
-from hub.storage.database import ObjectDatabase
+from hub.storage.database import SCHEMA_VERSION, ObjectDatabase
 from hub.storage.sql import SqlStorage
 
 
@@ -123,11 +123,25 @@ def test_meta_values_round_trip_and_clear(db: ObjectDatabase) -> None:
     db.write_meta("name", "room-1")
     db.write_meta("alarm", 123)
     db.commit()
-    assert db.read_meta() == {"name": "room-1", "alarm": 123}
+    assert db.read_meta() == {"name": "room-1", "alarm": 123, "schema": SCHEMA_VERSION}
     db.begin()
     db.write_meta("alarm", None)
     db.commit()
-    assert db.read_meta() == {"name": "room-1"}
+    assert db.read_meta() == {"name": "room-1", "schema": SCHEMA_VERSION}
+
+
+def test_a_file_of_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    ObjectDatabase(path).close()
+    raw = sqlite3.connect(path)  # make it look like a schema-1 file
+    raw.execute("DROP TABLE _roost_sessions")
+    raw.execute("DELETE FROM _roost_meta WHERE key = 'schema'")
+    raw.commit()
+    raw.close()
+    db = ObjectDatabase(path)
+    assert db.meta["schema"] == SCHEMA_VERSION
+    assert db.internal("SELECT count(*) FROM _roost_sessions").fetchone() == (0,)
+    db.close()
 
 
 def test_close_rolls_back_an_open_transaction(tmp_path: Path) -> None:

@@ -1,0 +1,123 @@
+"""The front's side of ``roost.v1`` (protocol/SPEC.md): frames in, events and frames out.
+
+Rules:
+
+1. Every text frame of a ``roost.v1`` socket is decoded here, and only here; a frame
+   that breaks the spec gets an ``error`` frame (``bad_frame``) and the socket stays
+   open (SPEC §7.2).
+2. ``hello`` and ``ping`` are answered here without waking the object; ``msg`` becomes
+   a ``SocketMessage`` event (exactly once when it has an id); ``call`` goes through the
+   same RPC path as HTTP (validation, error mapping) and is answered when its event
+   committed.
+3. Wire error codes and their ``retryable`` flags come from ``protocol.ERRORS``; the
+   text of unexpected exceptions never reaches a client.
+4. A message the object cannot take (its queue is full) is never answered with an
+   error: the socket is closed with 1013, and the client resends what was not
+   acknowledged (SPEC §5.1), so overload never loses an exactly-once message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import protocol
+from hub.errors import HubError, HubStoppingError, InternalError
+from hub.runtime.events import SocketMessage
+
+if TYPE_CHECKING:
+    from hub.net.connection import Connection
+    from hub.net.front import Front
+
+__all__ = ["error_frame", "handle_text", "message_frame"]
+
+log = logging.getLogger("roost.net")
+
+_PONG = protocol.encode(protocol.Pong())
+
+
+def message_frame(data: str) -> bytes:
+    """The ``msg`` frame carrying what the object sent (SPEC §4.3)."""
+    return protocol.encode(protocol.HubMessage(data=data))
+
+
+def error_frame(frame_id: int | None, error: HubError | protocol.DecodeError | str) -> bytes:
+    """An ``error`` frame for a hub error, a decode error, or a bare wire code."""
+    if isinstance(error, str):
+        code, message = error, error.replace("_", " ")
+    elif isinstance(error, protocol.DecodeError):
+        code, message = error.code, str(error)
+    else:
+        code = error.code if error.code in protocol.ERRORS else "internal_error"
+        message = "internal error" if isinstance(error, InternalError) else str(error)
+    retryable = protocol.ERRORS[code].retryable if code in protocol.ERRORS else False
+    frame = protocol.Error(id=frame_id, code=code, message=message, retryable=retryable)
+    return protocol.encode(frame)
+
+
+def handle_text(front: Front, conn: Connection, text: str, size: int) -> None:
+    """One text frame from a ``roost.v1`` client."""
+    try:
+        frame = protocol.decode_client(text)
+    except protocol.DecodeError as error:
+        conn.send_text(error_frame(None, error))
+        return
+    if isinstance(frame, protocol.Ping):
+        conn.send_text(_PONG)
+    elif isinstance(frame, protocol.Hello):
+        _hello(conn, frame)
+    elif isinstance(frame, protocol.ClientMessage):
+        _message(front, conn, frame, size)
+    else:
+        _call(front, conn, frame)
+
+
+def _hello(conn: Connection, hello: protocol.Hello) -> None:
+    if conn.session is not None:
+        conn.send_text(error_frame(None, "session_required"))
+        return
+    conn.session = hello.session
+    assert conn.socket_id is not None
+    conn.send_text(protocol.encode(protocol.Welcome(session=hello.session, socket=conn.socket_id)))
+
+
+def _message(front: Front, conn: Connection, frame: protocol.ClientMessage, size: int) -> None:
+    socket_id, object_id = conn.socket_id, conn.object_id
+    assert socket_id is not None and object_id is not None
+    message_id = frame.id if isinstance(frame.id, int) else None
+    if message_id is not None and conn.session is None:
+        conn.send_text(error_frame(message_id, "session_required"))
+        return
+    text = protocol.message_text(frame.data)
+    if message_id is None and front.auto_respond(conn, text):
+        return
+    event = SocketMessage(socket_id, text, conn.session, message_id)
+    front.deliver(conn, event)
+
+
+def _call(front: Front, conn: Connection, call: protocol.Call) -> None:
+    object_id = conn.object_id
+    assert object_id is not None
+    front.counters.rpc_calls += 1
+    try:
+        reply = front.host.call_wire(object_id, call.method, call.args, call.kwargs)
+    except HubError as error:
+        conn.send_text(error_frame(call.id, error))
+        return
+
+    def answer(done: asyncio.Future[Any]) -> None:
+        if done.cancelled():
+            conn.send_text(error_frame(call.id, HubStoppingError("the call was cancelled")))
+            return
+        error = done.exception()
+        if error is None:
+            result = protocol.Result(id=call.id, result=done.result())
+            conn.send_text(protocol.encode(result))
+        elif isinstance(error, HubError):
+            conn.send_text(error_frame(call.id, error))
+        else:
+            log.error("call %s failed", call.method, exc_info=error)
+            conn.send_text(error_frame(call.id, InternalError("internal error")))
+
+    reply.add_done_callback(answer)

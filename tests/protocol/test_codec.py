@@ -1,0 +1,138 @@
+"""The roost.v1 codec against the shared vectors, and properties over any input."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import protocol
+from protocol import frames
+
+VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
+
+
+def _load(name: str) -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads((VECTORS / name).read_text())["vectors"]
+    return vectors
+
+
+def _frame(frame: protocol.ClientFrame | protocol.HubFrame) -> dict[str, Any]:
+    """Every member of a decoded frame, absent optional ones left out (the vectors' form)."""
+    members: dict[str, Any] = {"t": type(frame).__struct_config__.tag}
+    for name in frame.__struct_fields__:
+        value = getattr(frame, name)
+        if value is not msgspec.UNSET:
+            members[name] = msgspec.to_builtins(value)
+    return members
+
+
+@pytest.mark.parametrize("vector", _load("client.json"), ids=lambda v: v["name"])
+def test_valid_client_frames_decode_and_encode_as_the_vectors_say(vector: dict[str, Any]) -> None:
+    frame = protocol.decode_client(vector["json"])
+    assert _frame(frame) == vector["frame"]
+    assert protocol.encode(frame).decode() == vector["encoded"]
+    assert protocol.decode_client(vector["json"].encode()) == frame
+
+
+@pytest.mark.parametrize("vector", _load("hub.json"), ids=lambda v: v["name"])
+def test_valid_hub_frames_decode_and_encode_as_the_vectors_say(vector: dict[str, Any]) -> None:
+    frame = protocol.decode_hub(vector["json"])
+    assert _frame(frame) == vector["frame"]
+    assert protocol.encode(frame).decode() == vector["encoded"]
+
+
+@pytest.mark.parametrize("vector", _load("invalid.json"), ids=lambda v: v["name"])
+def test_invalid_frames_raise_decode_error_with_the_code(vector: dict[str, Any]) -> None:
+    decode = protocol.decode_client if vector["direction"] == "client" else protocol.decode_hub
+    with pytest.raises(protocol.DecodeError) as caught:
+        decode(vector["json"])
+    assert caught.value.code == vector["code"]
+    assert isinstance(caught.value, protocol.ProtocolError)
+
+
+def test_every_frame_type_has_vectors() -> None:
+    client = {vector["frame"]["t"] for vector in _load("client.json")}
+    hub = {vector["frame"]["t"] for vector in _load("hub.json")}
+    tags = lambda union: {cls.__struct_config__.tag for cls in union.__args__}  # noqa: E731
+    assert client == tags(frames.ClientFrame)
+    assert hub == tags(frames.HubFrame)
+
+
+@given(st.binary())
+def test_any_bytes_raise_only_decode_error(data: bytes) -> None:
+    for decode in (protocol.decode_client, protocol.decode_hub):
+        with contextlib.suppress(protocol.DecodeError):
+            decode(data)
+
+
+@given(st.text())
+def test_any_text_raises_only_decode_error(text: str) -> None:
+    for decode in (protocol.decode_client, protocol.decode_hub):
+        with contextlib.suppress(protocol.DecodeError):
+            decode(text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+ids = st.integers(min_value=0, max_value=frames.MAX_ID)
+sessions = st.from_regex(r"\A[A-Za-z0-9_-]{1,128}\Z")
+client_frames = st.one_of(
+    st.builds(frames.Hello, session=sessions),
+    st.builds(frames.ClientMessage, data=json_values),
+    st.builds(frames.ClientMessage, data=json_values, id=ids),
+    st.builds(
+        frames.Call,
+        id=ids,
+        method=st.text(),
+        args=st.lists(json_values, max_size=3),
+        kwargs=st.dictionaries(st.text(), json_values, max_size=3),
+    ),
+    st.just(frames.Ping()),
+)
+hub_frames = st.one_of(
+    st.builds(frames.Welcome, session=sessions, socket=ids),
+    st.builds(frames.HubMessage, data=st.text()),
+    st.builds(frames.Ack, id=ids),
+    st.builds(frames.Result, id=ids, result=json_values),
+    st.builds(
+        frames.Error,
+        id=st.none() | ids,
+        code=st.sampled_from(sorted(protocol.ERRORS)),
+        message=st.text(),
+        retryable=st.booleans(),
+    ),
+    st.just(frames.Pong()),
+)
+
+
+@given(client_frames)
+def test_client_frames_round_trip(frame: protocol.ClientFrame) -> None:
+    assert protocol.decode_client(protocol.encode(frame)) == frame
+
+
+@given(hub_frames)
+def test_hub_frames_round_trip(frame: protocol.HubFrame) -> None:
+    assert protocol.decode_hub(protocol.encode(frame)) == frame
+
+
+def test_message_text_is_what_websocket_message_receives() -> None:
+    assert protocol.message_text("plain") == "plain"
+    assert protocol.message_text({"a": [1, None]}) == '{"a":[1,null]}'
+    assert protocol.message_text(3) == "3"
+
+
+def test_the_error_table_gives_each_code_a_retry_flag_and_close_code() -> None:
+    assert protocol.ERRORS["hub_stopping"].retryable
+    assert protocol.ERRORS["frame_too_large"].close == 1009
+    assert not protocol.ERRORS["invalid_arguments"].retryable
+    assert protocol.CLOSE_CODES[1008] == ("slow consumer", True)
