@@ -21,12 +21,9 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
-from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-import httptools
 from websockets.datastructures import Headers as WsHeaders
 from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -38,13 +35,14 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from hub.errors import MessageTooBigError, WebSocketError, WebSocketProtocolError
+from hub.net.http1 import BadRequest, ParsedRequest, RequestReader
 from protocol import SUBPROTOCOL
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
     from hub.net.front import Front
 
-__all__ = ["Connection", "ParsedRequest"]
+__all__ = ["Connection"]
 
 log = logging.getLogger("roost.net")
 
@@ -52,38 +50,54 @@ log = logging.getLogger("roost.net")
 SLOW_CONSUMER = (1008, "slow consumer")
 #: Seconds to wait for the client's Close frame after the hub sent one.
 CLOSE_TIMEOUT = 5.0
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-@dataclass(slots=True)
-class ParsedRequest:
-    """One HTTP/1.1 request as httptools parsed it."""
-
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    keep_alive: bool
-    upgrade: bool
+#: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
+_HANDSHAKE = frozenset(
+    {
+        "host",
+        "upgrade",
+        "connection",
+        "origin",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+    }
+)
 
 
 class Connection(asyncio.Protocol):
     """HTTP/1.1 and WebSocket traffic of one client connection."""
 
+    __slots__ = (
+        "_busy",
+        "_close_timer",
+        "_early",
+        "_fragment_opcode",
+        "_fragments",
+        "_handshake",
+        "_http",
+        "_pending",
+        "_pending_size",
+        "_reported",
+        "front",
+        "object_id",
+        "session",
+        "socket_id",
+        "transport",
+        "v1",
+        "ws",
+    )
+
     def __init__(self, front: Front) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
-        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
-        self._target = bytearray()
-        self._headers: list[tuple[str, str]] = []
-        self._body = bytearray()
-        self._requests: deque[ParsedRequest] = deque()
-        self._too_large = False
+        #: HTTP/1.1 parsing state; dropped when the connection becomes a WebSocket.
+        self._http: RequestReader | None = RequestReader(front.limits.message_bytes)
         self._busy = False
-        self._early = bytearray()
+        self._early: bytearray | None = None
+        #: Frames of broadcasts waiting for this loop turn's flush (see ``queue_frame``).
+        self._pending: list[bytes] | None = None
+        self._pending_size = 0
         #: Set once the connection is a WebSocket (handshake accepted or pending).
         self.ws: ServerProtocol | None = None
         self._handshake: WsResponse | None = None
@@ -108,23 +122,24 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.ws is not None:
             if self.socket_id is None:
-                self._early += data  # frames sent before the upgrade completed
+                self._keep_early(data)  # frames sent before the upgrade completed
             elif self.ws.state is not CLOSED:
                 self._receive_frames(data)
             return
-        assert self._parser is not None
+        assert self._http is not None
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self._early += data[upgrade.args[0] :]
-        except httptools.HttpParserError:
-            # httptools wraps what a callback raises, so the flag tells the cause.
-            if self._too_large:
-                self._fail_http(413, "request body too large")
-            else:
-                self._fail_http(400, "malformed HTTP request")
+            rest = self._http.feed(data)
+        except BadRequest as bad:
+            self._fail_http(bad.status, str(bad))
             return
+        if rest:
+            self._keep_early(rest)
         self._next_request()
+
+    def _keep_early(self, data: bytes) -> None:
+        if self._early is None:
+            self._early = bytearray()
+        self._early += data
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_timer is not None:
@@ -134,46 +149,14 @@ class Connection(asyncio.Protocol):
             self.front.socket_closed(self, 1006, "", was_clean=False)
         self.front.connection_lost(self)
 
-    # -- httptools callbacks ---------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._target.clear()
-        self._headers = []
-        self._body.clear()
-
-    def on_url(self, url: bytes) -> None:
-        self._target += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_body(self, body: bytes) -> None:
-        self._body += body
-        if len(self._body) > self.front.limits.message_bytes:
-            self._too_large = True
-            raise _BodyTooLarge
-
-    def on_message_complete(self) -> None:
-        parser = self._parser
-        assert parser is not None
-        self._requests.append(
-            ParsedRequest(
-                method=parser.get_method().decode("ascii", "replace"),
-                target=self._target.decode("latin-1"),
-                headers=self._headers,
-                body=bytes(self._body),
-                keep_alive=parser.should_keep_alive(),
-                upgrade=parser.should_upgrade(),
-            )
-        )
-
     # -- HTTP ------------------------------------------------------------------------------
 
     def _next_request(self) -> None:
-        if self._busy or not self._requests or self.ws is not None:
+        http = self._http
+        if self._busy or http is None or not http.requests or self.ws is not None:
             return
         self._busy = True
-        self.front.handle_request(self, self._requests.popleft())
+        self.front.handle_request(self, http.requests.popleft())
 
     def respond(
         self,
@@ -199,7 +182,8 @@ class Connection(asyncio.Protocol):
 
     def _fail_http(self, status: int, message: str) -> None:
         body = f'{{"error":{{"code":"bad_request","message":"{message}","retryable":false}}}}'
-        self._requests.clear()
+        if self._http is not None:
+            self._http.requests.clear()
         self._busy = True
         self.respond(
             status, [("Content-Type", "application/json")], body.encode(), keep_alive=False
@@ -217,13 +201,16 @@ class Connection(asyncio.Protocol):
             select_subprotocol=_select_subprotocol,
             max_size=limits.message_bytes,
         )
-        protocol.receive_data(WsRequest(request.target, WsHeaders(request.headers)).serialize())
+        # Only the headers the handshake reads: websockets keeps this request for the
+        # socket's life, and cookies or user agents would cost every parked socket.
+        handshake_headers = [(k, v) for k, v in request.headers if k.lower() in _HANDSHAKE]
+        protocol.receive_data(WsRequest(request.target, WsHeaders(handshake_headers)).serialize())
         (ws_request,) = protocol.events_received()
         assert isinstance(ws_request, WsRequest)
         response = protocol.accept(ws_request)
         self.v1 = protocol.subprotocol == SUBPROTOCOL
         self.ws = protocol
-        self._parser = None  # the connection is a WebSocket from here on
+        self._http = None  # the connection is a WebSocket from here on
         if response.status_code != 101:
             protocol.send_response(response)
             self._flush()
@@ -239,7 +226,7 @@ class Connection(asyncio.Protocol):
         self._handshake = None
         self._flush()
         if self._early:
-            early, self._early = bytes(self._early), bytearray()
+            early, self._early = bytes(self._early), None
             self._receive_frames(early)
 
     def reject_upgrade(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
@@ -342,7 +329,7 @@ class Connection(asyncio.Protocol):
         """Send a frame built once for many sockets (or frame it here if compressed)."""
         if not self.is_open:
             return
-        assert self.ws is not None and self.transport is not None
+        assert self.ws is not None
         if self.ws.extensions:
             if opcode is Opcode.TEXT:
                 self.ws.send_text(payload)
@@ -350,8 +337,30 @@ class Connection(asyncio.Protocol):
                 self.ws.send_binary(payload)
             self._flush()
         else:
-            self.transport.write(frame)
-            self._check_buffer()
+            self.queue_frame(frame)
+
+    def queue_frame(self, frame: bytes) -> None:
+        """Queue a ready frame; the front flushes every queued socket once per loop turn.
+
+        Broadcasts handled in one turn of the event loop then cost each recipient one
+        ``write`` system call instead of one per message (the bulk of fan-out's cost).
+        """
+        if self._pending is None:
+            self._pending = [frame]
+            self.front.flush_later(self)
+        else:
+            self._pending.append(frame)
+        self._pending_size += len(frame)
+        self._check_buffer()
+
+    def flush_pending(self) -> None:
+        """Write the queued frames in one call (before anything else is written)."""
+        pending, self._pending, self._pending_size = self._pending, None, 0
+        transport = self.transport
+        if pending is None or transport is None or transport.is_closing():
+            return
+        transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        self._check_buffer()
 
     def close_socket(self, code: int, reason: str) -> None:
         """Start the closing handshake; the TCP connection ends when the client answers."""
@@ -372,6 +381,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.ws is None:
             return
+        self.flush_pending()  # queued broadcast frames go first: order is kept
         for data in self.ws.data_to_send():
             if data:
                 transport.write(data)
@@ -383,11 +393,12 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self.front.limits.outbox_bytes:
+        if transport.get_write_buffer_size() + self._pending_size > self.front.limits.outbox_bytes:
             log.warning("closing slow consumer socket=%s", self.socket_id)
             if self.socket_id is not None and not self._reported:
                 self._reported = True
                 self.front.socket_closed(self, *SLOW_CONSUMER, was_clean=False, slow=True)
+            self._pending, self._pending_size = None, 0
             transport.abort()
 
 

@@ -36,7 +36,8 @@ from hub.errors import (
 )
 from hub.http import Request, Response
 from hub.net import admin, roost_v1, routes
-from hub.net.connection import Connection, ParsedRequest
+from hub.net.connection import Connection
+from hub.net.http1 import ParsedRequest
 from hub.net.metrics import Counters
 from hub.net.sockets import SocketState, SocketTable
 from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMessage
@@ -93,6 +94,7 @@ class Front:
         self._upgrade_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._drained = asyncio.Event()
+        self._dirty: list[Connection] = []
 
     # -- connections -------------------------------------------------------------------
 
@@ -453,6 +455,17 @@ class Front:
         if self.table.find(socket_id) is None:
             return None
         return self.table.auto_response_timestamp(socket_id)
+
+    def flush_later(self, conn: Connection) -> None:
+        """Have ``conn``'s queued frames written at the end of this loop turn."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush_dirty)
+        self._dirty.append(conn)
+
+    def _flush_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush_pending()
 
     # -- shutdown -----------------------------------------------------------------------
 

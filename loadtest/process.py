@@ -1,0 +1,200 @@
+"""Child processes of the socket benchmarks: starting them, talking to them, reading /proc.
+
+Rules:
+
+1. Every server and every client runs in a process of its own (``spawn``), so a client
+   never steals the server's event loop and each process's CPU time and RSS can be read
+   from ``/proc/<pid>``. The parent only orchestrates; it holds no socket under test.
+2. Parent and child talk over one ``multiprocessing`` pipe: the parent sends a command
+   tuple and waits, with a timeout, for the reply tuple. In the child the pipe is read
+   by the event loop (``add_reader``), so a command never blocks the loop; a closed pipe
+   (the parent died) reads as ``("stop",)``.
+3. Every child is stopped by the parent on every path: ``("stop",)``, then ``terminate``,
+   then ``kill``, each after a bounded wait. Nothing outlives the benchmark.
+4. Each child raises its soft ``RLIMIT_NOFILE`` to the hard limit and runs uvloop when
+   it is installed, so the server under test and its baseline run the same loop.
+
+Linux only: CPU time and RSS come from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable, Coroutine
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+__all__ = [
+    "Child",
+    "ChildError",
+    "Commands",
+    "cpu_seconds",
+    "cpu_times",
+    "event_loop_name",
+    "raise_fd_limit",
+    "rss_kib",
+    "run_loop",
+]
+
+Message = tuple[Any, ...]
+"""A command or a reply: a tuple whose first item is its kind (a str)."""
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ChildError(Exception):
+    """A child process failed, answered something unexpected or did not answer in time."""
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit of open files to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def event_loop_name() -> str:
+    """``uvloop`` when it is installed (the children then use it), else ``asyncio``."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def run_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main()`` on uvloop when it is installed, else on the default asyncio loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds used so far by process ``pid`` (``/proc/pid/stat``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        text = stat.read()
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds used so far by process ``pid``."""
+    return sum(cpu_times(pid))
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    """The resident set size of ``pid`` in KiB (``VmRSS`` of ``/proc/pid/status``)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ChildError(f"no VmRSS in /proc/{pid}/status")
+
+
+class Commands:
+    """The child's end of the pipe, read by its event loop (Rule 2)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(conn.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while self._conn.poll():
+                self._queue.put_nowait(self._conn.recv())
+        except (EOFError, OSError):
+            self._loop.remove_reader(self._conn.fileno())
+            self._queue.put_nowait(("stop",))
+
+    async def get(self) -> Message:
+        """The next command from the parent."""
+        return await self._queue.get()
+
+    def reply(self, *message: Any) -> None:
+        """Send a reply tuple to the parent (ignored once the parent is gone)."""
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send(message)
+
+    def close(self) -> None:
+        """Stop reading the pipe."""
+        self._loop.remove_reader(self._conn.fileno())
+
+
+class Child:
+    """The parent's handle on one child process and its command pipe."""
+
+    def __init__(
+        self, name: str, target: Callable[..., None], *args: Any, ready_timeout: float = 30.0
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.name = name
+        self._conn, child_conn = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=target, args=(child_conn, *args), name=name, daemon=True
+        )
+        self.process.start()
+        child_conn.close()
+        self.ready = self.receive(ready_timeout, "ready")
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        pid = self.process.pid
+        assert pid is not None
+        return pid
+
+    def send(self, *message: Any) -> None:
+        """Send a command without waiting for its reply."""
+        self._conn.send(message)
+
+    def receive(self, timeout: float, expect: str) -> Message:
+        """The next reply, which must be of kind ``expect``, within ``timeout`` seconds."""
+        if not self._conn.poll(timeout):
+            alive = "alive" if self.process.is_alive() else f"exit {self.process.exitcode}"
+            raise ChildError(f"{self.name}: no {expect!r} reply within {timeout:g} s ({alive})")
+        try:
+            reply: Message = self._conn.recv()
+        except EOFError:
+            raise ChildError(
+                f"{self.name} exited (code {self.process.exitcode}) before replying {expect!r}"
+            ) from None
+        if reply[0] != expect:
+            raise ChildError(f"{self.name}: expected a {expect!r} reply, got {reply!r}")
+        return reply
+
+    def call(self, *message: Any, timeout: float = 30.0, expect: str | None = None) -> Message:
+        """Send a command and wait for its reply (of kind ``expect``, default the same)."""
+        self.send(*message)
+        return self.receive(timeout, expect or str(message[0]))
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds used by the child so far."""
+        return cpu_times(self.pid)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the child to stop; terminate, then kill it if it does not (Rule 3)."""
+        if self.process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._conn.send(("stop",))
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2.0)
+        self._conn.close()

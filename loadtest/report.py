@@ -1,0 +1,196 @@
+"""Reporting for the socket benchmarks: rows of Roost next to its baseline, and targets.
+
+The shape follows ``loadtest.bench_storage``: a plain-text table on stdout, a JSON
+document, and one delimited section of ``RESULTS.md`` (``<!-- name:begin -->`` ...
+``<!-- name:end -->``) that a later run replaces and that leaves the other sections
+alone. A row's target bounds either its ratio to the baseline or Roost's own figure,
+from above or from below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from loadtest.bench_storage import RESULTS_INTRO, RESULTS_TITLE
+from loadtest.bench_storage import machine_facts as storage_machine_facts
+from loadtest.process import event_loop_name
+
+__all__ = ["Report", "Row", "Target", "machine_facts", "render_table", "write_section"]
+
+TIMES = "\u00d7"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A bound on a row: on its ratio to the baseline, or on Roost's own figure."""
+
+    on: Literal["ratio", "value"]
+    bound: Literal["at_least", "at_most"]
+    limit: float
+
+    def met(self, row: Row) -> bool:
+        """True when ``row`` is within this bound."""
+        value = row.ratio if self.on == "ratio" else row.roost
+        return value >= self.limit if self.bound == "at_least" else value <= self.limit
+
+    def text(self, row: Row) -> str:
+        """``≥ 1.5{TIMES} bare`` or ``≤ 8 KiB`` (``TIMES`` is the multiplication sign)."""
+        sign = "≥" if self.bound == "at_least" else "≤"
+        if self.on == "ratio":
+            return f"{sign} {self.limit:g}{TIMES} {row.baseline_word}"
+        return f"{sign} {self.limit:g} {row.unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One measure: Roost's figure, the baseline's, and how they compare."""
+
+    name: str
+    roost: float
+    baseline: float
+    unit: str
+    target: Target | None = None
+    baseline_word: str = "bare"
+    extra: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """Roost over the baseline."""
+        return self.roost / self.baseline if self.baseline else float("inf")
+
+    @property
+    def met(self) -> bool | None:
+        """True when the target is met; None when the row has no target."""
+        return None if self.target is None else self.target.met(self)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form: every field plus ``ratio`` and ``met``."""
+        row = asdict(self)
+        row["ratio"] = self.ratio
+        row["met"] = self.met
+        return row
+
+
+def number(value: float) -> str:
+    """A figure with three significant digits or so (thousands grouped)."""
+    if abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    if abs(value) < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def _cells(row: Row) -> tuple[str, str, str, str, str, str]:
+    met = row.met
+    return (
+        row.name,
+        f"{number(row.roost)} {row.unit}",
+        f"{number(row.baseline)} {row.unit}",
+        f"{row.ratio:.2f}{TIMES} {row.baseline_word}",
+        "—" if row.target is None else row.target.text(row),
+        "—" if met is None else ("met" if met else "NOT met"),
+    )
+
+
+_HEADER = ("measure", "Roost", "baseline", "ratio", "target", "met?")
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    """A plain-text table for stdout."""
+    cells = [_cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in (_HEADER, *cells)) for i in range(len(_HEADER))]
+
+    def join(line: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+
+    return "\n".join([join(_HEADER), "  ".join("-" * w for w in widths), *map(join, cells)])
+
+
+def machine_facts() -> dict[str, str | int]:
+    """CPUs, CPU model, Python, SQLite, OS, and the event loop of the child processes."""
+    facts = storage_machine_facts()
+    facts["event_loop"] = event_loop_name()
+    return facts
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one run reports: its rows and how they were obtained."""
+
+    section: str
+    heading: str
+    command: str
+    date: str
+    machine: dict[str, str | int]
+    sizes: str
+    baseline_name: str
+    rows: list[Row]
+    notes: list[str]
+    details: dict[str, object]
+    elapsed: float
+
+    def markdown(self) -> str:
+        """The Markdown section for RESULTS.md, markers included."""
+        m = self.machine
+        lines = [
+            f"<!-- {self.section}:begin -->",
+            f"## {self.heading}",
+            "",
+            f"- Command: `{self.command}`",
+            f"- Machine: {m['nproc']} CPUs (nproc), {m['cpu_model']}, Python {m['python']}, "
+            f"{m['event_loop']} in the server and client processes, {m['platform']}",
+            f"- Date: {self.date} ({self.elapsed:.0f} s)",
+            f"- Sizes: {self.sizes}",
+            "",
+            f"| measure | Roost | baseline ({self.baseline_name}) | ratio | target | met? |",
+            "|---|---:|---:|---|---|---|",
+        ]
+        for row in self.rows:
+            cells = [c.replace("|", r"\|") for c in _cells(row)]
+            lines.append("| " + " | ".join(cells) + " |")
+        for note in self.notes:
+            lines += ["", note]
+        lines.append(f"<!-- {self.section}:end -->")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON document of the run."""
+        return {
+            "scenario": self.section,
+            "command": self.command,
+            "date": self.date,
+            "machine": self.machine,
+            "sizes": self.sizes,
+            "baseline": self.baseline_name,
+            "results": [row.to_json() for row in self.rows],
+            "notes": self.notes,
+            "details": self.details,
+            "elapsed_seconds": round(self.elapsed, 2),
+        }
+
+    def write_json(self, path: Path) -> None:
+        """Write the JSON document to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        path.write_text(text, encoding="utf-8")
+
+
+def write_section(path: Path, section: str, text: str) -> None:
+    """Replace the section ``section`` of ``path`` with ``text``, or append it."""
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+    if path.exists():
+        current = path.read_text(encoding="utf-8")
+    else:
+        current = f"{RESULTS_TITLE}\n\n{RESULTS_INTRO}\n"
+    start = current.find(begin)
+    stop = current.find(end, start + 1) if start != -1 else -1
+    if start != -1 and stop != -1:
+        current = current[:start] + text + current[stop + len(end) :]
+    else:
+        current = current.rstrip("\n") + "\n\n" + text + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(current, encoding="utf-8")
