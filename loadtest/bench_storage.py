@@ -35,8 +35,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
-import platform
 import shlex
 import sqlite3
 import statistics
@@ -51,6 +49,7 @@ from pathlib import Path
 from typing import Literal
 
 import hub
+from loadtest.report import machine_facts, write_section
 
 __all__ = ["Bench", "Params", "Result", "Target", "main", "run_benchmark"]
 
@@ -65,11 +64,6 @@ Samples = dict[str, list[float]]
 """Per-round figures by side (``roost``, ``raw``, ``raw_dict``)."""
 SECTION = "storage"
 HEADING = "Storage micro-benchmarks (object runtime)"
-RESULTS_TITLE = "# Roost benchmark results"
-RESULTS_INTRO = (
-    "Every figure is reported next to a baseline measured in the same process and the "
-    "same run, and compared as a ratio (or a difference) against it."
-)
 
 
 class Bench(hub.DurableObject):
@@ -374,35 +368,6 @@ async def run_benchmark(params: Params, data_dir: Path) -> list[Result]:
 # -- the machine --------------------------------------------------------------------------
 
 
-def machine_facts() -> dict[str, str | int]:
-    """CPUs, CPU model, Python and SQLite versions, and the OS of this run."""
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "cpu_model": _cpu_model(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-        "event_loop": "asyncio",
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or "unknown"
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-            return value.strip()
-    return platform.processor() or "unknown"
-
-
 # -- reporting ----------------------------------------------------------------------------
 
 
@@ -509,23 +474,6 @@ def render_section(
     return "\n".join(lines)
 
 
-def write_results_md(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path``, or add it (creating the file)."""
-    begin, end = f"<!-- {SECTION}:begin -->", f"<!-- {SECTION}:end -->"
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:
-        text = f"{RESULTS_TITLE}\n\n{RESULTS_INTRO}\n"
-    start = text.find(begin)
-    stop = text.find(end, start + 1) if start != -1 else -1
-    if start != -1 and stop != -1:
-        text = text[:start] + section + text[stop + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 # -- the command --------------------------------------------------------------------------
 
 
@@ -578,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command = shlex.join(["python", "-m", "loadtest.bench_storage", *args_list])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = machine_facts()
+    machine = machine_facts(event_loop="asyncio")  # runs in-process on asyncio.run
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="roost-bench-") as tmp:
         results = asyncio.run(run_benchmark(params, Path(tmp)))
@@ -603,7 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
     if args.results_md is not None:
-        write_results_md(args.results_md, render_section(results, params, machine, command, date))
+        write_section(
+            args.results_md, SECTION, render_section(results, params, machine, command, date)
+        )
     return 0
 
 

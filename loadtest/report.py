@@ -10,18 +10,24 @@ from above or from below.
 from __future__ import annotations
 
 import json
+import os
+import platform
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from loadtest.bench_storage import RESULTS_INTRO, RESULTS_TITLE
-from loadtest.bench_storage import machine_facts as storage_machine_facts
 from loadtest.process import event_loop_name
 
 __all__ = ["Report", "Row", "Target", "machine_facts", "render_table", "write_section"]
 
 TIMES = "\u00d7"
+RESULTS_TITLE = "# Roost benchmark results"
+RESULTS_INTRO = (
+    "Every figure is reported next to a baseline measured in the same process and the "
+    "same run, and compared as a ratio (or a difference) against it."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +116,11 @@ def render_table(rows: Sequence[Row]) -> str:
     return "\n".join([join(_HEADER), "  ".join("-" * w for w in widths), *map(join, cells)])
 
 
-def machine_facts() -> dict[str, str | int]:
-    """CPUs, CPU model, Python, SQLite, OS, and the event loop of the child processes."""
-    facts = storage_machine_facts()
-    facts["event_loop"] = event_loop_name()
+def machine_facts(event_loop: str | None = None) -> dict[str, str | int]:
+    """CPUs, CPU model, Python, SQLite, OS, and the event loop the benchmark ran on
+    (default: that of the child processes, uvloop when installed)."""
+    facts = _host_facts()
+    facts["event_loop"] = event_loop or event_loop_name()
     return facts
 
 
@@ -194,3 +201,31 @@ def write_section(path: Path, section: str, text: str) -> None:
         current = current.rstrip("\n") + "\n\n" + text + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(current, encoding="utf-8")
+
+
+def _host_facts() -> dict[str, str | int]:
+    """CPUs, CPU model, Python and SQLite versions, and the OS of this run."""
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        nproc = os.cpu_count() or 0
+    return {
+        "nproc": nproc,
+        "cpu_model": _cpu_model(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or "unknown"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return platform.processor() or "unknown"
