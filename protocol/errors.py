@@ -57,6 +57,7 @@ CLOSE_CODES: dict[int, tuple[str, bool]] = {
     1007: ("invalid UTF-8", False),
     1008: ("slow consumer", True),
     1009: ("message too big", False),
+    1011: ("unexpected condition in the hub", True),
     1012: ("service restart", True),
     1013: ("object overloaded, try again later", True),
 }

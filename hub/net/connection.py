@@ -306,7 +306,13 @@ class Connection(asyncio.Protocol):
     @property
     def is_open(self) -> bool:
         """True while messages can be sent on the WebSocket."""
-        return self.ws is not None and self.ws.state is OPEN and self._handshake is None
+        return (
+            self.ws is not None
+            and self.ws.state is OPEN
+            and self._handshake is None
+            and self.transport is not None
+            and not self.transport.is_closing()  # a reset TCP connection takes no writes
+        )
 
     def send_message(self, data: str | bytes) -> None:
         """Frame and send one message: ``str`` as text, ``bytes`` as binary."""
