@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from hub.runtime.context import DurableObjectState
@@ -20,7 +21,13 @@ class DurableObject:
     ``websocket_message``, ``websocket_close``, ``websocket_error``) never are.
 
     Define ``async def alarm(self, info)`` to use ``ctx.storage.set_alarm``.
+
+    ``feeds`` names the tables whose inserts, updates and deletes are captured in the
+    object's change log (created by the constructor; enabled after it, on every
+    activation, so a migration that adds a column is picked up).
     """
+
+    feeds: ClassVar[Sequence[str]] = ()
 
     def __init__(self, ctx: DurableObjectState, env: Env) -> None:
         self.ctx = ctx

@@ -251,6 +251,9 @@ class Activation:
             if self.id.name is not None and stored_name is None:
                 db.write_meta("name", self.id.name)
             self._instance = self.spec.cls(DurableObjectState(self), host.env)
+            await self._await_blockers()  # migrations create the feed tables
+            for table in self._instance.feeds:
+                self.storage.feeds.enable(table)
 
         try:
             await self._transact(construct, (self.id.hex,))

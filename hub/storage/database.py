@@ -47,6 +47,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS _roost_sessions (session TEXT PRIMARY KEY,"
         " last_id INTEGER NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID",
     ),
+    3: (
+        "CREATE TABLE IF NOT EXISTS _roost_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " tbl TEXT NOT NULL, op TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL,"
+        " at REAL NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS _roost_feeds (tbl TEXT PRIMARY KEY, columns TEXT NOT NULL)"
+        " WITHOUT ROWID",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"

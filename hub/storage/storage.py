@@ -20,6 +20,7 @@ from typing import Any, TypeVar, overload
 from hub.errors import StorageError
 from hub.limits import Limits
 from hub.storage.database import ObjectDatabase
+from hub.storage.feeds import FeedLog
 from hub.storage.kv import KvStorage
 from hub.storage.sql import SqlStorage
 
@@ -52,6 +53,8 @@ class Storage:
         """Synchronous SQL: ``ctx.storage.sql.exec(query, *params)``."""
         self.kv = KvStorage(db, limits)
         """Synchronous key-value calls, the same as the coroutines on this object."""
+        self.feeds = FeedLog(db)
+        """Table change feeds: ``enable(table)``, ``disable``, ``tables()``, ``since(seq)``."""
         self._has_alarm_handler = has_alarm_handler
         self.alarm_touched = False
 

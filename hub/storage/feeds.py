@@ -1,0 +1,218 @@
+"""Table change feeds: every insert, update and delete of a feed table, in order.
+
+Rules:
+
+1. A feed table's changes are written by SQLite triggers into ``_roost_changes`` in the
+   same transaction as the write, so a change exists if and only if its write
+   committed.
+2. ``seq`` is an AUTOINCREMENT key: a committed change's seq is never reused, even
+   after trimming, so "everything after ``seq``" is well defined across restarts (a
+   rolled-back write gives its seq back, but no reader ever saw it).
+3. An update that changes a row's primary key is recorded as a delete of the old key
+   and an insert of the new one, so a subscriber keyed by primary key never keeps a
+   stale row.
+4. Rows are JSON objects of every column; BLOB values are stored as upper-case hex.
+5. Trimming (by count or age) records the highest ``seq`` it removed; a reader asking
+   for changes after an older ``seq`` is told to reset instead of getting a silent
+   partial replay.
+6. ``enable`` is idempotent and cheap when nothing changed; when the table's columns
+   changed (a migration added one), it re-creates the triggers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from hub.errors import StorageError
+from hub.storage.database import RESERVED_PREFIX, ObjectDatabase
+
+__all__ = ["Change", "FeedLog", "FeedReset"]
+
+Op = Literal["insert", "update", "delete"]
+
+#: Milliseconds since the epoch, in SQL (``unixepoch('subsec')`` needs SQLite 3.42).
+_NOW_MS = "((julianday('now') - 2440587.5) * 86400000.0)"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed change of a feed table."""
+
+    seq: int
+    table: str
+    op: Op
+    pk: dict[str, Any]
+    row: dict[str, Any]
+    at: float
+
+
+class FeedReset(StorageError):
+    """The changes asked for were trimmed: read a snapshot, then follow from its seq."""
+
+    code = "storage_error"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_object(columns: list[str], prefix: str) -> str:
+    parts = []
+    for column in columns:
+        value = f"{prefix}.{_ident(column)}"
+        parts.append(
+            f"{_literal(column)}, CASE typeof({value}) WHEN 'blob' THEN hex({value})"
+            f" ELSE {value} END"
+        )
+    return "json_object(" + ", ".join(parts) + ")"
+
+
+class FeedLog:
+    """The change log of one object, and the triggers that fill it."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: ObjectDatabase) -> None:
+        self._db = db
+
+    # -- which tables feed -----------------------------------------------------------------
+
+    def enable(self, table: str) -> None:
+        """Capture every change of ``table`` from now on (idempotent)."""
+        columns, keys = self._columns(table)
+        stored = self._db.internal(
+            "SELECT columns FROM _roost_feeds WHERE tbl = ? -- roost", (table,)
+        ).fetchone()
+        signature = orjson.dumps([columns, keys]).decode()
+        if stored is not None and stored[0] == signature:
+            return
+        self._drop_triggers(table)
+        self._create_triggers(table, columns, keys)
+        self._db.internal(
+            "INSERT INTO _roost_feeds (tbl, columns) VALUES (?, ?)"
+            " ON CONFLICT (tbl) DO UPDATE SET columns = excluded.columns -- roost",
+            (table, signature),
+        )
+
+    def disable(self, table: str) -> None:
+        """Stop capturing ``table`` (its past changes stay in the log until trimmed)."""
+        self._drop_triggers(table)
+        self._db.internal("DELETE FROM _roost_feeds WHERE tbl = ? -- roost", (table,))
+
+    def tables(self) -> list[str]:
+        """The feed tables, sorted."""
+        rows = self._db.internal("SELECT tbl FROM _roost_feeds ORDER BY tbl -- roost")
+        return [str(row[0]) for row in rows]
+
+    # -- reading -----------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """The seq of the newest change ever written (0 when none)."""
+        row = self._db.internal(
+            "SELECT seq FROM sqlite_sequence WHERE name = '_roost_changes' -- roost"
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def trimmed_through(self) -> int:
+        """The highest seq removed by trimming (0 when nothing was)."""
+        value = self._db.read_meta().get("feed_trimmed")
+        return 0 if value is None else int(value)
+
+    def since(
+        self, seq: int, tables: list[str] | None = None, limit: int | None = None
+    ) -> list[Change]:
+        """Changes after ``seq`` (of ``tables``), oldest first; ``FeedReset`` when some
+        of them were trimmed."""
+        if seq < self.trimmed_through():
+            raise FeedReset(
+                f"changes after seq {seq} were trimmed (kept from {self.trimmed_through() + 1})"
+            )
+        query = "SELECT seq, tbl, op, pk, row, at FROM _roost_changes WHERE seq > ?"
+        params: list[Any] = [seq]
+        if tables is not None:
+            query += f" AND tbl IN ({', '.join('?' for _ in tables)})"
+            params += tables
+        query += " ORDER BY seq"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        rows = self._db.internal(query + " -- roost", tuple(params)).fetchall()
+        return [
+            Change(int(s), str(t), o, orjson.loads(pk), orjson.loads(row), float(at))
+            for s, t, o, pk, row, at in rows
+        ]
+
+    # -- retention ---------------------------------------------------------------------
+
+    def trim(
+        self, *, keep: int | None = None, max_age_ms: float | None = None, now_ms: float
+    ) -> int:
+        """Remove all but the newest ``keep`` changes and those older than ``max_age_ms``;
+        how many were removed."""
+        cutoff = 0
+        if keep is not None:
+            cutoff = max(cutoff, self.last_seq() - keep)
+        if max_age_ms is not None:
+            row = self._db.internal(
+                "SELECT max(seq) FROM _roost_changes WHERE at < ? -- roost",
+                (now_ms - max_age_ms,),
+            ).fetchone()
+            cutoff = max(cutoff, int(row[0] or 0))
+        if cutoff <= self.trimmed_through():
+            return 0
+        removed = self._db.internal(
+            "DELETE FROM _roost_changes WHERE seq <= ? -- roost", (cutoff,)
+        ).rowcount
+        self._db.write_meta("feed_trimmed", cutoff)
+        return int(removed)
+
+    # -- triggers ----------------------------------------------------------------------
+
+    def _columns(self, table: str) -> tuple[list[str], list[str]]:
+        reserved = (RESERVED_PREFIX, "sqlite_")
+        if not isinstance(table, str) or not table or table.lower().startswith(reserved):
+            raise StorageError(f"cannot make {table!r} a feed table")
+        info = self._db.internal(f"PRAGMA table_info({_ident(table)}) -- roost").fetchall()
+        if not info:
+            raise StorageError(f"no table {table!r} to feed: create it first")
+        columns = [str(row[1]) for row in info]
+        keys = [str(row[1]) for row in sorted(info, key=lambda r: int(r[5])) if int(row[5]) > 0]
+        return columns, keys or ["rowid"]
+
+    def _trigger(self, table: str, suffix: str) -> str:
+        return _ident(f"{RESERVED_PREFIX}feed_{table}_{suffix}")
+
+    def _drop_triggers(self, table: str) -> None:
+        for suffix in ("insert", "update", "rekey", "delete"):
+            self._db.internal(f"DROP TRIGGER IF EXISTS {self._trigger(table, suffix)} -- roost")
+
+    def _create_triggers(self, table: str, columns: list[str], keys: list[str]) -> None:
+        name, literal = _ident(table), _literal(table)
+
+        def record(op: Op, prefix: str) -> str:
+            return (
+                "INSERT INTO _roost_changes (tbl, op, pk, row, at) VALUES ("
+                f"{literal}, '{op}', {_json_object(keys, prefix)},"
+                f" {_json_object(columns, prefix)}, {_NOW_MS});"
+            )
+
+        same_key = " AND ".join(f"OLD.{_ident(k)} IS NEW.{_ident(k)}" for k in keys)
+        statements = [
+            f"CREATE TRIGGER {self._trigger(table, 'insert')} AFTER INSERT ON {name}"
+            f" BEGIN {record('insert', 'NEW')} END",
+            f"CREATE TRIGGER {self._trigger(table, 'update')} AFTER UPDATE ON {name}"
+            f" WHEN {same_key} BEGIN {record('update', 'NEW')} END",
+            f"CREATE TRIGGER {self._trigger(table, 'rekey')} AFTER UPDATE ON {name}"
+            f" WHEN NOT ({same_key}) BEGIN {record('delete', 'OLD')} {record('insert', 'NEW')} END",
+            f"CREATE TRIGGER {self._trigger(table, 'delete')} AFTER DELETE ON {name}"
+            f" BEGIN {record('delete', 'OLD')} END",
+        ]
+        for statement in statements:
+            self._db.internal(statement + " -- roost")
