@@ -149,6 +149,15 @@ class FeedLog:
             for s, t, o, pk, row, at in rows
         ]
 
+    def clear(self) -> None:
+        """Forget every change and feed table (``delete_all``); seq still only grows, and
+        a reader of an older seq is told to reset."""
+        last = self.last_seq()
+        self._db.internal("DELETE FROM _roost_changes -- roost")
+        self._db.internal("DELETE FROM _roost_feeds -- roost")
+        if last:
+            self._db.write_meta("feed_trimmed", last)
+
     # -- retention ---------------------------------------------------------------------
 
     def trim(

@@ -127,7 +127,8 @@ class Storage:
         self._db.close_savepoint(name, rollback=txn.rolled_back)
 
     async def delete_all(self) -> None:
-        """Delete every table, view, trigger and key of the object, and its alarm."""
+        """Delete every table, view, trigger and key of the object, its change log and
+        its alarm."""
         db = self._db
         objects = db.internal(
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger')"
@@ -141,6 +142,7 @@ class Storage:
             quoted = '"' + str(name).replace('"', '""') + '"'
             db.internal(f"DROP {kind.upper()} IF EXISTS {quoted} -- roost")
         self.kv.delete_everything()
+        self.feeds.clear()
         await self.delete_alarm()
 
     # -- the alarm ---------------------------------------------------------------------

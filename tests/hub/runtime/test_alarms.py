@@ -49,7 +49,7 @@ class Timer(hub.DurableObject):
         await self.ctx.storage.delete_all()
         tables = self.ctx.storage.sql.exec(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_roost%'"
-            " ESCAPE '\\'"
+            " ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
         ).to_array()
         return {"tables": tables, "kv": await self.ctx.storage.list()}
 

@@ -146,3 +146,19 @@ def test_odd_table_and_column_names_are_quoted(db: ObjectDatabase, sql: SqlStora
     (change,) = log.since(0)
     assert change.pk == {'c o"l': "k"}
     assert change.row == {'c o"l': "k", "v'": 1}
+
+
+def test_clearing_the_log_keeps_seq_growing_and_asks_readers_to_reset(
+    db: ObjectDatabase, sql: SqlStorage, feeds: FeedLog
+) -> None:
+    db.begin()
+    sql.exec("INSERT INTO todos (id, title) VALUES (1, 'x')")
+    feeds.clear()
+    sql.exec("CREATE TABLE again (id INTEGER PRIMARY KEY)")
+    feeds.enable("again")
+    sql.exec("INSERT INTO again VALUES (7)")
+    db.commit()
+    assert [change.seq for change in feeds.since(1)] == [2]
+    with pytest.raises(FeedReset):
+        feeds.since(0)
+    assert feeds.tables() == ["again"]
