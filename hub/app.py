@@ -154,10 +154,7 @@ class Hub:
 
     def object_id(self, binding: str, name: str | ObjectId) -> ObjectId:
         """The id of ``name`` (or ``id`` itself) in ``binding``."""
-        namespace = self._host.namespaces.get(binding)
-        if namespace is None:
-            self._host.spec(binding)  # raises UnknownBindingError
-            raise AssertionError("unreachable")
+        namespace = self._host.namespace(binding)
         if isinstance(name, ObjectId):
             if name.binding != binding:
                 raise InvalidIdError(f"id of binding {name.binding!r} used with {binding!r}")
