@@ -87,7 +87,8 @@ def _message(front: Front, conn: Connection, frame: protocol.ClientMessage, size
     assert socket_id is not None and object_id is not None
     message_id = frame.id if isinstance(frame.id, int) else None
     if message_id is not None and conn.session is None:
-        conn.send_text(error_frame(message_id, "session_required"))
+        # id null: the client keeps the message and resends it after its hello (§3.3).
+        conn.send_text(error_frame(None, "session_required"))
         return
     text = protocol.message_text(frame.data)
     if message_id is None and front.auto_respond(conn, text):

@@ -1,0 +1,103 @@
+/**
+ * What a connection is made with: its options (partysocket's names where they mean the
+ * same thing), the WebSocket seam, and their defaults.
+ */
+
+import type { BackoffOptions } from "./backoff.js";
+import type { Json } from "./codec.js";
+import type { AddressOptions, QueryParams } from "./url.js";
+
+/** The part of the WebSocket API a connection uses (browsers' `WebSocket`, the `ws` package). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  binaryType: string;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+  removeEventListener(type: string, listener: (event: any) => void): void;
+}
+
+/** A WebSocket class: `globalThis.WebSocket` in browsers, the `ws` package's default export in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** Everything `connect` and `new Connection` accept. */
+export interface ConnectOptions extends AddressOptions, BackoffOptions {
+  /** partysocket's connection id: sent as the query parameter `_pk` when given. */
+  id?: string;
+  /**
+   * The session (SPEC §3.1): 1-128 of `[A-Za-z0-9_-]`; default 128 random bits, new for
+   * every `Connection`. Reuse one only together with the message ids it already used:
+   * the hub drops a message whose id is not above the highest it handled as a duplicate.
+   */
+  session?: string;
+  /** Query parameters, or a function called before every (re)connect (fresh tokens). */
+  query?: QueryParams | (() => QueryParams | Promise<QueryParams>);
+  /** Sent as the query parameter `token` (browsers cannot set headers); a function is called before every (re)connect. */
+  token?: string | (() => string | Promise<string>);
+  /** The WebSocket class; required where there is no global one (Node 20: the `ws` package's default export). */
+  WebSocket?: WebSocketConstructor;
+  /** Most frames that may wait for the hub (unacknowledged, or not yet written) before `send` / `call` throw `BufferFull`. Default 1000. */
+  maxEnqueuedMessages?: number;
+  /** Attempts after a failure or a drop before giving up, counted since the last `welcome`. 0: never reconnect. Default Infinity. */
+  maxRetries?: number;
+  /** Most time (ms) from opening a socket to the hub's `welcome`. Default 10000. */
+  connectionTimeout?: number;
+  /** Largest frame `send` / `call` write, in UTF-8 bytes (the hub's default limit). Default 1048576. */
+  maxMessageSize?: number;
+  /** Send a `ping` after this long (ms) without one; 0: never. Default 25000. */
+  pingInterval?: number;
+  /** Drop the socket (and reconnect) if nothing arrives this long (ms) after a `ping`. Default 10000. */
+  pingTimeout?: number;
+  /** Default timeout of `call`, in ms; 0: none. Default 0. */
+  callTimeout?: number;
+}
+
+/** Options of one `call`. */
+export interface CallOptions {
+  /** Reject with `CallTimeout` after this many ms (the method may still run); 0: none. */
+  timeout?: number;
+  /** Reject with `CallAborted` when this signal aborts (the method may still run). */
+  signal?: AbortSignal;
+}
+
+/** Options of one `send`. */
+export interface SendOptions {
+  /**
+   * Deliver exactly once (default): numbered, kept and resent until the hub acknowledges
+   * it (SPEC §5). False: at most once, never resent (SPEC §4.1). Binary data is always
+   * at most once (SPEC §4.4).
+   */
+  exactlyOnce?: boolean;
+}
+
+/** What `send` accepts: text, binary data, or a JSON value (sent as compact JSON text). */
+export type SendData = string | ArrayBuffer | ArrayBufferView | Json | object;
+
+/** The defaults of the options above that have one. */
+export const DEFAULTS = Object.freeze({
+  maxEnqueuedMessages: 1000,
+  maxRetries: Number.POSITIVE_INFINITY,
+  connectionTimeout: 10_000,
+  maxMessageSize: 1024 * 1024,
+  pingInterval: 25_000,
+  pingTimeout: 10_000,
+  callTimeout: 0,
+});
+
+/** `value`, or `RangeError` if it is not a number from 0 (from above 0 unless `allowZero`). */
+export function nonNegative(name: string, value: number, allowZero = true): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new RangeError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A random session id: 128 bits, base64url (22 characters; SPEC §3.1). */
+export function randomSession(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
