@@ -36,6 +36,7 @@ __all__ = [
     "cpu_seconds",
     "cpu_times",
     "event_loop_name",
+    "machine_busy_seconds",
     "raise_fd_limit",
     "rss_kib",
     "run_loop",
@@ -92,6 +93,21 @@ def cpu_times(pid: int) -> tuple[float, float]:
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds used so far by process ``pid``."""
     return sum(cpu_times(pid))
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy so far, all CPUs together.
+
+    From the ``cpu`` line of ``/proc/stat``: user, nice, system and steal (time the
+    hypervisor gave to others). Interrupt and softirq time are left out: loopback
+    traffic is mostly softirq work on behalf of the processes under test. Compared with
+    the CPU time of those processes over the same interval, it tells how much other
+    work shared the CPUs.
+    """
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = stat.readline().split()
+    user, nice, system, steal = (int(fields[i]) for i in (1, 2, 3, 8))
+    return (user + nice + system + steal) / _CLOCK_TICKS
 
 
 def rss_kib(pid: int | str = "self") -> int:
