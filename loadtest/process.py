@@ -141,9 +141,18 @@ class Commands:
         return await self._queue.get()
 
     def reply(self, *message: Any) -> None:
-        """Send a reply tuple to the parent (ignored once the parent is gone)."""
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self._conn.send(message)
+        """Send a reply tuple to the parent (ignored once the parent is gone).
+
+        The loop's reader made the pipe non-blocking, which would cut a reply larger
+        than the pipe buffer in half; the send is made blocking, as the parent reads.
+        """
+        fd = self._conn.fileno()
+        os.set_blocking(fd, True)
+        try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._conn.send(message)
+        finally:
+            os.set_blocking(fd, False)
 
     def close(self) -> None:
         """Stop reading the pipe."""
