@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest.clients import client_main
-from loadtest.process import Child, ChildError
+from loadtest.process import Child, ChildError, CpuShares
 from loadtest.report import Report, Row, Target, machine_facts, render_table, write_section
 from loadtest.servers import ROOM_PATH, SIDES, server_main
 
@@ -78,7 +78,7 @@ class Params:
 
 
 @dataclass(frozen=True, slots=True)
-class RoundResult:
+class RoundResult(CpuShares):
     """One measured round of one side."""
 
     side: str
@@ -90,24 +90,9 @@ class RoundResult:
     client_cpu: list[float]
 
     @property
-    def server_cpu(self) -> float:
-        """Server CPU seconds, user plus system."""
-        return self.server_user + self.server_sys
-
-    @property
     def rate(self) -> float:
         """Deliveries per second."""
         return self.deliveries / self.wall
-
-    @property
-    def server_busy(self) -> float:
-        """Server CPU seconds over wall seconds."""
-        return self.server_cpu / self.wall
-
-    @property
-    def client_busy(self) -> float:
-        """The busiest client process's CPU seconds over wall seconds."""
-        return max(self.client_cpu) / self.wall
 
     def to_json(self) -> dict[str, object]:
         """The JSON form, with the derived rates."""

@@ -64,7 +64,7 @@ from loadtest.contention import (
     usable,
 )
 from loadtest.echo_servers import echo_path, server_main
-from loadtest.process import Child, ChildError
+from loadtest.process import Child, ChildError, CpuShares
 from loadtest.report import Report, Row, machine_facts, render_table, write_section
 from loadtest.rpc_clients import client_main
 
@@ -105,7 +105,7 @@ class Params:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class Window(CpuShares):
     """One measured window of one scenario."""
 
     scenario: str
@@ -119,24 +119,9 @@ class Window:
     latencies: array[float] = field(repr=False)
 
     @property
-    def server_cpu(self) -> float:
-        """Server CPU seconds, user plus system."""
-        return self.server_user + self.server_sys
-
-    @property
     def rate(self) -> float:
         """Round trips per second."""
         return self.calls / self.wall
-
-    @property
-    def server_busy(self) -> float:
-        """Server CPU seconds over wall seconds."""
-        return self.server_cpu / self.wall
-
-    @property
-    def client_busy(self) -> float:
-        """The busiest client process's CPU seconds over wall seconds."""
-        return max(self.client_cpu) / self.wall
 
     @property
     def others_share(self) -> float:

@@ -223,3 +223,31 @@ class Child:
             self.process.kill()
             self.process.join(2.0)
         self._conn.close()
+
+
+class CpuShares:
+    """How busy the server and the busiest client were in one measured window.
+
+    A mixin for the benchmarks' frozen dataclasses, which carry the fields.
+    """
+
+    __slots__ = ()
+    wall: float
+    server_user: float
+    server_sys: float
+    client_cpu: list[float]
+
+    @property
+    def server_cpu(self) -> float:
+        """Server CPU seconds, user plus system."""
+        return self.server_user + self.server_sys
+
+    @property
+    def server_busy(self) -> float:
+        """Server CPU seconds over wall seconds."""
+        return self.server_cpu / self.wall
+
+    @property
+    def client_busy(self) -> float:
+        """The busiest client process's CPU seconds over wall seconds."""
+        return max(self.client_cpu) / self.wall
