@@ -4,7 +4,8 @@ This package imports nothing of the hub; ``protocol/SPEC.md`` is normative and
 ``protocol/vectors/*.json`` are the shared test vectors of both SDKs. Hierarchy::
 
     ProtocolError        root of every protocol error
-    └── DecodeError      a frame that breaks the spec (code ``bad_frame``)
+    ├── DecodeError      a frame that breaks the spec (code ``bad_frame``)
+    └── WhereError       a subscription's ``where``/``columns`` (code ``bad_subscription``)
 """
 
 from protocol.codec import decode_client, decode_hub, encode, message_text
@@ -13,17 +14,32 @@ from protocol.frames import (
     MAX_ID,
     Ack,
     Call,
+    ChangeItem,
+    Changes,
     ClientFrame,
     ClientMessage,
     Error,
     Hello,
     HubFrame,
     HubMessage,
+    Join,
+    Leave,
+    Member,
     Ping,
     Pong,
+    Presence,
+    PresenceSub,
+    PresenceUnsub,
+    Reset,
     Result,
+    Snapshot,
+    Sub,
+    Subscribed,
+    Unsub,
+    Update,
     Welcome,
 )
+from protocol.where import WhereError, compile_where
 
 #: The subprotocol name a client offers in ``Sec-WebSocket-Protocol``.
 SUBPROTOCOL = "roost.v1"
@@ -35,6 +51,8 @@ __all__ = [
     "SUBPROTOCOL",
     "Ack",
     "Call",
+    "ChangeItem",
+    "Changes",
     "ClientFrame",
     "ClientMessage",
     "DecodeError",
@@ -43,11 +61,25 @@ __all__ = [
     "Hello",
     "HubFrame",
     "HubMessage",
+    "Join",
+    "Leave",
+    "Member",
     "Ping",
     "Pong",
+    "Presence",
+    "PresenceSub",
+    "PresenceUnsub",
     "ProtocolError",
+    "Reset",
     "Result",
+    "Snapshot",
+    "Sub",
+    "Subscribed",
+    "Unsub",
+    "Update",
     "Welcome",
+    "WhereError",
+    "compile_where",
     "decode_client",
     "decode_hub",
     "encode",

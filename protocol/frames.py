@@ -1,4 +1,4 @@
-"""The frames of ``roost.v1`` (protocol/SPEC.md §3-§8) as typed structs.
+"""The frames of ``roost.v1`` (protocol/SPEC.md §3-§10) as typed structs.
 
 Client frames and hub frames are two tagged unions on the member ``t``. The structs
 carry the validation rules of the spec (required members, types, integer ranges,
@@ -7,7 +7,7 @@ the session pattern), so decoding and validating are one step.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -15,15 +15,29 @@ __all__ = [
     "MAX_ID",
     "Ack",
     "Call",
+    "ChangeItem",
+    "Changes",
     "ClientFrame",
     "ClientMessage",
     "Error",
     "Hello",
     "HubFrame",
     "HubMessage",
+    "Join",
+    "Leave",
+    "Member",
     "Ping",
     "Pong",
+    "Presence",
+    "PresenceSub",
+    "PresenceUnsub",
+    "Reset",
     "Result",
+    "Snapshot",
+    "Sub",
+    "Subscribed",
+    "Unsub",
+    "Update",
     "Welcome",
 ]
 
@@ -67,7 +81,32 @@ class Ping(_Frame, tag="ping", frozen=True):
     """Keep-alive; answered by the hub without waking the object (SPEC §8)."""
 
 
-ClientFrame = Hello | ClientMessage | Call | Ping
+class Sub(_Frame, tag="sub", frozen=True):
+    """Subscribe to a feed table (SPEC §9.3); ``where`` is checked by ``protocol.where``."""
+
+    id: Id
+    table: str
+    where: list[Any] = msgspec.field(default_factory=list)
+    columns: list[str] | msgspec.UnsetType = msgspec.UNSET
+    snapshot: bool = False
+    since: Id | msgspec.UnsetType = msgspec.UNSET
+
+
+class Unsub(_Frame, tag="unsub", frozen=True):
+    """End a subscription (SPEC §9.10)."""
+
+    id: Id
+
+
+class PresenceSub(_Frame, tag="presence_sub", frozen=True):
+    """Ask for the member list and its changes (SPEC §10.2)."""
+
+
+class PresenceUnsub(_Frame, tag="presence_unsub", frozen=True):
+    """Stop the presence frames (SPEC §10.3)."""
+
+
+ClientFrame = Hello | ClientMessage | Call | Ping | Sub | Unsub | PresenceSub | PresenceUnsub
 
 
 # -- hub -> client ----------------------------------------------------------------------
@@ -112,4 +151,88 @@ class Pong(_Frame, tag="pong", frozen=True):
     """The answer to ``ping`` (SPEC §8)."""
 
 
-HubFrame = Welcome | HubMessage | Ack | Result | Error | Pong
+class Snapshot(_Frame, tag="snapshot", frozen=True):
+    """Rows of a subscription's snapshot, as of change ``seq`` (SPEC §9.6)."""
+
+    id: Id
+    seq: Id
+    rows: list[dict[str, Any]]
+
+
+class ChangeItem(msgspec.Struct, frozen=True):
+    """One change in a ``changes`` frame (SPEC §9.6)."""
+
+    seq: Id
+    op: Literal["insert", "update", "delete"]
+    row: dict[str, Any]
+
+
+class Changes(_Frame, tag="changes", frozen=True):
+    """Replayed or live changes of a subscription, in ``seq`` order (SPEC §9.6)."""
+
+    id: Id
+    changes: list[ChangeItem]
+
+
+class Subscribed(_Frame, tag="subscribed", frozen=True):
+    """The snapshot or replay is complete; live changes after ``seq`` follow (§9.6)."""
+
+    id: Id
+    seq: Id
+
+
+class Reset(_Frame, tag="reset", frozen=True):
+    """The subscription ended: take a snapshot (SPEC §9.6)."""
+
+    id: Id
+
+
+class Member(msgspec.Struct, frozen=True):
+    """A socket in the object's presence, with its state (SPEC §10.2)."""
+
+    socket: Id
+    state: Any
+
+
+class Presence(_Frame, tag="presence", frozen=True):
+    """The member list, in join order (SPEC §10.2)."""
+
+    members: list[Member]
+
+
+class Join(_Frame, tag="join", frozen=True):
+    """Socket ``socket`` became a member (SPEC §10.2)."""
+
+    socket: Id
+    state: Any
+
+
+class Update(_Frame, tag="update", frozen=True):
+    """Member ``socket``'s state changed (SPEC §10.2)."""
+
+    socket: Id
+    state: Any
+
+
+class Leave(_Frame, tag="leave", frozen=True):
+    """Member ``socket`` left (SPEC §10.2)."""
+
+    socket: Id
+
+
+HubFrame = (
+    Welcome
+    | HubMessage
+    | Ack
+    | Result
+    | Error
+    | Pong
+    | Snapshot
+    | Changes
+    | Subscribed
+    | Reset
+    | Presence
+    | Join
+    | Update
+    | Leave
+)
