@@ -20,6 +20,11 @@ Hierarchy::
         ├── HubStoppingError         the hub is shutting down
         ├── FetchNotImplementedError an HTTP request reached an object without fetch()
         └── InternalError            a hub bug; no detail leaves the hub
+    FeedError                        a feed subscription was refused (protocol/SPEC.md §9)
+    ├── NoSuchFeedError              the table is not a feed table of the object
+    ├── BadSubscriptionError         an invalid ``where`` / ``columns``
+    ├── ForbiddenError               the object's ``feed_allowed`` said no
+    └── TooManySubscriptionsError    the socket is at its subscription limit
     WebSocketError                   a peer broke the WebSocket protocol (to websocket_error)
     ├── WebSocketProtocolError       malformed frames (close 1002)
     └── MessageTooBigError           a message over the limit (close 1009)
@@ -41,10 +46,13 @@ from typing import ClassVar
 __all__ = [
     "ERROR_CODES",
     "ActivationError",
+    "BadSubscriptionError",
     "CallCycleError",
     "ConfigurationError",
     "ErrorCode",
+    "FeedError",
     "FetchNotImplementedError",
+    "ForbiddenError",
     "HubError",
     "HubStoppingError",
     "InternalError",
@@ -53,12 +61,14 @@ __all__ = [
     "LimitExceededError",
     "MessageTooBigError",
     "MethodNotFoundError",
+    "NoSuchFeedError",
     "NotSerializableError",
     "OverloadedError",
     "RemoteError",
     "RpcError",
     "SqlError",
     "StorageError",
+    "TooManySubscriptionsError",
     "UnknownBindingError",
     "WebSocketError",
     "WebSocketProtocolError",
@@ -95,6 +105,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
         ErrorCode("websocket_protocol_error", 400),
         ErrorCode("message_too_big", 413),
         ErrorCode("internal_error", 500, retryable=True),
+        ErrorCode("no_such_feed", 404),
+        ErrorCode("bad_subscription", 400),
+        ErrorCode("forbidden", 403),
+        ErrorCode("too_many_subscriptions", 429),
     )
 }
 
@@ -250,3 +264,33 @@ class InternalError(RpcError):
     """A fault inside the hub; the details are logged, never sent to the caller."""
 
     code = "internal_error"
+
+
+class FeedError(HubError):
+    """A feed subscription was refused or ended (protocol/SPEC.md §9.6)."""
+
+    code = "bad_subscription"
+
+
+class NoSuchFeedError(FeedError):
+    """The table is not a feed table of the object (or stopped being one)."""
+
+    code = "no_such_feed"
+
+
+class BadSubscriptionError(FeedError, ValueError):
+    """An invalid ``where`` or ``columns``, or both ``snapshot`` and ``since``."""
+
+    code = "bad_subscription"
+
+
+class ForbiddenError(FeedError):
+    """The object's ``feed_allowed`` refused the subscription."""
+
+    code = "forbidden"
+
+
+class TooManySubscriptionsError(FeedError):
+    """The socket already has as many subscriptions as the hub allows."""
+
+    code = "too_many_subscriptions"

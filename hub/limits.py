@@ -46,6 +46,8 @@ class Limits:
     auto_response_bytes: int = 2048
     #: Unsent bytes one socket may hold before it is closed as a slow consumer (1008).
     outbox_bytes: int = 4 * 1024 * 1024
+    #: Feed subscriptions one socket may hold at a time (protocol/SPEC.md §9).
+    subscriptions_per_socket: int = 64
 
     def __post_init__(self) -> None:
         for name in (
@@ -61,6 +63,7 @@ class Limits:
             "close_reason_bytes",
             "auto_response_bytes",
             "outbox_bytes",
+            "subscriptions_per_socket",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from hub.storage.feeds import FeedRetention
+
 if TYPE_CHECKING:
     from hub.runtime.context import DurableObjectState
     from hub.runtime.stub import Env
@@ -24,10 +26,17 @@ class DurableObject:
 
     ``feeds`` names the tables whose inserts, updates and deletes are captured in the
     object's change log (created by the constructor; enabled after it, on every
-    activation, so a migration that adds a column is picked up).
+    activation, so a migration that adds a column is picked up). Clients subscribe to
+    them over ``roost.v1``; ``feed_retention`` bounds the log. Define
+    ``feed_allowed(self, ws, table) -> bool`` to refuse some subscriptions.
+
+    ``presence_from_attachment``: when True, a socket's attachment is also its presence
+    state (``ws.serialize_attachment`` publishes it); otherwise use ``ctx.presence``.
     """
 
     feeds: ClassVar[Sequence[str]] = ()
+    feed_retention: ClassVar[FeedRetention] = FeedRetention()
+    presence_from_attachment: ClassVar[bool] = False
 
     def __init__(self, ctx: DurableObjectState, env: Env) -> None:
         self.ctx = ctx

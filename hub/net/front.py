@@ -30,6 +30,7 @@ from hub.errors import (
     HubStoppingError,
     InternalError,
     InvalidArgumentsError,
+    NoSuchFeedError,
     OverloadedError,
     RpcError,
     WebSocketError,
@@ -37,15 +38,19 @@ from hub.errors import (
 from hub.http import Request, Response
 from hub.net import admin, roost_v1, routes
 from hub.net.connection import Connection
+from hub.net.feeds import Subscriptions
 from hub.net.http1 import ParsedRequest
 from hub.net.metrics import Counters
+from hub.net.presence import PresenceTable
 from hub.net.sockets import SocketState, SocketTable
 from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMessage
+from hub.runtime.ports import FeedAnswer, FeedOpened, FeedResetNeeded
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
     from hub.limits import Limits
     from hub.runtime.host import ObjectHost
+    from hub.storage.feeds import Change
 
 __all__ = ["Front", "Router", "error_body"]
 
@@ -86,6 +91,8 @@ class Front:
         self.admin_key = admin_key
         self.compression = compression
         self.table = SocketTable(host.limits)
+        self.subscriptions = Subscriptions(host.limits.subscriptions_per_socket, self._write_v1)
+        self.presence = PresenceTable(self._write_v1)
         self.counters = Counters()
         self.connections: set[Connection] = set()
         self._sockets: dict[int, Connection] = {}
@@ -161,6 +168,8 @@ class Front:
             conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
         elif isinstance(route, routes.RpcRoute):
             await self._rpc(conn, parsed, route, request)
+        elif isinstance(route, routes.PresenceRoute):
+            self._presence_list(conn, parsed, route)
         else:
             self._fetch(conn, parsed, route, request)
 
@@ -240,6 +249,18 @@ class Front:
         reply = self.host.call_wire(object_id, route.method, args, kwargs)
         result = await reply
         conn.respond(200, _JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+
+    def _presence_list(
+        self, conn: Connection, parsed: ParsedRequest, route: routes.PresenceRoute
+    ) -> None:
+        """``GET .../presence``: the members, from the socket table (no wake)."""
+        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        members = self.presence.members(object_id.hex)
+        body = b'{"count":%d,"members":[%s]}' % (
+            len(members),
+            b",".join(b'{"socket":%d,"state":%s}' % member for member in members),
+        )
+        conn.respond(200, _JSON, body, keep_alive=parsed.keep_alive)
 
     def _answer(self, conn: Connection, parsed: ParsedRequest, response: Response) -> None:
         if parsed.upgrade:
@@ -328,6 +349,8 @@ class Front:
     def _forget(self, socket_id: int) -> tuple[tuple[str, ...], bytes | None]:
         """Drop a socket from the table; its last tags and attachment."""
         self._sockets.pop(socket_id, None)
+        self.subscriptions.drop_socket(socket_id)
+        self.presence.drop_socket(socket_id)
         if self.table.find(socket_id) is None:
             return (), None
         record = self.table.remove(socket_id)
@@ -455,6 +478,54 @@ class Front:
         if self.table.find(socket_id) is None:
             return None
         return self.table.auto_response_timestamp(socket_id)
+
+    def feed_answer(self, answer: FeedAnswer) -> None:
+        """Send a subscription's snapshot or replay and go live; or refuse it."""
+        record = self.table.find(answer.socket_id)
+        if record is None:
+            self.subscriptions.remove(answer.socket_id, answer.sub_id)
+        elif isinstance(answer, FeedOpened):
+            self.subscriptions.open(record.object_key, answer)
+        elif isinstance(answer, FeedResetNeeded):
+            reset = protocol.encode(protocol.Reset(id=answer.sub_id))
+            self.subscriptions.refuse(answer.socket_id, answer.sub_id, reset)
+        else:
+            error = roost_v1.error_frame(answer.sub_id, answer.error)
+            self.subscriptions.refuse(answer.socket_id, answer.sub_id, error)
+
+    def feed_changes(self, object_key: str, changes: Sequence[Change]) -> None:
+        """Deliver one event's committed changes to the object's subscribers."""
+        self.counters.feed_frames += self.subscriptions.publish(object_key, changes)
+
+    def feed_ended(self, object_key: str, table: str | None) -> None:
+        """End subscriptions: ``reset`` (storage deleted) or ``no_such_feed`` (disabled)."""
+        if table is None:
+            self.subscriptions.end(
+                object_key, None, lambda sub_id: protocol.encode(protocol.Reset(id=sub_id))
+            )
+        else:
+            gone = NoSuchFeedError(f"{table!r} stopped being a feed table")
+            self.subscriptions.end(
+                object_key, table, lambda sub_id: roost_v1.error_frame(sub_id, gone)
+            )
+
+    def set_presence(self, socket_id: int, state: bytes | None) -> None:
+        """Set or clear a socket's presence state (ignored once the socket is gone)."""
+        record = self.table.find(socket_id)
+        if record is not None and record.state is SocketState.OPEN:
+            self.presence.set(record.object_key, socket_id, state)
+
+    def presence_members(self, object_key: str) -> list[tuple[int, bytes]]:
+        """The object's members, in join order."""
+        return self.presence.members(object_key)
+
+    def _write_v1(self, socket_id: int, payload: bytes, framed: bytes) -> None:
+        """Queue a ``roost.v1`` frame built once for many sockets (feeds, presence)."""
+        conn = self._sockets.get(socket_id)
+        if conn is None or not conn.is_open or not conn.v1:
+            return
+        conn.write_frame(framed, Opcode.TEXT, payload)
+        self.counters.bytes_out += len(payload)
 
     def flush_later(self, conn: Connection) -> None:
         """Have ``conn``'s queued frames written at the end of this loop turn."""

@@ -25,6 +25,7 @@ class Counters:
     slow_consumers_closed: int = 0
     http_requests: int = 0
     rpc_calls: int = 0
+    feed_frames: int = 0
 
 
 _HELP = {
@@ -38,6 +39,7 @@ _HELP = {
     "slow_consumers_closed": "sockets closed because their send buffer was over the limit",
     "http_requests": "HTTP requests received (upgrades included)",
     "rpc_calls": "RPC calls received over HTTP",
+    "feed_frames": "live change-feed frames sent to subscribers",
 }
 
 

@@ -8,7 +8,8 @@ Rules:
 2. ``hello`` and ``ping`` are answered here without waking the object; ``msg`` becomes
    a ``SocketMessage`` event (exactly once when it has an id); ``call`` goes through the
    same RPC path as HTTP (validation, error mapping) and is answered when its event
-   committed.
+   committed; ``sub`` becomes a ``FeedSubscribe`` event once its shape is checked here;
+   ``unsub`` and the presence frames are handled here, without waking the object.
 3. Wire error codes and their ``retryable`` flags come from ``protocol.ERRORS``; the
    text of unexpected exceptions never reaches a client.
 4. A message the object cannot take (its queue is full) is never answered with an
@@ -23,8 +24,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import protocol
-from hub.errors import HubError, HubStoppingError, InternalError
-from hub.runtime.events import SocketMessage
+from hub.errors import (
+    BadSubscriptionError,
+    HubError,
+    HubStoppingError,
+    InternalError,
+    OverloadedError,
+)
+from hub.runtime.events import FeedSubscribe, SocketMessage
+from protocol.where import WhereError, compile_where
 
 if TYPE_CHECKING:
     from hub.net.connection import Connection
@@ -69,8 +77,51 @@ def handle_text(front: Front, conn: Connection, text: str, size: int) -> None:
         _hello(conn, frame)
     elif isinstance(frame, protocol.ClientMessage):
         _message(front, conn, frame, size)
-    else:
+    elif isinstance(frame, protocol.Call):
         _call(front, conn, frame)
+    elif isinstance(frame, protocol.Sub):
+        _subscribe(front, conn, frame)
+    else:
+        _other(front, conn, frame)
+
+
+def _subscribe(front: Front, conn: Connection, sub: protocol.Sub) -> None:
+    socket_id, object_id = conn.socket_id, conn.object_id
+    assert socket_id is not None and object_id is not None
+    since = sub.since if isinstance(sub.since, int) else None
+    try:
+        if sub.snapshot and since is not None:
+            raise BadSubscriptionError("give snapshot or since, not both")
+        try:
+            compile_where(sub.where)  # its shape; the object checks the columns
+        except WhereError as exc:
+            raise BadSubscriptionError(str(exc)) from None
+        front.subscriptions.request(socket_id, sub.id)
+    except HubError as error:
+        conn.send_text(error_frame(sub.id, error))
+        return
+    columns = sub.columns if isinstance(sub.columns, list) else None
+    event = FeedSubscribe(socket_id, sub.id, sub.table, sub.where, columns, sub.snapshot, since)
+    try:
+        front.host.submit(object_id, event)
+    except (OverloadedError, HubStoppingError) as error:
+        front.subscriptions.remove(socket_id, sub.id)
+        conn.send_text(error_frame(sub.id, error))
+
+
+def _other(
+    front: Front,
+    conn: Connection,
+    frame: protocol.Unsub | protocol.PresenceSub | protocol.PresenceUnsub,
+) -> None:
+    socket_id, object_id = conn.socket_id, conn.object_id
+    assert socket_id is not None and object_id is not None
+    if isinstance(frame, protocol.Unsub):
+        front.subscriptions.remove(socket_id, frame.id)
+    elif isinstance(frame, protocol.PresenceSub):
+        front.presence.watch(object_id.hex, socket_id)
+    else:
+        front.presence.unwatch(object_id.hex, socket_id)
 
 
 def _hello(conn: Connection, hello: protocol.Hello) -> None:

@@ -6,7 +6,8 @@ Rules:
    object; the binding is written in kebab-case (``chat-room`` for ``CHAT_ROOM``); the
    name is one percent-decoded path segment, so any string can be a name (``%2F`` for
    a slash). The object's ``fetch`` sees the whole path.
-2. ``POST /objects/{binding}/{name}/rpc/{method}`` is an RPC call, not a fetch.
+2. ``POST /objects/{binding}/{name}/rpc/{method}`` is an RPC call, and
+   ``GET /objects/{binding}/{name}/presence`` the presence list, not a fetch.
 3. ``/_roost/...`` is the admin API. Anything else is not found.
 4. Every refusal is a ``RouteError`` with an HTTP status and a stable code.
 
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 __all__ = [
     "AdminRoute",
     "ObjectRoute",
+    "PresenceRoute",
     "RouteError",
     "RpcRoute",
     "binding_from_kebab",
@@ -60,6 +62,14 @@ class RpcRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceRoute:
+    """``GET .../presence``: the object's presence members, answered by the front."""
+
+    binding: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class AdminRoute:
     """One of the ``/_roost/`` endpoints; ``binding`` and ``name`` for per-object ones."""
 
@@ -68,7 +78,7 @@ class AdminRoute:
     name: str | None = None
 
 
-Route = ObjectRoute | RpcRoute | AdminRoute
+Route = ObjectRoute | RpcRoute | PresenceRoute | AdminRoute
 
 
 def kebab(binding: str) -> str:
@@ -108,6 +118,8 @@ def match(method: str, path: str) -> Route:
             if not _METHOD_RE.fullmatch(parts[5]):
                 raise RouteError(404, "method_not_found", f"no method {parts[5][:80]!r}")
             return RpcRoute(binding, name, parts[5])
+        if head == "objects" and method == "GET" and parts[4:] == ["presence"]:
+            return PresenceRoute(binding, name)
         return ObjectRoute(binding, name)
     if head == "_roost":
         return _admin(method, parts[2:])

@@ -34,7 +34,6 @@ from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
     FetchNotImplementedError,
-    HubError,
     HubStoppingError,
     InternalError,
     LimitExceededError,
@@ -44,20 +43,16 @@ from hub.errors import (
 )
 from hub.hibernation import IdleTracker
 from hub.http import Request, Response
+from hub.runtime.alarm_events import handle_alarm, retry_alarm
 from hub.runtime.context import DurableObjectState
-from hub.runtime.events import (
-    AlarmFire,
-    Event,
-    FetchCall,
-    RpcCall,
-    SocketClosed,
-    SocketErrored,
-    SocketMessage,
-)
+from hub.runtime.events import AlarmFire, Event, FeedSubscribe, FetchCall, RpcCall
+from hub.runtime.feed_events import FeedPublisher, handle_subscribe
+from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
+from hub.runtime.socket_events import handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectDatabase
-from hub.storage.sessions import SessionLog
+from hub.storage.feeds import FeedRetention
 from hub.storage.storage import Storage
 
 if TYPE_CHECKING:
@@ -79,8 +74,6 @@ call_chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
 )
 
 _CLOSE = object()
-#: An alarm hint this close to the stored time counts as due (timer slack).
-_ALARM_SLACK_MS = 10
 
 
 class Activation:
@@ -93,7 +86,7 @@ class Activation:
         object_id: ObjectId,
         predecessor: Activation | None,
     ) -> None:
-        self._host = host
+        self.host = host
         self.spec = spec
         self.id = object_id
         self.tracker = IdleTracker(host.clock.now())
@@ -105,8 +98,9 @@ class Activation:
         self._idle_timer: TimerHandle | None = None
         self._db: ObjectDatabase | None = None
         self._storage: Storage | None = None
-        self._instance: DurableObject | None = None
-        self._committed_alarm: int | None = None
+        self._publisher: FeedPublisher | None = None
+        self.instance: DurableObject | None = None
+        self.committed_alarm: int | None = None
         self._outbox: list[Callable[[], None]] | None = None
         self._accepted: list[int] = []
         self.task = asyncio.create_task(
@@ -123,9 +117,14 @@ class Activation:
         return self._storage
 
     @property
+    def open_storage(self) -> Storage | None:
+        """The object's storage, or None once the activation closed."""
+        return self._storage
+
+    @property
     def port(self) -> SocketPort:
         """The network front (or a detached stand-in while the hub is not served)."""
-        return self._host.port
+        return self.host.port
 
     @property
     def queued(self) -> int:
@@ -134,7 +133,7 @@ class Activation:
 
     def submit(self, event: Event) -> None:
         """Queue ``event``; ``OverloadedError`` when the queue is full."""
-        limit = self._host.limits.max_queued_events
+        limit = self.host.limits.max_queued_events
         if self._queue.qsize() >= limit:
             raise OverloadedError(
                 f"object {self.spec.binding} {self.id.hex[:12]} has {self._queue.qsize()}"
@@ -161,7 +160,7 @@ class Activation:
 
         def done(finished: asyncio.Task[T]) -> None:
             self._blockers.discard(finished)
-            self.tracker.release("blocked", self._host.clock.now())
+            self.tracker.release("blocked", self.host.clock.now())
             self._arm_idle_timer()
 
         task.add_done_callback(done)
@@ -176,7 +175,10 @@ class Activation:
 
     def websocket(self, socket_id: int, closed: ClosedSocket | None = None) -> WebSocket:
         """A handle on one of this object's sockets (``closed``: what is left of it)."""
-        return WebSocket(self.port, socket_id, self.output, self._host.limits, closed)
+        presence = bool(getattr(self.spec.cls, "presence_from_attachment", False))
+        return WebSocket(
+            self.port, socket_id, self.output, self.host.limits, closed, presence=presence
+        )
 
     def accept_websocket(self, request: Request, tags: list[str]) -> WebSocket:
         """Register the upgrade as a socket of this object (see ``ctx.accept_websocket``)."""
@@ -190,7 +192,7 @@ class Activation:
         if not isinstance(message, str | bytes):
             raise TypeError(f"message must be str or bytes, got {type(message).__name__}")
         size = len(message.encode("utf-8")) if isinstance(message, str) else len(message)
-        limit = self._host.limits.message_bytes
+        limit = self.host.limits.message_bytes
         if size > limit:
             raise LimitExceededError(f"message too large: {size} bytes, expected at most {limit}")
         port, key = self.port, self.id.hex
@@ -209,7 +211,7 @@ class Activation:
                 await predecessor.closed.wait()
             failure = await self._activate()
             if failure is not None:
-                self._host.evict(self, reason="activation_failed")
+                self.host.evict(self, reason="activation_failed")
             self._arm_idle_timer()
             while True:
                 item = await self._queue.get()
@@ -217,20 +219,20 @@ class Activation:
                     break
                 event: Event = item  # type: ignore[assignment]
                 self.tracker.hold("event_running")
-                self.tracker.release("events_queued", self._host.clock.now())
+                self.tracker.release("events_queued", self.host.clock.now())
                 try:
                     if failure is not None:
                         await self._refuse(event, failure)
                     else:
                         await self._handle(event)
                 finally:
-                    self.tracker.release("event_running", self._host.clock.now())
+                    self.tracker.release("event_running", self.host.clock.now())
                     self._arm_idle_timer()
         finally:
             self._shutdown()
 
     async def _activate(self) -> RpcError | None:
-        host = self._host
+        host = self.host
         try:
             db = ObjectDatabase(host.path_for(self.id), host.durability)
             meta = db.meta
@@ -242,29 +244,31 @@ class Activation:
         if self.id.name is None and isinstance(stored_name, str):
             self.id = self.id.with_name(stored_name)
         alarm = meta.get("alarm")
-        self._committed_alarm = None if alarm is None else int(alarm)
+        self.committed_alarm = None if alarm is None else int(alarm)
         if db.created:
             await host.note_created(self.id)
         self._storage = Storage(db, host.limits, has_alarm_handler=self.spec.has_alarm)
+        retention: FeedRetention = getattr(self.spec.cls, "feed_retention", FeedRetention())
+        self._publisher = FeedPublisher(self._storage.feeds.last_seq(), retention)
 
         async def construct() -> None:
             if self.id.name is not None and stored_name is None:
                 db.write_meta("name", self.id.name)
-            self._instance = self.spec.cls(DurableObjectState(self), host.env)
+            self.instance = self.spec.cls(DurableObjectState(self), host.env)
             await self._await_blockers()  # migrations create the feed tables
-            for table in self._instance.feeds:
+            for table in self.instance.feeds:
                 self.storage.feeds.enable(table)
 
         try:
-            await self._transact(construct, (self.id.hex,))
+            await self.transact(construct, (self.id.hex,))
         except Exception as exc:
-            self._instance = None
+            self.instance = None
             log.warning("constructor of %s raised", self.spec.cls.__name__, exc_info=True)
             return ActivationError(type(exc).__name__, str(exc))
         host.emit("activate", self.id)
         return None
 
-    async def _transact(
+    async def transact(
         self,
         body: Callable[[], Awaitable[T]],
         chain: tuple[str, ...],
@@ -279,8 +283,11 @@ class Activation:
         any exception: roll back, drop the outbox, abandon accepted sockets, re-raise.
         """
         token = call_chain.set(chain)
-        self._database.begin()
+        db = self.database
+        db.begin()
+        written = db.total_changes
         self._outbox, self._accepted = [], []
+        publication = None
         try:
             if timeout_ms is None:
                 result = await body()
@@ -288,6 +295,8 @@ class Activation:
                 async with asyncio.timeout(timeout_ms / 1000):
                     result = await body()
             await self._await_blockers()
+            if db.total_changes != written and self._publisher is not None:
+                publication = self._publisher.collect(self.storage, self.host.clock.now())
             await self._commit(sync_alarm=sync_alarm)
         except BaseException:
             self._outbox = None
@@ -298,6 +307,8 @@ class Activation:
         outbox, self._outbox, self._accepted = self._outbox, None, []
         if reply is not None:
             reply(result)
+        if publication is not None and self._publisher is not None:
+            self._publisher.publish(self.port, self.id.hex, publication)
         for command in outbox:
             try:
                 command()
@@ -309,11 +320,13 @@ class Activation:
         if isinstance(event, RpcCall):
             await self._handle_call(event)
         elif isinstance(event, AlarmFire):
-            await self._handle_alarm()
+            await handle_alarm(self)
         elif isinstance(event, FetchCall):
             await self._handle_fetch(event)
+        elif isinstance(event, FeedSubscribe):
+            await handle_subscribe(self, event)
         else:
-            await self._handle_socket(event)
+            await handle_socket(self, event)
 
     async def _handle_call(self, call: RpcCall) -> None:
         try:
@@ -324,7 +337,7 @@ class Activation:
             return
 
         async def body() -> Any:
-            result = getattr(self._instance, call.method)(*args, **kwargs)
+            result = getattr(self.instance, call.method)(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
             return to_wire(result, f"the result of {call.method}()")
@@ -335,16 +348,16 @@ class Activation:
 
         chain = (*call.chain, self.id.hex)
         try:
-            await self._transact(body, chain, reply=reply)
+            await self.transact(body, chain, reply=reply)
         except Exception as exc:
-            _settle(call.reply, self._as_rpc_error(exc, call.method))
+            _settle(call.reply, self.as_rpc_error(exc, call.method))
         except BaseException:
             _settle(call.reply, HubStoppingError("the hub stopped during the call"))
             raise
 
     async def _handle_fetch(self, call: FetchCall) -> None:
         request = call.request
-        fetch = getattr(self._instance, "fetch", None)
+        fetch = getattr(self.instance, "fetch", None)
 
         async def body() -> Response:
             if fetch is None:
@@ -361,137 +374,12 @@ class Activation:
             return response
 
         try:
-            await self._transact(body, (self.id.hex,), reply=call.respond)
+            await self.transact(body, (self.id.hex,), reply=call.respond)
         except Exception as exc:
-            call.respond(self._as_rpc_error(exc, "fetch"))
+            call.respond(self.as_rpc_error(exc, "fetch"))
         except BaseException:
             call.respond(HubStoppingError("the hub stopped during the request"))
             raise
-
-    async def _handle_socket(self, event: SocketMessage | SocketClosed | SocketErrored) -> None:
-        instance = self._instance
-        closed = None
-        if not isinstance(event, SocketMessage):
-            closed = ClosedSocket(event.tags, event.attachment)
-        ws = self.websocket(event.socket_id, closed)
-        args: tuple[Any, ...]
-        if isinstance(event, SocketMessage):
-            name, args = "websocket_message", (ws, event.data)
-        elif isinstance(event, SocketClosed):
-            name, args = "websocket_close", (ws, event.code, event.reason, event.was_clean)
-        else:
-            name, args = "websocket_error", (ws, event.error)
-        handler = getattr(instance, name, None)
-        once = isinstance(event, SocketMessage) and event.message_id is not None
-        if once:
-            assert isinstance(event, SocketMessage)
-            assert event.session is not None and event.message_id is not None
-            session, message_id = event.session, event.message_id
-            if self._sessions.last_id(session) >= message_id:
-                self._acknowledge(event.socket_id, message_id, None)  # a duplicate
-                return
-
-        async def body() -> None:
-            if handler is not None:
-                result = handler(*args)
-                if inspect.isawaitable(result):
-                    await result
-            if once:
-                self._sessions.record(session, message_id, self._host.clock.now())
-
-        def acknowledged(_: None) -> None:
-            if once:
-                self._acknowledge(event.socket_id, message_id, None)
-
-        try:
-            await self._transact(
-                body, (self.id.hex,), reply=acknowledged, timeout_ms=self.event_timeout_ms
-            )
-        except Exception as exc:
-            if isinstance(exc, TimeoutError):
-                log.warning(
-                    "%s.%s ran over its %d ms limit and was cancelled",
-                    self.spec.cls.__name__,
-                    name,
-                    self.event_timeout_ms,
-                )
-            else:
-                log.warning("%s.%s raised", self.spec.cls.__name__, name, exc_info=True)
-            if once:
-                await self._record_failed(event.socket_id, session, message_id, exc)
-
-    @property
-    def _sessions(self) -> SessionLog:
-        return SessionLog(self._database)
-
-    def _acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
-        port = self.port
-        self.output(lambda: port.acknowledge(socket_id, message_id, error))
-
-    async def _record_failed(
-        self, socket_id: int, session: str, message_id: int, exc: Exception
-    ) -> None:
-        """The handler raised: still mark the message handled, so a resend does not run
-        it again, and answer with the error (protocol/SPEC.md §5.4)."""
-        error = self._as_rpc_error(exc, "websocket_message")
-        sessions = self._sessions
-
-        async def record() -> None:
-            sessions.record(session, message_id, self._host.clock.now())
-
-        def answer(_: None) -> None:
-            self._acknowledge(socket_id, message_id, error)
-
-        await self._transact(record, (self.id.hex,), reply=answer)
-
-    async def _handle_alarm(self) -> None:
-        host = self._host
-        stored = self._committed_alarm
-        now_ms = host.clock.now() * 1000
-        if stored is None or stored > now_ms + _ALARM_SLACK_MS:
-            # The index fired early or for an alarm since deleted: correct it, run nothing.
-            await host.scheduler.committed(self.id, stored)
-            return
-        retry_count = host.scheduler.retry_count(self.id, stored)
-        info = AlarmInfo(retry_count=retry_count, scheduled_time=stored)
-
-        async def body() -> None:
-            # While alarm() runs, get_alarm() is None unless the handler sets a new one.
-            await self.storage.delete_alarm()
-            await self._instance.alarm(info)  # type: ignore[union-attr]
-
-        try:
-            # Always re-sync: the scheduler already handed this alarm out.
-            await self._transact(body, (self.id.hex,), sync_alarm=True)
-        except Exception:
-            log.warning("alarm of %r raised (attempt %d)", self.id, retry_count + 1, exc_info=True)
-            await self._retry_alarm(info)
-        host.emit("alarm", self.id, retry_count=retry_count)
-
-    async def _retry_alarm(self, info: AlarmInfo) -> None:
-        host = self._host
-        retry = info.retry_count + 1
-        delay = host.retry_policy.delay(retry)
-        if delay is not None:
-            when = host.clock.now() + delay
-            await host.scheduler.retry(self.id, when, retry, info.scheduled_time)
-            host.emit("alarm_retry", self.id, retry_count=retry, delay=round(delay, 3))
-            return
-        log.error("alarm of %r dropped after %d retries", self.id, info.retry_count)
-        host.emit("alarm_dropped", self.id, retries=info.retry_count)
-        if self._storage is None:
-            await host.scheduler.committed(self.id, None)
-            return
-        storage = self._storage
-
-        async def drop() -> None:
-            if storage.read_alarm() == info.scheduled_time:
-                await storage.delete_alarm()
-
-        try:
-            await self._transact(drop, (self.id.hex,))
-        except Exception:
-            log.exception("could not drop the alarm of %r", self.id)
 
     async def _refuse(self, event: Event, failure: RpcError) -> None:
         if isinstance(event, RpcCall):
@@ -499,30 +387,32 @@ class Activation:
         elif isinstance(event, FetchCall):
             event.respond(failure)
         elif isinstance(event, AlarmFire) and not isinstance(failure, HubStoppingError):
-            stored = self._committed_alarm
-            at = stored if stored is not None else round(self._host.clock.now() * 1000)
-            retry = self._host.scheduler.retry_count(self.id, at)
-            await self._retry_alarm(AlarmInfo(retry_count=retry, scheduled_time=at))
+            stored = self.committed_alarm
+            at = stored if stored is not None else round(self.host.clock.now() * 1000)
+            retry = self.host.scheduler.retry_count(self.id, at)
+            await retry_alarm(self, AlarmInfo(retry_count=retry, scheduled_time=at))
+        elif isinstance(event, FeedSubscribe):
+            self.port.feed_answer(FeedRefused(event.socket_id, event.sub_id, failure))
 
     # -- transactions -------------------------------------------------------------------
 
     @property
-    def _database(self) -> ObjectDatabase:
+    def database(self) -> ObjectDatabase:
         assert self._db is not None
         return self._db
 
     async def _commit(self, *, sync_alarm: bool = False) -> None:
-        db, storage = self._database, self.storage
-        old = new = self._committed_alarm
+        db, storage = self.database, self.storage
+        old = new = self.committed_alarm
         if storage.alarm_touched:
             storage.alarm_touched = False
             new = storage.read_alarm()
             if new is not None and (old is None or new < old):
-                await self._host.scheduler.move_earlier(self.id, new)
+                await self.host.scheduler.move_earlier(self.id, new)
         db.commit()
         if new != old or sync_alarm:
-            self._committed_alarm = new
-            await self._host.scheduler.committed(self.id, new)
+            self.committed_alarm = new
+            await self.host.scheduler.committed(self.id, new)
 
     async def _abort(self) -> None:
         """Stop the event's blockers, roll its writes back, abandon its accepted sockets."""
@@ -532,6 +422,7 @@ class Activation:
             await asyncio.gather(*self._blockers, return_exceptions=True)
         if self._storage is not None:
             self._storage.alarm_touched = False
+            self._storage.feeds.ended = []
         if self._db is not None:
             self._db.rollback()
         accepted, self._accepted = self._accepted, []
@@ -542,7 +433,7 @@ class Activation:
         while self._blockers:
             await asyncio.gather(*tuple(self._blockers))
 
-    def _as_rpc_error(self, exc: Exception, method: str) -> RpcError:
+    def as_rpc_error(self, exc: Exception, method: str) -> RpcError:
         if isinstance(exc, RpcError):
             return exc  # a nested call's error passes through unchanged
         log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
@@ -553,15 +444,15 @@ class Activation:
     def _arm_idle_timer(self) -> None:
         if self.closing or self._idle_timer is not None or self.tracker.held:
             return
-        deadline = self.tracker.deadline(self._host.idle_timeout)
-        self._idle_timer = self._host.clock.call_at(deadline, self._on_idle_timer)
+        deadline = self.tracker.deadline(self.host.idle_timeout)
+        self._idle_timer = self.host.clock.call_at(deadline, self._on_idle_timer)
 
     def _on_idle_timer(self) -> None:
         self._idle_timer = None
         if self.closing:
             return
-        if self.tracker.evictable(self._host.clock.now(), self._host.idle_timeout):
-            self._host.evict(self, reason="idle")
+        if self.tracker.evictable(self.host.clock.now(), self.host.idle_timeout):
+            self.host.evict(self, reason="idle")
         else:
             self._arm_idle_timer()
 
@@ -577,14 +468,16 @@ class Activation:
                 _settle(item.reply, stopping)
             elif isinstance(item, FetchCall):
                 item.respond(stopping)
+            elif isinstance(item, FeedSubscribe):
+                self.port.feed_answer(FeedRefused(item.socket_id, item.sub_id, stopping))
         for task in self._blockers:
             task.cancel()
         if self._db is not None:
             self._db.close()
             self._db = None
         self._storage = None
-        self._instance = None
-        self._host.closed(self)
+        self.instance = None
+        self.host.closed(self)
         self.closed.set()
 
 

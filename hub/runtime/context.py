@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hub.jsonvalues import decode_value, encode_value
 
 if TYPE_CHECKING:
     import asyncio
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from hub.runtime.websocket import WebSocket
     from hub.storage.storage import Storage
 
-__all__ = ["DurableObjectState"]
+__all__ = ["DurableObjectState", "Presence"]
 
 T = TypeVar("T")
 
@@ -37,6 +39,11 @@ class DurableObjectState:
     def storage(self) -> Storage:
         """This object's SQL, key-value storage, transactions and alarm."""
         return self._activation.storage
+
+    @property
+    def presence(self) -> Presence:
+        """Who is connected, with per-socket state (protocol/SPEC.md §10)."""
+        return Presence(self._activation)
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         """Run ``fn()`` now and deliver no other event to this object until it finishes.
@@ -121,3 +128,50 @@ class DurableObjectState:
     def get_hibernatable_websocket_event_timeout(self) -> int | None:
         """The WebSocket handler time limit in ms, or None."""
         return self._activation.event_timeout_ms
+
+
+class Presence:
+    """The object's presence: sockets that carry a state are its members.
+
+    The list lives in the network front with the sockets, so clients read it (and follow
+    joins, updates and leaves) without waking the object, and a socket that drops leaves
+    at once. ``set`` takes effect when the event commits, like ``ws.send``.
+    """
+
+    __slots__ = ("_activation",)
+
+    def __init__(self, activation: Activation) -> None:
+        self._activation = activation
+
+    def set(self, ws: WebSocket, state: Any) -> None:
+        """Make ``ws`` a member with ``state`` (any JSON value; None: it leaves).
+
+        At most the attachment limit (16 KiB by default) once encoded.
+        """
+        activation = self._activation
+        data = (
+            None
+            if state is None
+            else encode_value(state, "presence state", activation.host.limits.attachment_bytes)
+        )
+        port, socket_id = activation.port, ws.socket_id
+        activation.output(lambda: port.set_presence(socket_id, data))
+
+    def clear(self, ws: WebSocket) -> None:
+        """``ws`` leaves (its socket stays open)."""
+        self.set(ws, None)
+
+    def members(self) -> list[tuple[WebSocket, Any]]:
+        """The members and their states, in join order (as of the last commit)."""
+        activation = self._activation
+        return [
+            (activation.websocket(socket_id), decode_value(state))
+            for socket_id, state in activation.port.presence_members(activation.id.hex)
+        ]
+
+    def get(self, ws: WebSocket) -> Any:
+        """The state of ``ws`` (None if it is not a member)."""
+        for socket_id, state in self._activation.port.presence_members(self._activation.id.hex):
+            if socket_id == ws.socket_id:
+                return decode_value(state)
+        return None

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AlarmFire",
     "Event",
+    "FeedSubscribe",
     "FetchCall",
     "RpcCall",
     "SocketClosed",
@@ -101,5 +102,26 @@ class SocketErrored:
     attachment: bytes | None = None
 
 
+@dataclass(slots=True)
+class FeedSubscribe:
+    """A socket subscribes to a feed table (protocol/SPEC.md §9.3).
+
+    The object reads the snapshot (or the replay after ``since``) and the current seq in
+    one event and hands them to the port (``SocketPort.feed_answer``) right after that
+    event commits, before any later event's changes: so nothing falls between the
+    snapshot and the live changes. No user code runs but ``feed_allowed``.
+    """
+
+    socket_id: int
+    sub_id: int
+    table: str
+    where: list[Any]
+    columns: list[str] | None
+    snapshot: bool
+    since: int | None
+
+
 SocketEvent = SocketMessage | SocketClosed | SocketErrored
-Event = RpcCall | AlarmFire | FetchCall | SocketMessage | SocketClosed | SocketErrored
+Event = (
+    RpcCall | AlarmFire | FetchCall | SocketMessage | SocketClosed | SocketErrored | FeedSubscribe
+)

@@ -11,11 +11,58 @@ Sockets are named by the front's integer ids; objects by their 64-hex-digit key.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from hub.errors import ConfigurationError, HubError
+from hub.storage.feeds import Change
 
-__all__ = ["DetachedPort", "SocketPort"]
+__all__ = [
+    "DetachedPort",
+    "FeedAnswer",
+    "FeedOpened",
+    "FeedRefused",
+    "FeedResetNeeded",
+    "SocketPort",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOpened:
+    """A subscription's snapshot (``rows``) or replay (``changes``), read in one event at
+    change ``seq``; live changes above ``seq`` follow it."""
+
+    socket_id: int
+    sub_id: int
+    table: str
+    where: list[Any]
+    #: The columns the subscriber asked for (None: all), and every column of the table.
+    columns: list[str] | None
+    table_columns: list[str]
+    keys: list[str]
+    seq: int
+    rows: list[dict[str, Any]] | None = None
+    changes: list[Change] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResetNeeded:
+    """The changes after the subscriber's ``since`` were trimmed: it must take a snapshot."""
+
+    socket_id: int
+    sub_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRefused:
+    """The subscription was refused (unknown table, bad filter, forbidden, ...)."""
+
+    socket_id: int
+    sub_id: int
+    error: HubError
+
+
+FeedAnswer = FeedOpened | FeedResetNeeded | FeedRefused
 
 
 class SocketPort(Protocol):
@@ -65,6 +112,23 @@ class SocketPort(Protocol):
 
     def auto_response(self, object_key: str) -> tuple[str, str] | None:
         """The object's auto-response pair."""
+
+    def feed_answer(self, answer: FeedAnswer) -> None:
+        """Answer a ``FeedSubscribe``: send the snapshot or replay and register the
+        subscription (or refuse it). Called right after the event committed."""
+
+    def feed_changes(self, object_key: str, changes: Sequence[Change]) -> None:
+        """The committed changes of one event, in seq order, for the subscribers."""
+
+    def feed_ended(self, object_key: str, table: str | None) -> None:
+        """The object's feed ``table`` stopped (or, with None, its storage was deleted):
+        end those subscriptions."""
+
+    def set_presence(self, socket_id: int, state: bytes | None) -> None:
+        """Set (JSON bytes) or clear (None) the socket's presence state."""
+
+    def presence_members(self, object_key: str) -> list[tuple[int, bytes]]:
+        """The object's members: (socket id, JSON state), in join order."""
 
     def auto_response_timestamp(self, socket_id: int) -> float | None:
         """When the front last auto-responded on the socket (epoch seconds)."""
@@ -142,3 +206,20 @@ class DetachedPort:
     def auto_response_timestamp(self, socket_id: int) -> float | None:
         """Never: no socket."""
         return None
+
+    def feed_answer(self, answer: FeedAnswer) -> None:
+        """No socket subscribed."""
+
+    def feed_changes(self, object_key: str, changes: Sequence[Change]) -> None:
+        """No subscribers."""
+
+    def feed_ended(self, object_key: str, table: str | None) -> None:
+        """No subscribers."""
+
+    def set_presence(self, socket_id: int, state: bytes | None) -> None:
+        """Refused: the socket does not exist here."""
+        raise KeyError(f"unknown socket id: {socket_id}")
+
+    def presence_members(self, object_key: str) -> list[tuple[int, bytes]]:
+        """No members."""
+        return []

@@ -38,7 +38,7 @@ class ClosedSocket:
 class WebSocket:
     """A hibernatable WebSocket of an object."""
 
-    __slots__ = ("_closed", "_limits", "_output", "_port", "socket_id")
+    __slots__ = ("_closed", "_limits", "_output", "_port", "_presence", "socket_id")
 
     def __init__(
         self,
@@ -47,12 +47,16 @@ class WebSocket:
         output: Callable[[Callable[[], None]], None],
         limits: Limits,
         closed: ClosedSocket | None = None,
+        *,
+        presence: bool = False,
     ) -> None:
         self._port = port
         self.socket_id = socket_id
         self._output = output
         self._limits = limits
         self._closed = closed
+        #: The attachment is also the presence state (``presence_from_attachment``).
+        self._presence = presence
 
     @property
     def ready_state(self) -> int:
@@ -94,7 +98,11 @@ class WebSocket:
         self._output(lambda: port.close(socket_id, code, reason))
 
     def serialize_attachment(self, value: Any) -> None:
-        """Keep ``value`` with the socket, across hibernation (JSON; 16 KiB by default)."""
+        """Keep ``value`` with the socket, across hibernation (JSON; 16 KiB by default).
+
+        With ``presence_from_attachment`` on the object class, it is also the socket's
+        presence state, published when the event commits.
+        """
         data = (
             None
             if value is None
@@ -102,8 +110,11 @@ class WebSocket:
         )
         if self._closed is not None:
             self._closed.attachment = data
-        else:
-            self._port.set_attachment(self.socket_id, data)
+            return
+        self._port.set_attachment(self.socket_id, data)
+        if self._presence:
+            port, socket_id = self._port, self.socket_id
+            self._output(lambda: port.set_presence(socket_id, data))
 
     def deserialize_attachment(self) -> Any:
         """The value given to ``serialize_attachment``, or None (also once closed)."""

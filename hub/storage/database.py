@@ -54,6 +54,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS _roost_feeds (tbl TEXT PRIMARY KEY, columns TEXT NOT NULL)"
         " WITHOUT ROWID",
     ),
+    # An update's row as it was, so a filtered subscriber sees a row leave its filter.
+    4: ("ALTER TABLE _roost_changes ADD COLUMN old TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"

@@ -11,7 +11,10 @@ Rules:
 3. An update that changes a row's primary key is recorded as a delete of the old key
    and an insert of the new one, so a subscriber keyed by primary key never keeps a
    stale row.
-4. Rows are JSON objects of every column; BLOB values are stored as upper-case hex.
+4. Rows are JSON objects of every column (``rowid`` too when the table declares no
+   primary key, so a row always carries its key); BLOB values are upper-case hex. An
+   update also keeps the row as it was (``old``), so a filtered reader can tell a row
+   that left its filter.
 5. Trimming (by count or age) records the highest ``seq`` it removed; a reader asking
    for changes after an older ``seq`` is told to reset instead of getting a silent
    partial replay.
@@ -29,9 +32,12 @@ import orjson
 from hub.errors import StorageError
 from hub.storage.database import RESERVED_PREFIX, ObjectDatabase
 
-__all__ = ["Change", "FeedLog", "FeedReset"]
+__all__ = ["Change", "FeedLog", "FeedReset", "FeedRetention"]
 
 Op = Literal["insert", "update", "delete"]
+
+#: Bumped when the triggers change, so ``enable`` re-creates older ones.
+_TRIGGER_VERSION = 2
 
 #: Milliseconds since the epoch, in SQL (``unixepoch('subsec')`` needs SQLite 3.42).
 _NOW_MS = "((julianday('now') - 2440587.5) * 86400000.0)"
@@ -47,6 +53,32 @@ class Change:
     pk: dict[str, Any]
     row: dict[str, Any]
     at: float
+    #: For an update, the row as it was; None otherwise.
+    old: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRetention:
+    """How much of the change log an object keeps (protocol/SPEC.md §9.8).
+
+    A subscriber resuming from before what is kept is told to reset (and takes a
+    snapshot); None keeps changes without that bound.
+    """
+
+    #: Keep at most the newest this many changes.
+    max_changes: int | None = 100_000
+    #: Drop changes older than this many seconds.
+    max_age: float | None = 7 * 24 * 3600.0
+
+    def __post_init__(self) -> None:
+        if self.max_changes is not None and (
+            not isinstance(self.max_changes, int) or self.max_changes < 0
+        ):
+            raise ValueError(f"max_changes must be an int >= 0 or None, got {self.max_changes!r}")
+        if self.max_age is not None and (
+            not isinstance(self.max_age, int | float) or self.max_age < 0
+        ):
+            raise ValueError(f"max_age must be seconds >= 0 or None, got {self.max_age!r}")
 
 
 class FeedReset(StorageError):
@@ -74,13 +106,20 @@ def _json_object(columns: list[str], prefix: str) -> str:
     return "json_object(" + ", ".join(parts) + ")"
 
 
+def _row_columns(columns: list[str], keys: list[str]) -> list[str]:
+    return ["rowid", *columns] if keys == ["rowid"] else columns
+
+
 class FeedLog:
     """The change log of one object, and the triggers that fill it."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "ended")
 
     def __init__(self, db: ObjectDatabase) -> None:
         self._db = db
+        #: Feeds ended by the open transaction: a table (``disable``) or None (``clear``).
+        #: The runtime reads and empties it when the transaction ends.
+        self.ended: list[str | None] = []
 
     # -- which tables feed -----------------------------------------------------------------
 
@@ -90,7 +129,7 @@ class FeedLog:
         stored = self._db.internal(
             "SELECT columns FROM _roost_feeds WHERE tbl = ? -- roost", (table,)
         ).fetchone()
-        signature = orjson.dumps([columns, keys]).decode()
+        signature = orjson.dumps([columns, keys, _TRIGGER_VERSION]).decode()
         if stored is not None and stored[0] == signature:
             return
         self._drop_triggers(table)
@@ -105,13 +144,41 @@ class FeedLog:
         """Stop capturing ``table`` (its past changes stay in the log until trimmed)."""
         self._drop_triggers(table)
         self._db.internal("DELETE FROM _roost_feeds WHERE tbl = ? -- roost", (table,))
+        self.ended.append(table)
 
     def tables(self) -> list[str]:
         """The feed tables, sorted."""
         rows = self._db.internal("SELECT tbl FROM _roost_feeds ORDER BY tbl -- roost")
         return [str(row[0]) for row in rows]
 
+    def columns(self, table: str) -> list[str]:
+        """The columns of a feed table's rows (``rowid`` first when it has no primary
+        key); ``StorageError`` when ``table`` does not feed."""
+        return self.shape(table)[0]
+
+    def shape(self, table: str) -> tuple[list[str], list[str]]:
+        """A feed table's row columns and its primary key columns (``["rowid"]`` when it
+        declares none); ``StorageError`` when ``table`` does not feed."""
+        stored = self._db.internal(
+            "SELECT columns FROM _roost_feeds WHERE tbl = ? -- roost", (table,)
+        ).fetchone()
+        if stored is None:
+            raise StorageError(f"{table!r} is not a feed table")
+        columns, keys = orjson.loads(stored[0])[:2]
+        return _row_columns(columns, keys), keys
+
     # -- reading -----------------------------------------------------------------------
+
+    def snapshot(self, table: str) -> list[dict[str, Any]]:
+        """Every row of the feed table ``table``, in primary key order, shaped like the
+        rows of its changes."""
+        columns, keys = self.shape(table)
+        order = ", ".join(_ident(key) for key in keys)
+        query = (
+            f"SELECT {_json_object(columns, 't')}"
+            f" FROM {_ident(table)} AS t ORDER BY {order} -- roost"
+        )
+        return [orjson.loads(row[0]) for row in self._db.internal(query)]
 
     def last_seq(self) -> int:
         """The seq of the newest change ever written (0 when none)."""
@@ -134,7 +201,7 @@ class FeedLog:
             raise FeedReset(
                 f"changes after seq {seq} were trimmed (kept from {self.trimmed_through() + 1})"
             )
-        query = "SELECT seq, tbl, op, pk, row, at FROM _roost_changes WHERE seq > ?"
+        query = "SELECT seq, tbl, op, pk, row, at, old FROM _roost_changes WHERE seq > ?"
         params: list[Any] = [seq]
         if tables is not None:
             query += f" AND tbl IN ({', '.join('?' for _ in tables)})"
@@ -145,8 +212,16 @@ class FeedLog:
             params.append(limit)
         rows = self._db.internal(query + " -- roost", tuple(params)).fetchall()
         return [
-            Change(int(s), str(t), o, orjson.loads(pk), orjson.loads(row), float(at))
-            for s, t, o, pk, row, at in rows
+            Change(
+                int(s),
+                str(t),
+                o,
+                orjson.loads(pk),
+                orjson.loads(row),
+                float(at),
+                None if old is None else orjson.loads(old),
+            )
+            for s, t, o, pk, row, at, old in rows
         ]
 
     def clear(self) -> None:
@@ -157,6 +232,7 @@ class FeedLog:
         self._db.internal("DELETE FROM _roost_feeds -- roost")
         if last:
             self._db.write_meta("feed_trimmed", last)
+        self.ended.append(None)
 
     # -- retention ---------------------------------------------------------------------
 
@@ -204,12 +280,14 @@ class FeedLog:
 
     def _create_triggers(self, table: str, columns: list[str], keys: list[str]) -> None:
         name, literal = _ident(table), _literal(table)
+        row_columns = _row_columns(columns, keys)
 
         def record(op: Op, prefix: str) -> str:
+            old = _json_object(row_columns, "OLD") if op == "update" else "NULL"
             return (
-                "INSERT INTO _roost_changes (tbl, op, pk, row, at) VALUES ("
+                "INSERT INTO _roost_changes (tbl, op, pk, row, at, old) VALUES ("
                 f"{literal}, '{op}', {_json_object(keys, prefix)},"
-                f" {_json_object(columns, prefix)}, {_NOW_MS});"
+                f" {_json_object(row_columns, prefix)}, {_NOW_MS}, {old});"
             )
 
         same_key = " AND ".join(f"OLD.{_ident(k)} IS NEW.{_ident(k)}" for k in keys)

@@ -134,13 +134,16 @@ def test_a_file_of_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     ObjectDatabase(path).close()
     raw = sqlite3.connect(path)  # make it look like a schema-1 file
-    raw.execute("DROP TABLE _roost_sessions")
+    raw.execute("DROP TABLE _roost_sessions")  # added by migration 2
+    raw.execute("DROP TABLE _roost_changes")  # 3 (and 4 added its column "old")
+    raw.execute("DROP TABLE _roost_feeds")  # 3
     raw.execute("DELETE FROM _roost_meta WHERE key = 'schema'")
     raw.commit()
     raw.close()
     db = ObjectDatabase(path)
     assert db.meta["schema"] == SCHEMA_VERSION
     assert db.internal("SELECT count(*) FROM _roost_sessions").fetchone() == (0,)
+    assert db.internal("SELECT count(old) FROM _roost_changes").fetchone() == (0,)
     db.close()
 
 

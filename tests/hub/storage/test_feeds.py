@@ -42,9 +42,28 @@ def test_inserts_updates_and_deletes_are_captured_in_order(
     ]
     assert changes[0].row == {"id": 1, "title": "milk", "done": 0, "pic": "00FF"}
     assert changes[1].row["done"] == 1
+    assert changes[1].old == {"id": 1, "title": "milk", "done": 0, "pic": "00FF"}
+    assert [c.old for c in changes if c.op != "update"] == [None, None, None]
     assert changes[3].row == {"id": 1, "title": "milk", "done": 1, "pic": "00FF"}
     assert feeds.last_seq() == 4
     assert _ops(feeds, since=3) == [(4, "delete", {"id": 1})]
+
+
+def test_a_snapshot_is_every_row_in_key_order_shaped_like_change_rows(
+    db: ObjectDatabase, sql: SqlStorage, feeds: FeedLog
+) -> None:
+    db.begin()
+    sql.exec("INSERT INTO todos (id, title, done, pic) VALUES (3, 'c', 0, x'0a')")
+    sql.exec("INSERT INTO todos (id, title, done) VALUES (1, 'a', 1)")
+    db.commit()
+    assert feeds.snapshot("todos") == [
+        {"id": 1, "title": "a", "done": 1, "pic": None},
+        {"id": 3, "title": "c", "done": 0, "pic": "0A"},
+    ]
+    assert feeds.snapshot("todos")[1] == feeds.since(0)[0].row
+    assert feeds.columns("todos") == ["id", "title", "done", "pic"]
+    with pytest.raises(StorageError, match="not a feed table"):
+        feeds.snapshot("nothing")
 
 
 def test_a_change_exists_only_if_its_write_committed(
@@ -105,7 +124,10 @@ def test_tables_without_a_primary_key_are_keyed_by_rowid(
     sql.exec("INSERT INTO notes VALUES ('hello')")
     db.commit()
     (change,) = log.since(0)
-    assert (change.pk, change.row) == ({"rowid": 1}, {"body": "hello"})
+    # The row carries its key, so a reader can tell which row a delete removed.
+    assert (change.pk, change.row) == ({"rowid": 1}, {"rowid": 1, "body": "hello"})
+    assert log.columns("notes") == ["rowid", "body"]
+    assert log.snapshot("notes") == [{"rowid": 1, "body": "hello"}]
 
 
 def test_enable_is_idempotent_and_follows_new_columns(
