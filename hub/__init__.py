@@ -13,9 +13,11 @@ evicted when idle::
     async with hub.Hub(objects={"COUNTER": Counter}) as app:
         await app.env.COUNTER.get_by_name("visits").increment()
 
-Layers: ``hub.runtime`` (objects, gates, eviction, alarms, RPC) over ``hub.storage``
-(one SQLite file per object, ``hub.db``) and the pure parts (``ids``, ``alarms``,
-``hibernation``, ``limits``, ``clock``). Errors are in ``hub.errors``.
+Layers: ``hub.net`` (the network front: HTTP, WebSockets, ``roost.v1``, feed
+subscriptions and presence) over ``hub.runtime`` (objects, gates, eviction, alarms,
+RPC, change publishing) over ``hub.storage`` (one SQLite file per object, change log,
+``hub.db``) and the pure parts (``ids``, ``alarms``, ``hibernation``, ``limits``,
+``clock``). Errors are in ``hub.errors``.
 """
 
 from hub.alarms import AlarmInfo, RetryPolicy
@@ -23,9 +25,12 @@ from hub.app import Hub
 from hub.clock import Clock, FakeClock, SystemClock
 from hub.errors import (
     ActivationError,
+    BadSubscriptionError,
     CallCycleError,
     ConfigurationError,
+    FeedError,
     FetchNotImplementedError,
+    ForbiddenError,
     HubError,
     HubStoppingError,
     InternalError,
@@ -33,12 +38,14 @@ from hub.errors import (
     InvalidIdError,
     LimitExceededError,
     MethodNotFoundError,
+    NoSuchFeedError,
     NotSerializableError,
     OverloadedError,
     RemoteError,
     RpcError,
     SqlError,
     StorageError,
+    TooManySubscriptionsError,
     UnknownBindingError,
     WebSocketError,
 )
@@ -55,13 +62,17 @@ from hub.runtime import (
     LifecycleEvent,
     ObjectStats,
 )
+from hub.runtime.context import Presence
 from hub.runtime.websocket import WebSocket
 from hub.storage import SqlCursor, Storage, Transaction
+from hub.storage.feeds import Change, FeedRetention
 
 __all__ = [
     "ActivationError",
     "AlarmInfo",
+    "BadSubscriptionError",
     "CallCycleError",
+    "Change",
     "Clock",
     "ConfigurationError",
     "DurableObject",
@@ -70,7 +81,10 @@ __all__ = [
     "DurableObjectStub",
     "Env",
     "FakeClock",
+    "FeedError",
+    "FeedRetention",
     "FetchNotImplementedError",
+    "ForbiddenError",
     "Headers",
     "Hub",
     "HubError",
@@ -83,10 +97,12 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "MethodNotFoundError",
+    "NoSuchFeedError",
     "NotSerializableError",
     "ObjectId",
     "ObjectStats",
     "OverloadedError",
+    "Presence",
     "RemoteError",
     "Request",
     "Response",
@@ -97,6 +113,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "SystemClock",
+    "TooManySubscriptionsError",
     "Transaction",
     "UnknownBindingError",
     "WebSocket",

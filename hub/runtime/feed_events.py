@@ -78,12 +78,12 @@ class FeedPublisher:
         with retention applied to the log."""
         feeds = storage.feeds
         ended, feeds.ended = feeds.ended, []
+        if not ended and feeds.last_seq() <= self.seq:
+            return None  # the event wrote, but not to a feed table
         try:
             changes = feeds.since(self.seq)
         except FeedReset:  # cleared or trimmed past what subscribers have: they reset
             return Publication([], [*ended, None], feeds.last_seq())
-        if not changes and not ended:
-            return None
         last = changes[-1].seq if changes else self.seq
         retention = self._retention
         trim_by_count = self._trim_above is not None and last > self._trim_above
