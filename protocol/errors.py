@@ -46,7 +46,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("bad_subscription", retryable=False),
         ErrorRow("forbidden", retryable=False),
         ErrorRow("too_many_subscriptions", retryable=False),
-        ErrorRow("hub_stopping", retryable=True, close=1001),
+        ErrorRow("hub_stopping", retryable=True),
         ErrorRow("internal_error", retryable=True),
         ErrorRow("connection_lost", retryable=True),
     )

@@ -341,6 +341,9 @@ class Front:
         self._to_object(object_id, SocketErrored(socket_id, error, tags, attachment))
 
     def _to_object(self, object_id: ObjectId, event: SocketClosed | SocketErrored) -> None:
+        handler = "websocket_close" if isinstance(event, SocketClosed) else "websocket_error"
+        if not callable(getattr(self.host.spec(object_id.binding).cls, handler, None)):
+            return  # nothing would run: a hibernated object stays asleep
         try:
             self.host.submit(object_id, event)
         except (OverloadedError, HubStoppingError) as exc:

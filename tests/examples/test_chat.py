@@ -8,7 +8,6 @@ from SQLite and the sockets' attachments, never from the instance.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,8 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 import hub
-from tests.conftest import TIMEOUT, within
-from tests.examples.conftest import ChatServer, chat, http_get
+from tests.conftest import within
+from tests.examples.conftest import ChatServer, Pages, chat, http_get, needs_chromium
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -287,62 +286,13 @@ async def test_other_paths_and_methods_of_a_room_are_refused(chat_server: ChatSe
 
 # -- the page, in headless Chromium ------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, driven by Playwright (no downloaded browser build)."""
-    from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=TIMEOUT * 1000)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=TIMEOUT * 3000
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-class Pages:
-    """Pages opened by a test, each in its own browser context (its own user)."""
-
-    def __init__(self, browser: Browser, base: str) -> None:
-        self.browser = browser
-        self.base = base
-        #: Uncaught JavaScript errors of every page: a test ends with none.
-        self.errors: list[str] = []
-
-    async def open(self, path: str) -> Page:
-        """A new user's page at ``path``."""
-        page = await (await self.browser.new_context()).new_page()
-        page.set_default_timeout(TIMEOUT * 1000)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        await page.goto(self.base + path)
-        return page
-
 
 async def _say(page: Page, text: str) -> None:
     await page.fill("#text", text)
     await page.click("#send")
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-)
+@needs_chromium
 async def test_two_people_chat_in_chromium_across_hibernation(
     chat_server: ChatServer, browser: Browser
 ) -> None:

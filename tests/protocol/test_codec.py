@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,12 @@ def test_message_text_is_what_websocket_message_receives() -> None:
     assert protocol.message_text(3) == "3"
 
 
-def test_the_error_table_gives_each_code_a_retry_flag_and_close_code() -> None:
-    assert protocol.ERRORS["hub_stopping"].retryable
-    assert protocol.ERRORS["frame_too_large"].close == 1009
-    assert not protocol.ERRORS["invalid_arguments"].retryable
+def test_the_error_table_is_the_one_in_the_spec() -> None:
+    spec = (VECTORS.parent / "SPEC.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)` \| .* \| (true|false) \| (—|\d{4}) \|$", spec, re.M)
+    assert len(rows) == len(protocol.ERRORS)
+    for code, retryable, close in rows:
+        row = protocol.ERRORS[code]
+        assert row.retryable is (retryable == "true"), code
+        assert row.close == (None if close == "—" else int(close)), code
     assert protocol.CLOSE_CODES[1008] == ("slow consumer", True)

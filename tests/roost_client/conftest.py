@@ -236,8 +236,8 @@ class Running:
     def port(self) -> int:
         return self.server.port
 
-    def url(self, name: str = "ledger-1") -> str:
-        return roost_client.object_url(host=self.server.ws_url, binding="LEDGER", name=name)
+    def url(self, name: str = "ledger-1", binding: str = "LEDGER") -> str:
+        return roost_client.object_url(host=self.server.ws_url, binding=binding, name=name)
 
     stopped: bool = False
 
@@ -254,15 +254,17 @@ RunHub = Callable[..., Awaitable[Running]]
 
 @pytest.fixture
 async def run_hub(tmp_path: Path) -> AsyncIterator[RunHub]:
-    """Start a hub with ``Ledger`` on ``tmp_path/data`` (again on the same data and port
-    after a stop, to restart it); every hub is stopped at the end."""
+    """Start a hub with ``Ledger`` (or the ``objects`` given) on ``tmp_path/data`` (again
+    on the same data and port after a stop, to restart it); every hub is stopped at the
+    end."""
     running: list[Running] = []
 
     async def start(*, port: int = 0, **options: Any) -> Running:
         started, gate = asyncio.Event(), asyncio.Event()
         options.setdefault("data_dir", tmp_path / "data")
         variables = {"STARTED": started, "GATE": gate, **options.pop("vars", {})}
-        app = hub.Hub({"LEDGER": Ledger}, vars=variables, **options)
+        objects = options.pop("objects", {"LEDGER": Ledger})
+        app = hub.Hub(objects, vars=variables, **options)
         context = app.serve(host="127.0.0.1", port=port, shutdown_timeout=TIMEOUT)
         server = await context.__aenter__()
         handle = Running(app, server, started, gate, context)

@@ -15,6 +15,14 @@ async def test_call_ids_count_down_from_the_largest_safe_integer() -> None:
     assert calls.next_id == protocol.MAX_ID - 3
 
 
+async def test_subscription_ids_come_from_the_same_counter_and_await_nothing() -> None:
+    calls = Calls()
+    assert calls.add()[0] == protocol.MAX_ID
+    assert calls.reserve() == protocol.MAX_ID - 1
+    assert protocol.MAX_ID - 1 not in calls
+    assert calls.add()[0] == protocol.MAX_ID - 2
+
+
 async def test_a_call_is_answered_once_and_late_answers_are_dropped() -> None:
     calls = Calls()
     call_id, future = calls.add()

@@ -156,3 +156,19 @@ def test_messages_lists_unacknowledged_ones_in_id_order() -> None:
 def test_the_bound_must_allow_one_entry() -> None:
     with pytest.raises(ValueError, match="max_buffered must be at least 1, got 0"):
         Outbox(0)
+
+
+def test_a_control_frame_skips_the_bound_and_can_be_taken_back_until_written() -> None:
+    outbox = Outbox(1)
+    _message(outbox, "a")
+    with pytest.raises(BufferFull):
+        outbox.add("call", call_id=7)
+    first = outbox.add("sub-1", bounded=False)
+    second = outbox.add("sub-2", bounded=False)
+    assert len(outbox) == 3
+    assert outbox.discard(first)
+    assert _drain(outbox) == ["a#1", "sub-2"]
+    assert not outbox.discard(second)  # written: too late
+    message = outbox.messages()[0]
+    assert not outbox.discard(message)  # exactly-once messages leave only when settled
+    assert len(outbox) == 1

@@ -29,6 +29,21 @@ def _client_encoding(frame: dict[str, Any]) -> str:
         return wire.message(frame["data"], frame.get("id"))
     if kind == "call":
         return wire.call(frame["id"], frame["method"], frame["args"], frame["kwargs"])
+    if kind == "sub":
+        return wire.sub(
+            frame["id"],
+            frame["table"],
+            where=frame["where"],
+            columns=frame.get("columns"),
+            snapshot=frame["snapshot"],
+            since=frame.get("since"),
+        )
+    if kind == "unsub":
+        return wire.unsub(frame["id"])
+    if kind == "presence_sub":
+        return wire.presence_sub()
+    if kind == "presence_unsub":
+        return wire.presence_unsub()
     assert kind == "ping"
     return wire.ping()
 

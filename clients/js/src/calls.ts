@@ -4,7 +4,8 @@
  * Rules:
  *
  * 1. Call ids count down from 2^53 - 1 (SPEC §6.1), so they never meet message ids,
- *    which count up from 1.
+ *    which count up from 1. Subscriptions take their ids from the same count
+ *    (`takeId`, SPEC §9.3), so an `error` frame's id names one call or one `sub`.
  * 2. A call is settled once: by its `result` or `error` frame, its timeout, its abort
  *    signal, a lost socket, or the connection's end; whatever comes later is ignored.
  * 3. A call that waits in the outbox (not written yet) has its `entry` set; settling it
@@ -12,7 +13,7 @@
  *    closes is lost (SPEC §6.4); one not written waits for the next socket.
  */
 
-import { MAX_ID } from "./codec.js";
+import { MAX_ID } from "./frames.js";
 import { CallAborted, CallTimeout, ConnectionLost, type RoostError } from "./errors.js";
 
 /** One call waiting for its answer. */
@@ -45,6 +46,13 @@ export class Calls<E> {
   /** The id the next call gets. */
   get nextId(): number {
     return this.nextCallId;
+  }
+
+  /** Use up the next id for a frame that is not a call: a `sub` (SPEC §9.3). */
+  takeId(): number {
+    const id = this.nextCallId;
+    this.nextCallId -= 1;
+    return id;
   }
 
   /** How many calls wait. */

@@ -1,115 +1,44 @@
 /**
- * The frames of roost.v1 (protocol/SPEC.md §2-§8): types, decoding with validation, and
- * encoding. Sans-I/O: no socket, no timer.
+ * The frames of roost.v1 (protocol/SPEC.md §2-§10, typed in `frames.ts`): decoding with
+ * validation, and encoding. Sans-I/O: no socket, no timer.
  *
  * Rules:
  *
  * 1. `decodeHub` / `decodeClient` throw only `BadFrame` (code `bad_frame`), whatever
  *    the text. A decoded frame has every member, defaults filled (`args: []`,
- *    `kwargs: {}`), and absent optional members left out; unknown members are dropped
- *    (SPEC §2.2).
+ *    `kwargs: {}`, `where: []`, `snapshot: false`), and absent optional members left
+ *    out; unknown members are dropped (SPEC §2.2), in the items of `changes` and
+ *    `members` too. A `where` is checked for being an array only: its conditions are
+ *    the hub's to judge (`bad_subscription`, SPEC §9.4), not the decoder's.
  * 2. `encode` writes compact JSON with members in a fixed order (the order of the shared
  *    vectors, protocol/vectors/*.json), leaving out optional members that are absent and
- *    `args` / `kwargs` when empty, so the Python and JS encodings of a frame are the same
- *    text.
- * 3. Integers are non-negative safe integers (SPEC §2.3); anything else is invalid.
+ *    `args` / `kwargs` / `where` when empty and `snapshot` when false, so the Python and
+ *    JS encodings of a frame are the same text.
+ * 3. Integers are non-negative safe integers (SPEC §2.3); anything else is invalid,
+ *    nested ones (`changes[].seq`, `members[].socket`) included.
  */
 
 import { BadFrame } from "./errors.js";
-
-/** The subprotocol a client offers in `Sec-WebSocket-Protocol` (SPEC §1.1). */
-export const SUBPROTOCOL = "roost.v1";
-
-/** The largest id: `Number.MAX_SAFE_INTEGER`, 2^53 - 1 (SPEC §2.3). */
-export const MAX_ID = Number.MAX_SAFE_INTEGER;
-
-/** What a session id looks like (SPEC §3.1). */
-export const SESSION_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** A JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-// -- client -> hub -----------------------------------------------------------------------
-
-/** Start or resume a session; the first frame on every socket (SPEC §3.1). */
-export interface Hello {
-  t: "hello";
-  session: string;
-}
-
-/** An application message; exactly once when it has an `id` (SPEC §4.1, §4.2). */
-export interface ClientMessage {
-  t: "msg";
-  data: Json;
-  id?: number;
-}
-
-/** Call a public method of the object (SPEC §6.1). */
-export interface Call {
-  t: "call";
-  id: number;
-  method: string;
-  args: Json[];
-  kwargs: { [key: string]: Json };
-}
-
-/** Keep-alive; the hub answers `pong` (SPEC §8). */
-export interface Ping {
-  t: "ping";
-}
-
-export type ClientFrame = Hello | ClientMessage | Call | Ping;
-
-// -- hub -> client -----------------------------------------------------------------------
-
-/** The answer to `hello` (SPEC §3.2). */
-export interface Welcome {
-  t: "welcome";
-  session: string;
-  socket: number;
-}
-
-/** What the object sent with `ws.send(str)` / `ctx.broadcast(str)` (SPEC §4.3). */
-export interface HubMessage {
-  t: "msg";
-  data: string;
-}
-
-/** Message `id` of this session is handled (SPEC §4.5). */
-export interface Ack {
-  t: "ack";
-  id: number;
-}
-
-/** Call `id` returned `result` after its event committed (SPEC §6.2). */
-export interface Result {
-  t: "result";
-  id: number;
-  result: Json;
-}
-
-/** A call, a message or a frame failed, with a stable code (SPEC §7.1). */
-export interface ErrorFrame {
-  t: "error";
-  id: number | null;
-  code: string;
-  message: string;
-  retryable: boolean;
-}
-
-/** The answer to `ping` (SPEC §8). */
-export interface Pong {
-  t: "pong";
-}
-
-export type HubFrame = Welcome | HubMessage | Ack | Result | ErrorFrame | Pong;
+import {
+  type ChangeItem,
+  type ChangeOp,
+  type ClientFrame,
+  type Call,
+  type HubFrame,
+  type Json,
+  MAX_ID,
+  type Member,
+  type Row,
+  SESSION_PATTERN,
+  type Sub,
+} from "./frames.js";
 
 // -- decoding ----------------------------------------------------------------------------
 
 type Members = { readonly [key: string]: unknown };
 
 /** The members whose raw text matters: `JSON.parse` reads `1.0` as 1, and keeps the last `t`. */
-const RAW_KEYS: ReadonlySet<string> = new Set(["t", "id", "socket"]);
+const RAW_KEYS: ReadonlySet<string> = new Set(["t", "id", "socket", "seq", "since", "changes", "members"]);
 
 /** A parsed frame, with its text for the checks `JSON.parse` cannot make. */
 class Parsed {
@@ -209,6 +138,21 @@ function rawMembers(text: string, keys: ReadonlySet<string>): Map<string, string
   }
 }
 
+/** The raw texts of the elements of the array whose raw text is `text`. */
+function rawElements(text: string): string[] {
+  const elements: string[] = [];
+  let i = skipSpace(text, 0) + 1; // after "["
+  for (;;) {
+    i = skipSpace(text, i);
+    if (text[i] === "]" || i >= text.length) return elements;
+    const end = valueEnd(text, i);
+    elements.push(text.slice(i, end));
+    i = skipSpace(text, end);
+    if (text[i] !== ",") return elements;
+    i += 1;
+  }
+}
+
 /** An integer literal: no fraction, no exponent (SPEC §2.3: `1.0` is a float). */
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
@@ -241,6 +185,102 @@ function id(frame: Parsed, key = "id"): number {
     throw new BadFrame(`${key} must be an integer from 0 to ${MAX_ID}, got ${got}`);
   }
   return value + 0; // -0 is the integer 0
+}
+
+function integerText(raw: string): boolean {
+  return INTEGER.test(raw) && isId(Number(raw));
+}
+
+/** Some digit is followed by a fraction or an exponent somewhere in the text. */
+const FLOATISH = /[0-9][.eE]/;
+
+/**
+ * SPEC §2.3 for member `key` of the objects in the top-level array `list` (already
+ * checked to be objects whose `key` is a safe integer once parsed): a `1.0` there is
+ * invalid too. The text is scanned only if it holds a fraction or an exponent at all.
+ */
+function nestedIds(frame: Parsed, list: string, key: string): void {
+  if (!FLOATISH.test(frame.text)) return;
+  const array = frame.raw(list).at(-1);
+  if (array === undefined) return;
+  const keys = new Set([key]);
+  rawElements(array).forEach((element, index) => {
+    const bad = rawMembers(element, keys).get(key)?.find((raw) => !integerText(raw));
+    if (bad !== undefined) throw new BadFrame(`${list}[${index}].${key} must be an integer from 0 to ${MAX_ID}, got ${bad}`);
+  });
+}
+
+function isObject(value: unknown): value is { readonly [key: string]: unknown } {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function array(frame: Parsed, key: string): unknown[] {
+  const value = required(frame, key);
+  if (!Array.isArray(value)) throw new BadFrame(`${key} must be an array, got ${describe(value)}`);
+  return value;
+}
+
+/** Member `key` of item `index` of the array `list`: a safe integer (checked again raw by `nestedIds`). */
+function itemId(item: { readonly [key: string]: unknown }, list: string, index: number, key: string): number {
+  if (!Object.hasOwn(item, key)) throw new BadFrame(`${list}[${index}] without ${key}`);
+  const value = item[key];
+  if (!isId(value)) throw new BadFrame(`${list}[${index}].${key} must be an integer from 0 to ${MAX_ID}, got ${describe(value)}`);
+  return value + 0;
+}
+
+function rows(frame: Parsed): Row[] {
+  return array(frame, "rows").map((row, index) => {
+    if (!isObject(row)) throw new BadFrame(`rows[${index}] must be an object, got ${describe(row)}`);
+    return row as Row;
+  });
+}
+
+const OPS: ReadonlySet<string> = new Set(["insert", "update", "delete"]);
+
+function changes(frame: Parsed): ChangeItem[] {
+  const items = array(frame, "changes").map((item, index): ChangeItem => {
+    if (!isObject(item)) throw new BadFrame(`changes[${index}] must be an object, got ${describe(item)}`);
+    const seq = itemId(item, "changes", index, "seq");
+    const op = item.op;
+    if (typeof op !== "string" || !OPS.has(op)) {
+      throw new BadFrame(`changes[${index}].op must be insert, update or delete, got ${describe(op)}`);
+    }
+    const row = item.row;
+    if (!isObject(row)) throw new BadFrame(`changes[${index}].row must be an object, got ${describe(row)}`);
+    return { seq, op: op as ChangeOp, row: row as Row };
+  });
+  nestedIds(frame, "changes", "seq");
+  return items;
+}
+
+function members(frame: Parsed): Member[] {
+  const items = array(frame, "members").map((item, index): Member => {
+    if (!isObject(item)) throw new BadFrame(`members[${index}] must be an object, got ${describe(item)}`);
+    const socket = itemId(item, "members", index, "socket");
+    if (!Object.hasOwn(item, "state")) throw new BadFrame(`members[${index}] without state`);
+    return { socket, state: item.state as Json };
+  });
+  nestedIds(frame, "members", "socket");
+  return items;
+}
+
+function sub(frame: Parsed): Sub {
+  const subId = id(frame);
+  const table = string(frame, "table");
+  const where = has(frame, "where") ? frame.members.where : [];
+  if (!Array.isArray(where)) throw new BadFrame(`where must be an array, got ${describe(where)}`);
+  const snapshot = has(frame, "snapshot") ? frame.members.snapshot : false;
+  if (typeof snapshot !== "boolean") throw new BadFrame(`snapshot must be a boolean, got ${describe(snapshot)}`);
+  const decoded: Sub = { t: "sub", id: subId, table, where: where as Json[], snapshot };
+  if (has(frame, "columns")) {
+    const columns = frame.members.columns;
+    if (!Array.isArray(columns) || !columns.every((column) => typeof column === "string")) {
+      throw new BadFrame(`columns must be an array of strings, got ${describe(columns)}`);
+    }
+    decoded.columns = columns as string[];
+  }
+  if (has(frame, "since")) decoded.since = id(frame, "since");
+  return decoded;
 }
 
 function string(frame: Parsed, key: string): string {
@@ -304,6 +344,30 @@ export function decodeHub(text: string): HubFrame {
     }
     case "pong":
       return { t };
+    case "snapshot": {
+      const subId = id(frame);
+      const seq = id(frame, "seq");
+      return { t, id: subId, seq, rows: rows(frame) };
+    }
+    case "changes": {
+      const subId = id(frame);
+      return { t, id: subId, changes: changes(frame) };
+    }
+    case "subscribed": {
+      const subId = id(frame);
+      return { t, id: subId, seq: id(frame, "seq") };
+    }
+    case "reset":
+      return { t, id: id(frame) };
+    case "presence":
+      return { t, members: members(frame) };
+    case "join":
+    case "update": {
+      const socket = id(frame, "socket");
+      return { t, socket, state: required(frame, "state") as Json };
+    }
+    case "leave":
+      return { t, socket: id(frame, "socket") };
     default:
       throw unknownType(t, "hub");
   }
@@ -332,7 +396,13 @@ export function decodeClient(text: string): ClientFrame {
       return { t, id: callId, method, args: args as Json[], kwargs: kwargs as Call["kwargs"] };
     }
     case "ping":
+    case "presence_sub":
+    case "presence_unsub":
       return { t };
+    case "sub":
+      return sub(frame);
+    case "unsub":
+      return { t, id: id(frame) };
     default:
       throw unknownType(t, "client");
   }
@@ -395,6 +465,44 @@ export function encode(frame: ClientFrame | HubFrame): string {
     }
     case "pong":
       return `{"t":"pong"}`;
+    case "sub": {
+      let text = `{"t":"sub","id":${checkId(frame.id, "subscription id")},"table":${json(frame.table, "table")}`;
+      if (frame.where.length > 0) text += `,"where":${json(frame.where, "where")}`;
+      if (frame.columns !== undefined) text += `,"columns":${json(frame.columns, "columns")}`;
+      if (frame.snapshot) text += `,"snapshot":true`;
+      if (frame.since !== undefined) text += `,"since":${checkId(frame.since, "since")}`;
+      return `${text}}`;
+    }
+    case "unsub":
+      return `{"t":"unsub","id":${checkId(frame.id, "subscription id")}}`;
+    case "presence_sub":
+      return `{"t":"presence_sub"}`;
+    case "presence_unsub":
+      return `{"t":"presence_unsub"}`;
+    case "snapshot":
+      return `{"t":"snapshot","id":${checkId(frame.id, "id")},"seq":${checkId(frame.seq, "seq")},"rows":${json(frame.rows, "rows")}}`;
+    case "changes": {
+      const items = frame.changes.map(
+        (change) =>
+          `{"seq":${checkId(change.seq, "seq")},"op":${json(change.op, "op")},"row":${json(change.row, "row")}}`,
+      );
+      return `{"t":"changes","id":${checkId(frame.id, "id")},"changes":[${items.join(",")}]}`;
+    }
+    case "subscribed":
+      return `{"t":"subscribed","id":${checkId(frame.id, "id")},"seq":${checkId(frame.seq, "seq")}}`;
+    case "reset":
+      return `{"t":"reset","id":${checkId(frame.id, "id")}}`;
+    case "presence": {
+      const items = frame.members.map(
+        (member) => `{"socket":${checkId(member.socket, "socket")},"state":${json(member.state, "state")}}`,
+      );
+      return `{"t":"presence","members":[${items.join(",")}]}`;
+    }
+    case "join":
+    case "update":
+      return `{"t":"${frame.t}","socket":${checkId(frame.socket, "socket")},"state":${json(frame.state, "state")}}`;
+    case "leave":
+      return `{"t":"leave","socket":${checkId(frame.socket, "socket")}}`;
   }
 }
 

@@ -15,12 +15,19 @@
  * 4. The connection ends exactly once, in `#finish()`: every waiting promise is settled,
  *    iterators end, `state` becomes `closed`.
  * 5. Local refusals (buffer full, frame too large, connection closed, not JSON) throw
- *    synchronously from `send` / `call`; what the hub answers settles their promises.
+ *    synchronously from `send` / `call` / `subscribe`; what the hub answers settles
+ *    their promises.
+ * 6. After each `welcome`, in this order: the outbox (rule 1), then every open
+ *    subscription asked again (`Feeds.resume`, SPEC §9.9), then `presence_sub` if the
+ *    presence is open (SPEC §10.2). An `error` frame's id names a call, a subscription
+ *    or a message, looked up in that order (their ids never meet: SPEC §6.1, §9.3).
  */
 
 import { Backoff } from "./backoff.js";
 import { Calls, type PendingCall } from "./calls.js";
-import { type ErrorFrame, type HubFrame, type Json, SESSION_PATTERN, encode, utf8Length } from "./codec.js";
+import { encode, utf8Length } from "./codec.js";
+import { type ErrorFrame, type HubFrame, type Json, SESSION_PATTERN } from "./frames.js";
+import { Feeds, type SubscribeOptions, type Subscription, feedRequest, subFrame } from "./feeds.js";
 import {
   type BadFrame,
   CallAborted,
@@ -56,6 +63,7 @@ import {
   randomSession,
 } from "./options.js";
 import { type Entry, Outbox } from "./outbox.js";
+import { Presence } from "./presence.js";
 import { type QueryParams, objectUrl, withQuery } from "./url.js";
 
 interface Settler {
@@ -112,6 +120,8 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   readonly #calls: Calls<Entry<Outgoing>>;
   readonly #flushWaiters = new Set<{ readonly upTo: number; readonly settler: Settler }>();
   readonly #inbox = new Inbox();
+  readonly #feeds: Feeds;
+  #presence: Presence | null = null;
   readonly #times: LinkTimes;
   readonly #maxRetries: number;
   readonly #maxMessageSize: number;
@@ -145,6 +155,12 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
     this.#maxRetries = nonNegative("maxRetries", options.maxRetries ?? DEFAULTS.maxRetries);
     this.#maxMessageSize = nonNegative("maxMessageSize", options.maxMessageSize ?? DEFAULTS.maxMessageSize, false);
     this.#callTimeout = nonNegative("callTimeout", options.callTimeout ?? DEFAULTS.callTimeout);
+    this.#feeds = new Feeds({
+      nextId: () => this.#calls.takeId(),
+      write: (text) => this.#write(text),
+      delay: (n) => this.#backoff.delay(n),
+      maxRetries: this.#maxRetries,
+    });
     this.#times = {
       connectionTimeout: nonNegative("connectionTimeout", options.connectionTimeout ?? DEFAULTS.connectionTimeout, false),
       pingInterval: nonNegative("pingInterval", options.pingInterval ?? DEFAULTS.pingInterval),
@@ -266,6 +282,44 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   }
 
   /**
+   * Subscribe to the object's feed table `table` (SPEC §9): `{ snapshot: true }` for the
+   * rows that match then live changes, `{ since: seq }` for every change after `seq`
+   * then live ones, `{}` for live changes only; `where` and `columns` narrow it. Iterate
+   * the subscription or listen to its `change` events. It resumes by itself after a
+   * reconnect (`since` its last seq), never delivering a change twice; after a `reset`
+   * it delivers a change with op `reset`, then a fresh snapshot.
+   *
+   * Throws at once, and nothing is sent: `TypeError` (both `snapshot` and `since`, a bad
+   * `where`), `RangeError`, `FrameTooLarge`, `ConnectionClosed`. What the hub refuses
+   * ends the subscription with its error (`NoSuchFeed`, `BadSubscription`, `Forbidden`,
+   * `TooManySubscriptions`, ...).
+   */
+  subscribe(table: string, options: SubscribeOptions = {}): Subscription {
+    this.#ensureUsable();
+    const request = feedRequest(table, options);
+    this.#checkSize(utf8Length(encode(subFrame(request, this.#calls.nextId, request))));
+    return this.#feeds.subscribe(request);
+  }
+
+  /**
+   * The object's presence (SPEC §10): made at the first read, which sends
+   * `presence_sub` (and again after every reconnect). After `presence.close()` the next
+   * read makes a new one. Throws `ConnectionClosed` if it has to be made on a closed
+   * connection.
+   */
+  get presence(): Presence {
+    if (this.#presence !== null) return this.#presence;
+    this.#ensureUsable();
+    this.#presence = new Presence({
+      write: (text) => this.#write(text),
+      closed: (presence) => {
+        if (this.#presence === presence) this.#presence = null;
+      },
+    });
+    return this.#presence;
+  }
+
+  /**
    * Resolves when the hub has answered (`ack` or `error`) every exactly-once message
    * sent so far; rejects with the connection's end if that comes first.
    */
@@ -356,6 +410,8 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
     this.#failures = 0;
     // SPEC §5.1: unacknowledged messages in id order, then what waited, before new frames.
     this.#outbox.replay((entry) => this.#writeEntry(entry));
+    this.#feeds.resume();
+    this.#presence?.resume();
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#setState("open");
@@ -366,6 +422,8 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   #onClosed(end: LinkEnd): void {
     const { code, reason, wasClean, welcomed } = end;
     this.#link = null;
+    this.#feeds.socketClosed();
+    this.#presence?.socketClosed();
     if (this.#state === "closed") {
       this.#closedResolve?.();
       this.#dispatch(new CloseEvent(code, reason, wasClean, false));
@@ -430,6 +488,18 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
       case "error":
         this.#onErrorFrame(frame);
         return;
+      case "snapshot":
+      case "changes":
+      case "subscribed":
+      case "reset":
+        this.#feeds.onFrame(frame);
+        return;
+      case "presence":
+      case "join":
+      case "update":
+      case "leave":
+        this.#presence?.onFrame(frame);
+        return;
       default:
         return; // welcome and pong stay in the link
     }
@@ -449,6 +519,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
       return;
     }
     if (this.#calls.fail(frame.id, error)) return;
+    if (this.#feeds.fail(frame.id, error)) return;
     const entry = this.#outbox.settle(frame.id);
     if (entry?.payload.kind === "msg") {
       // SPEC §5.4: handled (its handler raised), never resent; reported for those who did not await it.
@@ -555,6 +626,8 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
     for (const waiter of this.#flushWaiters) waiter.settler.reject(pending);
     this.#flushWaiters.clear();
     this.#inbox.end(error);
+    this.#feeds.end(error);
+    this.#presence?.end(pending);
     if (error !== null) this.#dispatch(new ErrorEvent(error));
   }
 

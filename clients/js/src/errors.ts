@@ -26,6 +26,10 @@
  *     ├── ActivationFailed   activation_failed: the object's constructor raised
  *     ├── Overloaded         overloaded: the object's queue is full
  *     ├── CallCycle          call_cycle: the call would deadlock on the object's input gate
+ *     ├── NoSuchFeed         no_such_feed: `sub` names a table that is not a feed table
+ *     ├── BadSubscription    bad_subscription: invalid where / columns, unknown column
+ *     ├── Forbidden          forbidden: the object refused the subscription
+ *     ├── TooManySubscriptions  too_many_subscriptions: the socket has the most allowed
  *     ├── HubStopping        hub_stopping: the hub is shutting down (retryable)
  *     ├── InternalError      internal_error: a fault inside the hub (retryable)
  *     ├── ConnectionLost     connection_lost: the socket closed before the answer (retryable)
@@ -38,7 +42,7 @@
  *     └── ConnectionClosed   connection_closed: closed for good, no reconnect
  */
 
-import type { ErrorFrame } from "./codec.js";
+import type { ErrorFrame } from "./frames.js";
 
 /** One error code: may the same frame succeed if sent again, which close code follows. */
 export interface ErrorRow {
@@ -64,6 +68,10 @@ export const ERRORS = Object.freeze({
   activation_failed: row(false),
   overloaded: row(false),
   call_cycle: row(false),
+  no_such_feed: row(false),
+  bad_subscription: row(false),
+  forbidden: row(false),
+  too_many_subscriptions: row(false),
   hub_stopping: row(true),
   internal_error: row(true),
   connection_lost: row(true, null, true),
@@ -122,7 +130,7 @@ export class RoostError extends Error {
   readonly closeCode: number | null;
   /** True when the hub sent this error in an `error` frame. */
   readonly remote: boolean;
-  /** The `msg` or `call` id the error answers, or null. */
+  /** The `msg`, `call` or `sub` id the error answers, or null. */
   readonly id: number | null;
 
   constructor(code: string, message: string, init: RoostErrorInit = {}) {
@@ -196,6 +204,34 @@ export class Overloaded extends RoostError {
 export class CallCycle extends RoostError {
   constructor(message: string, init: RoostErrorInit = {}) {
     super("call_cycle", message, init);
+  }
+}
+
+/** `no_such_feed`: a subscription names a table that is not (or no longer) a feed table of the object. */
+export class NoSuchFeed extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("no_such_feed", message, init);
+  }
+}
+
+/** `bad_subscription`: an invalid `where` or `columns`, an unknown column, or both `snapshot` and `since`. */
+export class BadSubscription extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("bad_subscription", message, init);
+  }
+}
+
+/** `forbidden`: the object refused the subscription. */
+export class Forbidden extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("forbidden", message, init);
+  }
+}
+
+/** `too_many_subscriptions`: the socket already has the most subscriptions the hub allows. */
+export class TooManySubscriptions extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("too_many_subscriptions", message, init);
   }
 }
 
@@ -294,6 +330,10 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   activation_failed: ActivationFailed,
   overloaded: Overloaded,
   call_cycle: CallCycle,
+  no_such_feed: NoSuchFeed,
+  bad_subscription: BadSubscription,
+  forbidden: Forbidden,
+  too_many_subscriptions: TooManySubscriptions,
   hub_stopping: HubStopping,
   internal_error: InternalError,
   connection_lost: ConnectionLost,

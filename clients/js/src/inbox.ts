@@ -1,5 +1,6 @@
 /**
- * The async iterators over a connection's incoming messages.
+ * The async iterators over a connection's incoming messages (and over a subscription's
+ * changes: the same rules).
  *
  * Rules:
  *
@@ -8,6 +9,9 @@
  * 2. When the connection ends, an iterator yields what it holds, then throws the error
  *    that ended the connection (once), or finishes when there was none (`close()`, or
  *    the object closed the socket normally).
+ * 3. An inbox made with `hold` (a subscription's) also keeps what arrives before its
+ *    first iterator, for that iterator, until `release()` (someone reads the messages
+ *    another way: events). So nothing is lost to a reader that starts late.
  */
 
 import type { RoostError } from "./errors.js";
@@ -15,25 +19,38 @@ import type { RoostError } from "./errors.js";
 /** A message from the object: text, or binary data. */
 export type Incoming = string | ArrayBuffer;
 
-interface Reader {
-  readonly queue: Incoming[];
+interface Reader<T> {
+  readonly queue: T[];
   wake: (() => void) | null;
   done: boolean;
   error: RoostError | null;
 }
 
-/** The readers of one connection. */
-export class Inbox {
-  private readonly readers = new Set<Reader>();
+/** The readers of one connection (or subscription); `T` is what they read (never undefined). */
+export class Inbox<T = Incoming> {
+  private readonly readers = new Set<Reader<T>>();
   private ended = false;
   private endError: RoostError | null = null;
+  /** What arrived before the first iterator, kept for it (rule 3); null when not kept. */
+  private held: T[] | null;
 
-  /** A new iterator over the messages from now on. */
-  iterator(): AsyncIterator<Incoming> {
-    const reader: Reader = { queue: [], wake: null, done: this.ended, error: this.endError };
+  constructor(hold = false) {
+    this.held = hold ? [] : null;
+  }
+
+  /** Keep nothing more for a first iterator, and drop what was kept (rule 3). */
+  release(): void {
+    this.held = null;
+  }
+
+  /** A new iterator over the messages from now on (the first one: and what was held). */
+  iterator(): AsyncIterator<T> {
+    const queue = this.held ?? [];
+    this.held = null;
+    const reader: Reader<T> = { queue, wake: null, done: this.ended, error: this.endError };
     if (!this.ended) this.readers.add(reader);
     return {
-      next: async (): Promise<IteratorResult<Incoming>> => {
+      next: async (): Promise<IteratorResult<T>> => {
         for (;;) {
           const message = reader.queue.shift();
           if (message !== undefined) return { value: message, done: false };
@@ -48,7 +65,7 @@ export class Inbox {
           });
         }
       },
-      return: async (): Promise<IteratorResult<Incoming>> => {
+      return: async (): Promise<IteratorResult<T>> => {
         this.readers.delete(reader);
         reader.done = true;
         reader.queue.length = 0;
@@ -59,7 +76,8 @@ export class Inbox {
   }
 
   /** A message arrived. */
-  push(message: Incoming): void {
+  push(message: T): void {
+    this.held?.push(message);
     for (const reader of this.readers) {
       reader.queue.push(message);
       this.wake(reader);
@@ -78,7 +96,7 @@ export class Inbox {
     this.readers.clear();
   }
 
-  private wake(reader: Reader): void {
+  private wake(reader: Reader<T>): void {
     const wake = reader.wake;
     reader.wake = null;
     wake?.();

@@ -9,6 +9,9 @@
  *     await room.send({ text: "hi" });            // exactly once, resolves when acknowledged
  *     const n = await room.call("count");         // RPC
  *     for await (const message of room) { ... }   // or iterate
+ *     const todos = room.subscribe("todos", { where: { done: false }, snapshot: true });
+ *     for await (const change of todos) { ... }   // { seq, op, row }, resumed after reconnects
+ *     room.presence.addEventListener("join", (event) => console.log(event.detail.socket));
  *     await room.close();
  */
 
@@ -16,27 +19,54 @@ export { Backoff, BACKOFF_DEFAULTS, type BackoffOptions } from "./backoff.js";
 export {
   type Ack,
   type Call,
+  type ChangeItem,
+  type ChangeOp,
+  type Changes,
   type ClientFrame,
   type ClientMessage,
+  type Condition,
   type ErrorFrame,
+  type FeedFrame,
   type Hello,
   type HubFrame,
   type HubMessage,
+  type Join,
   type Json,
+  type Leave,
   MAX_ID,
+  type Member,
   type Ping,
   type Pong,
+  type PresenceFrame,
+  type PresenceList,
+  type PresenceSub,
+  type PresenceUnsub,
+  type Reset,
   type Result,
+  type Row,
+  type Scalar,
   SESSION_PATTERN,
   SUBPROTOCOL,
+  type Snapshot,
+  type Sub,
+  type Subscribed,
+  type Unsub,
+  type Update,
   type Welcome,
-  decodeClient,
-  decodeHub,
-  encode,
-  isId,
-  utf8Length,
-} from "./codec.js";
+  type Where,
+  type WhereOp,
+} from "./frames.js";
+export { decodeClient, decodeHub, encode, isId, utf8Length } from "./codec.js";
 export { Connection, connect } from "./connection.js";
+export {
+  type FeedRequest,
+  type SubscribeOptions,
+  Subscription,
+  type SubscriptionState,
+  feedRequest,
+  whereConditions,
+} from "./feeds.js";
+export { Presence, type PresenceChange, presenceDiff, sameJson } from "./presence.js";
 export {
   type CallOptions,
   type ConnectOptions,
@@ -51,6 +81,7 @@ export { type Incoming } from "./inbox.js";
 export {
   ActivationFailed,
   BadFrame,
+  BadSubscription,
   BufferFull,
   CLOSE_CODES,
   CODES,
@@ -63,23 +94,28 @@ export {
   ERRORS,
   type ErrorCode,
   type ErrorRow,
+  Forbidden,
   FrameTooLarge,
   HandshakeRejected,
   HubStopping,
   InternalError,
   InvalidArguments,
   MethodNotFound,
+  NoSuchFeed,
   ObjectError,
   Overloaded,
   RoostError,
   type RoostErrorInit,
   SessionRequired,
+  TooManySubscriptions,
   errorForClose,
   errorRow,
   fromFrame,
   shouldReconnect,
 } from "./errors.js";
 export {
+  type Change,
+  ChangeEvent,
   CloseEvent,
   type ConnectionEventMap,
   ConnectionEventTarget,
@@ -87,7 +123,13 @@ export {
   ErrorEvent,
   MessageEvent,
   OpenEvent,
+  PresenceEvent,
+  type PresenceEventMap,
+  type PresenceMember,
+  PresenceSyncEvent,
   StateEvent,
+  type SubscriptionEventMap,
+  TypedEventTarget,
 } from "./events.js";
 export { type Entry, Outbox } from "./outbox.js";
 export { type AddressOptions, type QueryParams, kebab, objectUrl, withQuery } from "./url.js";

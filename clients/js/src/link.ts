@@ -14,7 +14,8 @@
  *    `ping`: the link drops the socket as if the network had (code 1006).
  */
 
-import { type HubFrame, SUBPROTOCOL, decodeHub, encode } from "./codec.js";
+import { decodeHub, encode } from "./codec.js";
+import { type HubFrame, SUBPROTOCOL } from "./frames.js";
 import { BadFrame, HandshakeRejected } from "./errors.js";
 import type { WebSocketConstructor, WebSocketLike } from "./options.js";
 

@@ -4,7 +4,7 @@
  */
 
 import type { BackoffOptions } from "./backoff.js";
-import type { Json } from "./codec.js";
+import type { Json } from "./frames.js";
 import type { AddressOptions, QueryParams } from "./url.js";
 
 /** The part of the WebSocket API a connection uses (browsers' `WebSocket`, the `ws` package). */

@@ -15,7 +15,7 @@
  */
 
 import { BufferFull } from "./errors.js";
-import { MAX_ID } from "./codec.js";
+import { MAX_ID } from "./frames.js";
 
 /** One waiting frame: `id` is set for exactly-once messages and null otherwise. */
 export interface Entry<T> {

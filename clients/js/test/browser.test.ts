@@ -177,3 +177,50 @@ test("exactly once from Chromium across a connection cut mid-stream", { skip: SK
   // Chromium logs the dropped socket as a console error; nothing else may fail.
   assert.deepEqual(errors.filter((error) => !/WebSocket connection to .* failed/.test(error)), []);
 });
+
+test("a feed subscription and presence from Chromium", { skip: SKIP }, async () => {
+  const hub = await HubProcess.start(cleanup, tempDir(cleanup));
+  const { page, errors } = await openPage(await servePage());
+  const outcome = await within(
+    page.evaluate(async (host: string) => {
+      const { connect, NoSuchFeed } = (window as unknown as { roost: typeof import("../src/index.js") }).roost;
+      const list = await connect({ host, party: "todo-list", room: "browser", query: { name: "chromium" } });
+      await list.call("add_many", [["a", "b"]]);
+      const sub = list.subscribe("todos", { snapshot: true, where: { done: false }, columns: ["title"] });
+      const changes: unknown[] = [];
+      const iterating = (async () => {
+        for await (const change of sub) {
+          changes.push([change.op, change.row]);
+          if (change.op === "delete") break;
+        }
+      })();
+      await list.call("add", ["c"]);
+      await list.call("set_done", [1, true]);
+      await iterating;
+      const seq = sub.seq;
+      sub.unsubscribe();
+      await list.presence.ready;
+      const members = [...list.presence.members];
+      const refused = list.subscribe("nope");
+      const error = await new Promise((resolve) => refused.addEventListener("error", (event) => resolve(event.error)));
+      const result = { changes, seq, members, self: list.socketId, refused: error instanceof NoSuchFeed };
+      await list.close();
+      return result;
+    }, hub.host),
+    "the page's run",
+    3,
+  );
+  assert.deepEqual(outcome, {
+    changes: [
+      ["snapshot", { id: 1, title: "a" }],
+      ["snapshot", { id: 2, title: "b" }],
+      ["insert", { id: 3, title: "c" }],
+      ["delete", { id: 1, title: "a" }],
+    ],
+    seq: 4,
+    members: [[outcome.self, { name: "chromium" }]],
+    self: outcome.self,
+    refused: true,
+  });
+  assert.deepEqual(errors, []);
+});

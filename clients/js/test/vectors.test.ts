@@ -144,6 +144,15 @@ describe("beyond the vectors: what JSON.parse hides", () => {
     ["two different types, one escaped", decodeHub, '{"\\u0074":"pong","t":"ack","id":1}'],
     ["client message id written as a float", decodeClient, '{"t":"msg","id":1.0,"data":0}'],
     ["call id with an exponent", decodeClient, '{"t":"call","id":1E2,"method":"m"}'],
+    ["a change's seq written as a float", decodeHub, '{"t":"changes","id":1,"changes":[{"seq":1,"op":"insert","row":{}},{"seq":2.0,"op":"insert","row":{}}]}'],
+    ["a float seq, then an integer one, in a change", decodeHub, '{"t":"changes","id":1,"changes":[{"seq":1.0,"seq":1,"op":"insert","row":{}}]}'],
+    ["a member's socket with an exponent", decodeHub, '{"t":"presence","members":[{"socket":2e0,"state":1}]}'],
+    ["a snapshot's seq written as a float", decodeHub, '{"t":"snapshot","id":1,"seq":1.0,"rows":[]}'],
+    ["a change's row null", decodeHub, '{"t":"changes","id":1,"changes":[{"seq":1,"op":"insert","row":null}]}'],
+    ["a member without state", decodeHub, '{"t":"presence","members":[{"socket":2}]}'],
+    ["since written as a float", decodeClient, '{"t":"sub","id":1,"table":"x","since":1.0}'],
+    ["where null", decodeClient, '{"t":"sub","id":1,"table":"x","where":null}'],
+    ["columns null", decodeClient, '{"t":"sub","id":1,"table":"x","columns":null}'],
   ];
   for (const [name, decode, text] of invalid) {
     test(`invalid: ${name}`, () => assertBadFrame(decode, text, name));
@@ -154,6 +163,20 @@ describe("beyond the vectors: what JSON.parse hides", () => {
     ["the same type twice", decodeHub, '{"t":"pong","t":"pong"}', { t: "pong" }],
     ["floats inside a result", decodeHub, '{"t":"result","result":{"id":1.5,"x":["\\"}",{"a":[1.0]}]},"id":7}', { t: "result", id: 7, result: { id: 1.5, x: ['"}', { a: [1] }] } }],
     ["quotes and t inside data", decodeHub, '{"t":"msg","data":"a \\"t\\" \\\\\\"t\\\\\\" \\"t"}', { t: "msg", data: 'a "t" \\"t\\" "t' }],
+    [
+      "floats and a seq member inside a row; unknown members of a change dropped",
+      decodeHub,
+      '{"t":"changes","id":1,"changes":[{"seq":2,"op":"update","row":{"seq":1.5,"x":"1.0"},"extra":1.0}]}',
+      { t: "changes", id: 1, changes: [{ seq: 2, op: "update", row: { seq: 1.5, x: "1.0" } }] },
+    ],
+    ["floats inside snapshot rows", decodeHub, '{"t":"snapshot","id":1,"seq":3,"rows":[{"a":1.0}]}', { t: "snapshot", id: 1, seq: 3, rows: [{ a: 1 }] }],
+    ["a null presence state (the hub never sends it, the decoder keeps it)", decodeHub, '{"t":"join","socket":2,"state":null}', { t: "join", socket: 2, state: null }],
+    [
+      "snapshot and since together: a valid frame, refused by the hub with bad_subscription (SPEC §9.3)",
+      decodeClient,
+      '{"t":"sub","id":1,"table":"x","snapshot":true,"since":3}',
+      { t: "sub", id: 1, table: "x", where: [], snapshot: true, since: 3 },
+    ],
   ];
   for (const [name, decode, text, frame] of valid) {
     test(`valid: ${name}`, () => assert.deepStrictEqual(decode(text), frame));

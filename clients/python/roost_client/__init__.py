@@ -9,11 +9,19 @@
         async for message in conn:                 # what the object sends
             print(message)
 
+    async with conn.subscribe("todos", where={"done": False}, snapshot=True) as sub:
+        async for change in sub:                   # Change(seq, op, row), no gap, no repeat
+            apply(change)
+
+    conn.presence.on_join(lambda socket, state: print(socket, "joined", state))
+
 A connection reconnects after a lost socket with exponential backoff and jitter,
 resumes its session, and resends the messages the hub has not acknowledged, so each
 message sent with ``send`` is handled once: never zero times, never twice
 (protocol/SPEC.md §5). Errors are ``RoostError`` subclasses with a stable ``code`` and
-a ``retryable`` flag (see ``roost_client.errors``).
+a ``retryable`` flag (see ``roost_client.errors``). Subscriptions to the object's
+change feeds resume after a reconnect where they left off (SPEC §9), and
+``conn.presence`` follows who is connected (SPEC §10).
 """
 
 from __future__ import annotations
@@ -28,52 +36,68 @@ from roost_client.errors import (
     CODES,
     ActivationFailed,
     BadFrame,
+    BadSubscription,
     BufferFull,
     CallCycle,
     CallTimeout,
     ConnectFailed,
     ConnectionClosed,
     ConnectionLost,
+    Forbidden,
     FrameTooLarge,
     HandshakeRejected,
     HubStopping,
     InternalError,
     InvalidArguments,
     MethodNotFound,
+    NoSuchFeed,
     ObjectError,
     Overloaded,
     RoostError,
     SessionRequired,
+    TooManySubscriptions,
 )
+from roost_client.feed import Change
+from roost_client.presence import Presence, PresenceEvent, PresenceStream
 from roost_client.state import State, StateChange, StateStream
+from roost_client.subscriptions import Subscription
 
 __all__ = [
     "CODES",
     "ActivationFailed",
     "Backoff",
     "BadFrame",
+    "BadSubscription",
     "BufferFull",
     "CallCycle",
     "CallTimeout",
+    "Change",
     "Connect",
     "ConnectFailed",
     "Connection",
     "ConnectionClosed",
     "ConnectionLost",
+    "Forbidden",
     "FrameTooLarge",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
     "MethodNotFound",
+    "NoSuchFeed",
     "ObjectError",
     "Overloaded",
+    "Presence",
+    "PresenceEvent",
+    "PresenceStream",
     "RoostError",
     "SessionRequired",
     "Sleep",
     "State",
     "StateChange",
     "StateStream",
+    "Subscription",
+    "TooManySubscriptions",
     "connect",
     "kebab",
     "object_url",

@@ -4,6 +4,8 @@ Rules:
 
 1. Call ids count down from ``protocol.MAX_ID`` while message ids count up from 1, so
    the ``id`` of an ``error`` frame (SPEC §7.1) always tells a call from a message.
+   Subscription ids come from the same counter (``reserve``, SPEC §9.3), so an id names
+   one call or one subscription, never both.
 2. A call is *written* once its frame went to the current socket. When that socket
    ends, written calls fail with ``ConnectionLost`` (SPEC §6.4: at most once, the method
    may or may not have run); calls not yet written wait for the next socket.
@@ -37,6 +39,12 @@ class Calls:
     def next_id(self) -> int:
         """The id the next call will get (rule 1)."""
         return self._next
+
+    def reserve(self) -> int:
+        """Take the next id for a subscription (rule 1); no answer is awaited for it."""
+        reserved = self._next
+        self._next -= 1
+        return reserved
 
     def add(self) -> tuple[int, asyncio.Future[Any]]:
         """A new call: its id and the future of its answer."""

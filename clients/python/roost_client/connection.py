@@ -14,7 +14,9 @@ Rules:
    first, so an error leaves nothing queued); the link writes them.
 3. Closed for good: every waiting call fails, unacknowledged messages stay readable
    (``unacknowledged()``), ``send`` / ``call`` raise ``ConnectionClosed``, iteration
-   ends (raising the close error, if there is one).
+   ends (raising the close error, if there is one), as do subscriptions and presence.
+4. Each welcomed socket requests every open subscription and the presence again, once
+   the outbox was rewound (``subscriptions.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +39,7 @@ from roost_client import wire
 from roost_client.address import redacted
 from roost_client.backoff import Backoff
 from roost_client.calls import Calls
+from roost_client.control import Control
 from roost_client.errors import (
     CallTimeout,
     ConnectFailed,
@@ -48,10 +51,13 @@ from roost_client.errors import (
     error_for_close,
     reconnects_after,
 )
+from roost_client.feed import Feed, Where, where_conditions
 from roost_client.inbox import Inbox
 from roost_client.link import Link, Shared
 from roost_client.outbox import Outbox
+from roost_client.presence import Presence
 from roost_client.state import Listeners, State, StateChange, StateStream
+from roost_client.subscriptions import Subscription, Subscriptions
 
 __all__ = ["Connection", "Sleep"]
 
@@ -121,11 +127,19 @@ class Connection:
         self._progress = asyncio.Event()
         self._calls = Calls()
         self._inbox = Inbox(max_queue)
+        control = Control(self._outbox, self._writable.set)
+        self._subscriptions = subs = Subscriptions(control, self._calls, self._backoff, sleep)
 
         self._state_listeners: Listeners[StateChange] = Listeners()
         self._error_listeners: Listeners[RoostError] = Listeners()
         self._shared = Shared(
-            self._outbox, self._calls, self._inbox, self._writable, self._progress, self._report
+            self._outbox,
+            self._calls,
+            self._inbox,
+            self._writable,
+            self._progress,
+            self._report,
+            subs,
         )
 
     # -- what the user reads ---------------------------------------------------------------
@@ -284,6 +298,44 @@ class Connection:
         finally:
             self._calls.forget(call_id)
             self._outbox.discard_call(call_id)
+
+    def subscribe(
+        self,
+        table: str,
+        *,
+        where: Where | None = None,
+        columns: Sequence[str] | None = None,
+        snapshot: bool = False,
+        since: int | None = None,
+    ) -> Subscription:
+        """Subscribe to the change feed of the object's table ``table`` (SPEC §9).
+
+        ``async for change in sub``: with ``snapshot``, the matching rows first (op
+        ``snapshot``); with ``since``, the changes after that seq; then every insert,
+        update and delete as it commits. It resumes after reconnects with no change
+        missed or repeated (see ``Subscription``). ``where``: conditions that must all
+        hold, ``[("done", "eq", False), {"or": [[...], [...]]}]`` (SPEC §9.4), or
+        ``{"room": "lobby"}`` for equality; ``columns``: only these (and the key).
+
+        Raises ``ValueError`` (``snapshot`` with ``since``, a malformed ``where``),
+        ``TypeError`` (a value not JSON), ``FrameTooLarge``, ``ConnectionClosed``.
+        """
+        self._check_usable()
+        conditions = where_conditions(where)
+        feed = Feed(table, where=conditions, columns=columns, snapshot=snapshot, since=since)
+        self._checked(feed.frame(self._calls.next_id))  # refused before anything is queued
+        return self._subscriptions.add(feed)
+
+    @property
+    def presence(self) -> Presence:
+        """The object's presence (SPEC §10): members, join / leave / update events.
+
+        Made on first use (``presence_sub``), asked again on every new socket; after
+        ``presence.close()`` the next use makes a new one. ``ConnectionClosed`` once the
+        connection is closed for good.
+        """
+        self._check_usable()
+        return self._subscriptions.presence()
 
     async def recv(self) -> str | bytes:
         """The next message from the object: ``str`` or ``bytes``.
@@ -456,6 +508,7 @@ class Connection:
             ended = await link.run(self._on_open)
         finally:
             self._link = None
+            self._subscriptions.socket_lost()
         self._calls.socket_lost(ended.code)
         if reconnects_after(ended.code, closed_by_client=False):
             lost = ConnectionLost(
@@ -466,6 +519,7 @@ class Connection:
 
     def _on_open(self, link: Link) -> None:
         self._socket_id = link.socket_id
+        self._subscriptions.opened()  # rule 4: after the rewind, before the writer starts
         self._set_state(State.OPEN)
         if self._opened is not None and not self._opened.done():
             self._opened.set_result(None)
@@ -479,6 +533,7 @@ class Connection:
         self._calls.fail_all(closed)
         self._outbox.clear_unwritten()
         self._inbox.end()
+        self._subscriptions.end_all(error, closed)
         self._set_state(State.CLOSED, error=error)
         self._progress.set()
         if self._opened is not None and not self._opened.done():

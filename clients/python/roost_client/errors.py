@@ -13,6 +13,10 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── ActivationFailed  activation_failed: the object's constructor raised
     ├── Overloaded        overloaded: the object's queue is full
     ├── CallCycle         call_cycle: the call would deadlock on the object's input gate
+    ├── NoSuchFeed        no_such_feed: ``subscribe`` named a table that is not a feed table
+    ├── BadSubscription   bad_subscription: an invalid ``where`` / ``columns``, unknown column
+    ├── Forbidden         forbidden: the object refused the subscription
+    ├── TooManySubscriptions  too_many_subscriptions: the socket has as many as allowed
     ├── HubStopping       hub_stopping: the hub is shutting down (retryable)
     ├── InternalError     internal_error: a fault inside the hub (retryable)
     ├── ConnectionLost    connection_lost: the socket closed before the answer (retryable)
@@ -46,22 +50,26 @@ __all__ = [
     "CODES",
     "ActivationFailed",
     "BadFrame",
+    "BadSubscription",
     "BufferFull",
     "CallCycle",
     "CallTimeout",
     "ConnectFailed",
     "ConnectionClosed",
     "ConnectionLost",
+    "Forbidden",
     "FrameTooLarge",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
     "MethodNotFound",
+    "NoSuchFeed",
     "ObjectError",
     "Overloaded",
     "RoostError",
     "SessionRequired",
+    "TooManySubscriptions",
     "error_for_close",
     "from_frame",
     "reconnects_after",
@@ -88,7 +96,7 @@ class RoostError(Exception):
         message: a human-readable description; never parse it.
         retryable: whether the same frame or operation may succeed if tried again.
         close_code: the WebSocket close code involved, if the error is about a close.
-        id: the ``msg`` or ``call`` id the error answers, if any.
+        id: the ``msg``, ``call`` or ``sub`` id the error answers, if any.
     """
 
     default_code: ClassVar[str] = "error"
@@ -177,6 +185,33 @@ class CallCycle(RoostError):
     default_code = "call_cycle"
 
 
+class NoSuchFeed(RoostError):
+    """``no_such_feed``: the subscription named a table that is not a feed table of the
+    object (or it stopped being one); the subscription ended."""
+
+    default_code = "no_such_feed"
+
+
+class BadSubscription(RoostError):
+    """``bad_subscription``: the subscription's ``where`` or ``columns`` is invalid or
+    names an unknown column (SPEC §9.4, §9.5); the subscription ended."""
+
+    default_code = "bad_subscription"
+
+
+class Forbidden(RoostError):
+    """``forbidden``: the object refused the subscription; it ended."""
+
+    default_code = "forbidden"
+
+
+class TooManySubscriptions(RoostError):
+    """``too_many_subscriptions``: the socket already has the most subscriptions the hub
+    allows (64 by default); the subscription ended."""
+
+    default_code = "too_many_subscriptions"
+
+
 class HubStopping(RoostError):
     """``hub_stopping``: the hub is shutting down (retryable; the client reconnects)."""
 
@@ -263,6 +298,10 @@ CODES: dict[str, type[RoostError]] = {
         ActivationFailed,
         Overloaded,
         CallCycle,
+        NoSuchFeed,
+        BadSubscription,
+        Forbidden,
+        TooManySubscriptions,
         HubStopping,
         InternalError,
         ConnectionLost,

@@ -9,7 +9,8 @@ Rules:
    keep-alive ``ping`` is the only other frame written.
 3. The reader is the only place hub frames are decoded (``wire.decode``). A frame it
    cannot read is reported and skipped: a bad frame never closes the connection or
-   loses a message.
+   loses a message. Feed frames go to the subscriptions, presence frames to the
+   presence, synchronously: neither ever makes the reader wait.
 4. The link never decides about reconnecting: it reports how the socket ended (close
    code, reason, the last ``error`` frame about the socket) to the connection.
 """
@@ -31,12 +32,15 @@ from roost_client.calls import Calls
 from roost_client.errors import BadFrame, RoostError, from_frame
 from roost_client.inbox import Inbox
 from roost_client.outbox import Outbox
+from roost_client.subscriptions import Subscriptions
 
 __all__ = ["Ended", "Link", "Shared"]
 
 log = logging.getLogger("roost_client")
 
 _PING = wire.ping()
+_FEED_FRAMES = (protocol.Snapshot, protocol.Changes, protocol.Subscribed, protocol.Reset)
+_PRESENCE_FRAMES = (protocol.Presence, protocol.Join, protocol.Update, protocol.Leave)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class Shared:
     progress: asyncio.Event
     #: Where errors no caller receives go (``on_error`` listeners).
     report: Callable[[RoostError], None]
+    #: The subscriptions and presence, for their frames and errors.
+    subscriptions: Subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,10 @@ class Link:
             shared.calls.resolve(frame.id, frame.result)
         elif isinstance(frame, protocol.Error):
             self._error(frame)
+        elif isinstance(frame, _FEED_FRAMES):
+            shared.subscriptions.receive(frame)
+        elif isinstance(frame, _PRESENCE_FRAMES):
+            shared.subscriptions.receive_presence(frame)
         elif isinstance(frame, protocol.Welcome):
             if not self._welcome.done():
                 self.socket_id = frame.socket
@@ -163,7 +173,7 @@ class Link:
         error = from_frame(frame)
         if frame.id is None:
             self._last_error = error
-        elif shared.calls.fail(frame.id, error):
+        elif shared.calls.fail(frame.id, error) or shared.subscriptions.fail(frame.id, error):
             return
         elif shared.outbox.settle(frame.id) is not None:
             shared.progress.set()  # a message whose handler raised (SPEC §5.4)

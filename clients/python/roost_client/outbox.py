@@ -14,7 +14,9 @@ Rules:
 4. ``rewind()`` (a new socket) makes every exactly-once message unwritten again; then
    they go out again in id order, among the not-yet-written entries, before new ones.
 5. At most ``max_buffered`` entries wait at a time; ``add`` past that raises
-   ``BufferFull`` and changes nothing.
+   ``BufferFull`` and changes nothing. Control frames of subscriptions and presence
+   (``bounded=False``) are not counted against it: there are at most a few per
+   subscription, and the SDK sends them by itself (after a reconnect, a reset).
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ class Outbox:
         """How many exactly-once messages wait for their ``ack`` / ``error``."""
         return len(self._by_id)
 
-    def add(self, payload: str | bytes, *, call_id: int | None = None) -> Entry:
-        """Queue an at-most-once frame (a message without id, binary data, a call)."""
+    def add(
+        self, payload: str | bytes, *, call_id: int | None = None, bounded: bool = True
+    ) -> Entry:
+        """Queue an at-most-once frame (a message without id, binary data, a call, a
+        subscription's frame); ``bounded=False`` skips the room check (rule 5)."""
+        if bounded:
+            self._check_room()
         return self._add(Entry(payload, call_id=call_id))
 
     def add_message(self, build: Callable[[int], str | bytes]) -> Entry:
@@ -112,6 +119,15 @@ class Outbox:
                 return True
         return False
 
+    def discard(self, entry: Entry) -> bool:
+        """Drop ``entry`` if it was not written yet (not for exactly-once messages);
+        True if it still waited."""
+        for seq, waiting in self._entries.items():
+            if waiting is entry and entry.id is None:
+                del self._entries[seq]
+                return True
+        return False
+
     def rewind(self) -> None:
         """A new socket: everything still waiting is unwritten again, in order."""
         self._unwritten = deque(self._entries)
@@ -134,7 +150,6 @@ class Outbox:
             )
 
     def _add(self, entry: Entry) -> Entry:
-        self._check_room()
         self._seq += 1
         self._entries[self._seq] = entry
         self._unwritten.append(self._seq)

@@ -16,10 +16,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 import protocol
 from roost_client.errors import BadFrame
 
-__all__ = ["call", "decode", "hello", "message", "ping"]
+__all__ = [
+    "call",
+    "decode",
+    "hello",
+    "message",
+    "ping",
+    "presence_sub",
+    "presence_unsub",
+    "sub",
+    "unsub",
+]
 
 
 def _text(frame: protocol.ClientFrame) -> str:
@@ -51,6 +63,46 @@ def call(
 def ping() -> str:
     """``{"t":"ping"}`` (SPEC §8)."""
     return _text(protocol.Ping())
+
+
+def sub(
+    id: int,
+    table: str,
+    *,
+    where: list[Any] | None = None,
+    columns: Sequence[str] | None = None,
+    snapshot: bool = False,
+    since: int | None = None,
+) -> str:
+    """``{"t":"sub","id":S,"table":T,...}``; absent members are left out (SPEC §9.3).
+
+    Raises ``TypeError`` when a ``where`` value cannot be encoded as JSON.
+    """
+    return _text(
+        protocol.Sub(
+            id=id,
+            table=table,
+            where=where or [],
+            columns=msgspec.UNSET if columns is None else list(columns),
+            snapshot=snapshot,
+            since=msgspec.UNSET if since is None else since,
+        )
+    )
+
+
+def unsub(id: int) -> str:
+    """``{"t":"unsub","id":S}`` (SPEC §9.10)."""
+    return _text(protocol.Unsub(id=id))
+
+
+def presence_sub() -> str:
+    """``{"t":"presence_sub"}`` (SPEC §10.2)."""
+    return _text(protocol.PresenceSub())
+
+
+def presence_unsub() -> str:
+    """``{"t":"presence_unsub"}`` (SPEC §10.3)."""
+    return _text(protocol.PresenceUnsub())
 
 
 def decode(data: str | bytes) -> protocol.HubFrame:

@@ -394,3 +394,16 @@ async def test_many_subscribers_of_one_filter_share_the_work(served: Served) -> 
     front = served.server.front
     groups = front.subscriptions._groups  # one group for the twenty
     assert sum(len(g) for tables in groups.values() for g in tables.values()) == 1
+
+
+async def test_a_large_snapshot_comes_in_several_frames_of_one_seq(served: Served) -> None:
+    api = stub(served)
+    for id in range(300):
+        await api.add(id, "x" * 2000)  # about 600 KB of rows
+    ws = await todos(served)
+    answer = await subscribe(ws, snapshot=True)
+    snapshots = [f for f in answer if f["t"] == "snapshot"]
+    assert len(snapshots) >= 2
+    assert {f["seq"] for f in snapshots} == {300}
+    assert [row["id"] for f in snapshots for row in f["rows"]] == list(range(300))
+    assert answer[-1] == {"t": "subscribed", "id": 7, "seq": 300}

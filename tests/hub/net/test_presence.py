@@ -182,3 +182,18 @@ async def test_frames_are_valid_json_for_any_state(serve: Serve) -> None:
     assert members[0]["state"] == {"name": 'é \\" 😀'}
     assert orjson.loads(orjson.dumps(members)) == members
     await within(ws.close())
+
+
+async def test_a_closing_socket_does_not_wake_an_object_without_close_handlers(
+    serve: Serve,
+) -> None:
+    served = await serve({"LOBBY": Lobby})
+    ada = await join(served, "ada")
+    bob = await join(served, "bob")
+    assert len(await watch(ada)) == 2
+    assert await served.app.hibernate("LOBBY", "main")
+    bob.transport.abort()
+    assert await frame(ada) == {"t": "leave", "socket": 2}
+    await send(ada, {"t": "ping"})
+    assert await frame(ada) == {"t": "pong"}
+    assert not served.app.is_active("LOBBY", "main")  # Lobby has no websocket_close
