@@ -69,6 +69,7 @@ class Connection(asyncio.Protocol):
     """HTTP/1.1 and WebSocket traffic of one client connection."""
 
     __slots__ = (
+        "_buffered",
         "_busy",
         "_close_timer",
         "_early",
@@ -98,6 +99,8 @@ class Connection(asyncio.Protocol):
         #: Frames of broadcasts waiting for this loop turn's flush (see ``queue_frame``).
         self._pending: list[bytes] | None = None
         self._pending_size = 0
+        #: The transport's unsent bytes at the last ``_check_buffer`` (see ``queue_frame``).
+        self._buffered = 0
         #: Set once the connection is a WebSocket (handshake accepted or pending).
         self.ws: ServerProtocol | None = None
         self._handshake: WsResponse | None = None
@@ -317,30 +320,58 @@ class Connection(asyncio.Protocol):
     def send_message(self, data: str | bytes) -> None:
         """Frame and send one message: ``str`` as text, ``bytes`` as binary."""
         if isinstance(data, str):
-            self.send_text(data.encode("utf-8"))
-        elif self.is_open:
-            assert self.ws is not None
-            self.ws.send_binary(data)
-            self._flush()
+            self._send_data(_TEXT_FIN, data.encode("utf-8"))
+        else:
+            self._send_data(_BINARY_FIN, data)
 
     def send_text(self, payload: bytes) -> None:
         """Send one text frame from UTF-8 bytes already encoded (roost.v1 frames)."""
+        self._send_data(_TEXT_FIN, payload)
+
+    def _send_data(self, first: int, payload: bytes) -> None:
+        """Send one data frame (``first``: its first byte, FIN and opcode).
+
+        Without an extension the frame is built here (RFC 6455 §5.2: a server's frames
+        are not masked) and written at once, after any queued broadcast frames: about a
+        fifth of what framing through websockets' ``send_text`` costs, on every
+        ``ws.send`` and every ``roost.v1`` answer. websockets' state is unaffected: a
+        data frame does not change it (as for broadcast frames, ``write_frame``).
+        """
         if not self.is_open:
             return
-        assert self.ws is not None
-        self.ws.send_text(payload)
-        self._flush()
+        ws = self.ws
+        assert ws is not None
+        if ws.extensions:
+            if first == _TEXT_FIN:
+                ws.send_text(payload)
+            else:
+                ws.send_binary(payload)
+            self._flush()
+            return
+        transport = self.transport
+        assert transport is not None
+        if self._pending is not None:
+            self.flush_pending()  # queued broadcast frames go first: order is kept
+        transport.write(_data_frame(first, payload))
+        self._check_buffer()
 
     def write_frame(self, frame: bytes, opcode: Opcode, payload: bytes) -> None:
-        """Send a frame built once for many sockets (or frame it here if compressed)."""
-        if not self.is_open:
+        """Send a frame built once for many sockets (or frame it here if compressed).
+
+        This runs once per recipient of every broadcast, so it checks only what
+        ``is_open`` checks without a call; a transport that started closing since is
+        skipped when the queue is flushed (``flush_pending``).
+        """
+        ws = self.ws
+        if ws is None or self._handshake is not None or ws.state is not OPEN:
             return
-        assert self.ws is not None
-        if self.ws.extensions:
+        if self.transport is None:
+            return
+        if ws.extensions:
             if opcode is Opcode.TEXT:
-                self.ws.send_text(payload)
+                ws.send_text(payload)
             else:
-                self.ws.send_binary(payload)
+                ws.send_binary(payload)
             self._flush()
         else:
             self.queue_frame(frame)
@@ -357,7 +388,10 @@ class Connection(asyncio.Protocol):
         else:
             self._pending.append(frame)
         self._pending_size += len(frame)
-        self._check_buffer()
+        # The transport's buffer only changes when written to (at the flush), so the
+        # bound is checked against its size as of then: no call per queued frame.
+        if self._buffered + self._pending_size > self.front.limits.outbox_bytes:
+            self._check_buffer()
 
     def flush_pending(self) -> None:
         """Write the queued frames in one call (before anything else is written)."""
@@ -399,13 +433,28 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() + self._pending_size > self.front.limits.outbox_bytes:
+        self._buffered = transport.get_write_buffer_size()
+        if self._buffered + self._pending_size > self.front.limits.outbox_bytes:
             log.warning("closing slow consumer socket=%s", self.socket_id)
             if self.socket_id is not None and not self._reported:
                 self._reported = True
                 self.front.socket_closed(self, *SLOW_CONSUMER, was_clean=False, slow=True)
             self._pending, self._pending_size = None, 0
             transport.abort()
+
+
+_TEXT_FIN = 0x80 | Opcode.TEXT.value
+_BINARY_FIN = 0x80 | Opcode.BINARY.value
+
+
+def _data_frame(first: int, payload: bytes) -> bytes:
+    """An unmasked single-frame message (RFC 6455 §5.2): header, then ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return bytes((first, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + size.to_bytes(8, "big") + payload
 
 
 def _select_subprotocol(

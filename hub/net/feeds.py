@@ -42,8 +42,8 @@ __all__ = ["Subscriptions"]
 FRAME_BUDGET = 256 * 1024
 
 Row = dict[str, Any]
-#: (socket id, payload, the payload framed for the wire) -> None
-Write = Callable[[int, bytes, bytes], None]
+#: (socket ids, payload, the payload framed for the wire) -> how many got it
+Write = Callable[[Iterable[int], bytes, bytes], int]
 
 
 @dataclass(slots=True)
@@ -53,8 +53,21 @@ class _Group:
     table: str
     predicate: Predicate | None
     projection: tuple[str, ...] | None
-    #: (socket id, sub id) -> the seq it started after.
-    members: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: sub id -> socket id -> the seq it started after (most sockets share a sub id).
+    members: dict[int, dict[int, int]] = field(default_factory=dict)
+    #: The highest seq any member started after.
+    newest_start: int = 0
+
+    def add(self, socket_id: int, sub_id: int, start: int) -> None:
+        self.members.setdefault(sub_id, {})[socket_id] = start
+        self.newest_start = max(self.newest_start, start)
+
+    def discard(self, socket_id: int, sub_id: int) -> None:
+        sockets = self.members.get(sub_id)
+        if sockets is not None:
+            sockets.pop(socket_id, None)
+            if not sockets:
+                del self.members[sub_id]
 
     def shape(self, row: Row) -> Row:
         if self.projection is None:
@@ -164,7 +177,7 @@ class Subscriptions:
             for chunk in _chunks(items):
                 self._send(socket_id, _changes_frame(sub_id, chunk))
         self._send(socket_id, protocol.encode(protocol.Subscribed(id=sub_id, seq=opened.seq)))
-        group.members[key] = opened.seq
+        group.add(socket_id, sub_id, opened.seq)
         self._sockets[socket_id][sub_id] = (object_key, group)
 
     def refuse(self, socket_id: int, sub_id: int, frame: bytes) -> None:
@@ -193,11 +206,12 @@ class Subscriptions:
         ``frame_for(sub_id)`` (a ``reset`` or an ``error``)."""
         tables = self._groups.get(object_key, {})
         ended = [
-            member
+            (socket_id, sub_id)
             for name, groups in tables.items()
             if table is None or name == table
             for group in groups.values()
-            for member in group.members
+            for sub_id, sockets in group.members.items()
+            for socket_id in sockets
         ]
         for socket_id, sub_id in ended:
             self.remove(socket_id, sub_id)
@@ -206,32 +220,32 @@ class Subscriptions:
     # -- internals ---------------------------------------------------------------------
 
     def _send(self, socket_id: int, payload: bytes) -> None:
-        self._write(socket_id, payload, Frame(Opcode.TEXT, payload).serialize(mask=False))
+        self._write((socket_id,), payload, Frame(Opcode.TEXT, payload).serialize(mask=False))
 
     def _fan_out(self, group: _Group, changes: list[Change]) -> int:
         items = group.items(changes)
         if not items:
             return 0
+        if items[0][0] <= group.newest_start:
+            return self._fan_out_late(group, items)
         body = b",".join(item for _, item in items)
-        first = items[0][0]
-        frames: dict[int, tuple[bytes, bytes]] = {}
         sent = 0
-        for (socket_id, sub_id), after in group.members.items():
-            if first <= after:  # started after some of these: only the newer ones
+        for sub_id, sockets in group.members.items():
+            payload = _changes_frame(sub_id, body)
+            framed = Frame(Opcode.TEXT, payload).serialize(mask=False)
+            sent += self._write(sockets, payload, framed)
+        return sent
+
+    def _fan_out_late(self, group: _Group, items: list[tuple[int, bytes]]) -> int:
+        """Some member started after some of these changes (Rule 5): each gets only the
+        newer ones. The runtime's ordering makes this rare; it is kept as a guard."""
+        sent = 0
+        for sub_id, sockets in group.members.items():
+            for socket_id, after in sockets.items():
                 newer = [item for seq, item in items if seq > after]
                 if newer:
                     self._send(socket_id, _changes_frame(sub_id, b",".join(newer)))
                     sent += 1
-                continue
-            framed = frames.get(sub_id)
-            if framed is None:
-                payload = _changes_frame(sub_id, body)
-                framed = frames[sub_id] = (
-                    payload,
-                    Frame(Opcode.TEXT, payload).serialize(mask=False),
-                )
-            self._write(socket_id, *framed)
-            sent += 1
         return sent
 
     def _group(self, object_key: str, opened: FeedOpened) -> _Group:
@@ -248,7 +262,7 @@ class Subscriptions:
         return group
 
     def _leave(self, object_key: str, group: _Group, socket_id: int, sub_id: int) -> None:
-        group.members.pop((socket_id, sub_id), None)
+        group.discard(socket_id, sub_id)
         if group.members:
             return
         tables = self._groups.get(object_key, {})

@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -522,13 +522,18 @@ class Front:
         """The object's members, in join order."""
         return self.presence.members(object_key)
 
-    def _write_v1(self, socket_id: int, payload: bytes, framed: bytes) -> None:
-        """Queue a ``roost.v1`` frame built once for many sockets (feeds, presence)."""
-        conn = self._sockets.get(socket_id)
-        if conn is None or not conn.is_open or not conn.v1:
-            return
-        conn.write_frame(framed, Opcode.TEXT, payload)
-        self.counters.bytes_out += len(payload)
+    def _write_v1(self, socket_ids: Iterable[int], payload: bytes, framed: bytes) -> int:
+        """Queue one ``roost.v1`` frame, built once, to each of ``socket_ids`` (feeds and
+        presence); how many were open to get it."""
+        sockets, sent = self._sockets, 0
+        for socket_id in socket_ids:
+            conn = sockets.get(socket_id)
+            if conn is not None and conn.v1:
+                conn.write_frame(framed, Opcode.TEXT, payload)  # skips closed ones
+                sent += 1
+        self.counters.messages_out += sent
+        self.counters.bytes_out += sent * len(payload)
+        return sent
 
     def flush_later(self, conn: Connection) -> None:
         """Have ``conn``'s queued frames written at the end of this loop turn."""

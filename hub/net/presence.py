@@ -16,14 +16,14 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from websockets.frames import Frame, Opcode
 
 __all__ = ["PresenceTable"]
 
-#: (socket id, payload, the payload framed for the wire) -> None: write to a watcher.
-Write = Callable[[int, bytes, bytes], None]
+#: (socket ids, payload, the payload framed for the wire) -> how many got it.
+Write = Callable[[Iterable[int], bytes, bytes], int]
 
 
 class PresenceTable:
@@ -73,7 +73,7 @@ class PresenceTable:
         self._watchers.setdefault(object_key, {})[socket_id] = None
         self._object_of[socket_id] = object_key
         payload = self.list_frame(object_key)
-        self._write(socket_id, payload, Frame(Opcode.TEXT, payload).serialize(mask=False))
+        self._write((socket_id,), payload, Frame(Opcode.TEXT, payload).serialize(mask=False))
 
     def unwatch(self, object_key: str, socket_id: int) -> None:
         """Stop sending the socket presence frames."""
@@ -107,5 +107,4 @@ class PresenceTable:
         if not watchers:
             return
         framed = Frame(Opcode.TEXT, payload).serialize(mask=False)
-        for watcher in list(watchers):
-            self._write(watcher, payload, framed)
+        self._write(list(watchers), payload, framed)

@@ -126,6 +126,8 @@ class ObjectDatabase:
         self._user_mode = False
         self._denied: str | None = None
         self._savepoints = 0
+        #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
+        self._deferred = False
         conn = self._conn
         conn.execute("PRAGMA journal_mode=WAL")
         sync = "FULL" if durability == "full" else "NORMAL"
@@ -159,16 +161,31 @@ class ObjectDatabase:
     @property
     def in_transaction(self) -> bool:
         """True between ``begin()`` and ``commit()`` / ``rollback()``."""
-        return self._conn.in_transaction
+        return self._deferred or self._conn.in_transaction
 
     def begin(self) -> None:
-        """Open the event's transaction (deferred: no lock until the first write)."""
-        self._conn.execute("BEGIN -- roost")
+        """Open the event's transaction.
+
+        BEGIN is issued with the event's first statement (``_begin_now``), and an event
+        that never touches storage commits nothing: most socket messages and calls of
+        a busy object skip two statements. The same isolation as a deferred BEGIN,
+        which takes no snapshot and no lock before its first statement either.
+        """
+        self._deferred = True
         self._savepoints = 0
+
+    def _begin_now(self) -> None:
+        """Issue the BEGIN that ``begin()`` put off (before any statement of the event)."""
+        if self._deferred:
+            self._deferred = False
+            self._conn.execute("BEGIN -- roost")
 
     def commit(self) -> None:
         """Commit the event's transaction (``SqlError`` when SQLite refuses, e.g. a
         deferred foreign key violation; the transaction is then still open)."""
+        if self._deferred:
+            self._deferred = False  # no statement ran: nothing to commit
+            return
         try:
             self._conn.execute("COMMIT -- roost")
         except sqlite3.Error as exc:
@@ -176,11 +193,13 @@ class ObjectDatabase:
 
     def rollback(self) -> None:
         """Roll back the event's transaction, if one is open."""
+        self._deferred = False
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK -- roost")
 
     def open_savepoint(self) -> str:
         """Start a nested transaction and return its name."""
+        self._begin_now()
         self._savepoints += 1
         name = f"roost_sp{self._savepoints}"
         self._conn.execute(f"SAVEPOINT {name} -- roost")
@@ -210,10 +229,12 @@ class ObjectDatabase:
 
     def internal(self, query: str, params: tuple[SqlValue, ...] = ()) -> sqlite3.Cursor:
         """Run one of the hub's own statements (never user SQL)."""
+        self._begin_now()
         return self._conn.execute(query, params)
 
     def internal_many(self, query: str, rows: Sequence[tuple[SqlValue, ...]]) -> None:
         """Run one of the hub's own statements for each row."""
+        self._begin_now()
         self._conn.executemany(query, rows)
 
     def user(self, query: str, params: tuple[object, ...]) -> UserResult:
@@ -221,6 +242,7 @@ class ObjectDatabase:
         and its column names."""
         if not isinstance(query, str):
             raise SqlError(f"query must be a str, got {type(query).__name__}")
+        self._begin_now()
         self._user_mode = True
         try:
             cursor = self._conn.execute(query, params)
@@ -243,6 +265,7 @@ class ObjectDatabase:
     @property
     def size(self) -> int:
         """The database size in bytes (pages in use times page size)."""
+        self._begin_now()
         pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
         page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
         return int(pages) * int(page_size)
@@ -258,11 +281,13 @@ class ObjectDatabase:
 
     def read_meta(self) -> dict[str, SqlValue]:
         """All of the hub's per-object facts (name, alarm) in one read."""
+        self._begin_now()
         rows = self._conn.execute("SELECT key, value FROM _roost_meta -- roost").fetchall()
         return {str(key): value for key, value in rows}
 
     def write_meta(self, key: str, value: SqlValue) -> None:
         """Set (or with None, clear) one per-object fact inside the current transaction."""
+        self._begin_now()
         if value is None:
             self._conn.execute("DELETE FROM _roost_meta WHERE key = ? -- roost", (key,))
         else:

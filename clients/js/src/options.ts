@@ -1,11 +1,22 @@
 /**
  * What a connection is made with: its options (partysocket's names where they mean the
- * same thing), the WebSocket seam, and their defaults.
+ * same thing), the WebSocket seam, their defaults, and how they are checked.
+ *
+ * Rules:
+ *
+ * 1. A connection's options are checked once, when it is made (`resolveOptions`), in a
+ *    fixed order, so the first bad one is the one reported (`TypeError` / `RangeError`);
+ *    nothing is opened before they all passed.
+ * 2. The options are copied then: changing the object passed in changes nothing later.
+ *    Only the `query` and `token` functions are called again, before every socket
+ *    (`socketUrl`).
  */
 
-import type { BackoffOptions } from "./backoff.js";
-import type { Json } from "./frames.js";
-import type { AddressOptions, QueryParams } from "./url.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import { type Json, SESSION_PATTERN } from "./frames.js";
+import type { LinkTimes } from "./link.js";
+import { outboxLimit } from "./outbox.js";
+import { type AddressOptions, type QueryParams, objectUrl, withQuery } from "./url.js";
 
 /** The part of the WebSocket API a connection uses (browsers' `WebSocket`, the `ws` package). */
 export interface WebSocketLike {
@@ -100,4 +111,76 @@ export function randomSession(): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
   return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+/** A connection's options, checked, with their defaults filled in (rule 1). */
+export interface Settings {
+  /** The object's URL, without what `socketUrl` adds before every socket. */
+  readonly address: string;
+  /** The session (SPEC §3.1): the one given, or a new random one. */
+  readonly session: string;
+  readonly WebSocket: WebSocketConstructor;
+  readonly backoff: Backoff;
+  readonly maxEnqueuedMessages: number;
+  readonly maxRetries: number;
+  readonly maxMessageSize: number;
+  readonly callTimeout: number;
+  readonly times: LinkTimes;
+  /** What `socketUrl` adds to `address` (rule 2). */
+  readonly id: string | undefined;
+  readonly query: ConnectOptions["query"];
+  readonly token: ConnectOptions["token"];
+}
+
+/**
+ * Check `options` and fill in the defaults (rule 1): the address, the session, the
+ * WebSocket class, the backoff, then the limits and times. Throws `TypeError` /
+ * `RangeError` for the first bad one.
+ */
+export function resolveOptions(options: ConnectOptions): Settings {
+  const { id, query, token } = options;
+  const address = objectUrl(options);
+  const session = options.session ?? randomSession();
+  if (!SESSION_PATTERN.test(session)) {
+    throw new TypeError(`session must be 1 to 128 characters of [A-Za-z0-9_-], got ${JSON.stringify(session)}`);
+  }
+  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (WebSocketClass === undefined) {
+    throw new TypeError(
+      "no WebSocket class: in Node 20 pass the ws package (import WebSocket from 'ws'; connect({ ..., WebSocket }))",
+    );
+  }
+  const backoff = new Backoff(options);
+  const maxEnqueuedMessages = outboxLimit(options.maxEnqueuedMessages ?? DEFAULTS.maxEnqueuedMessages);
+  const maxRetries = nonNegative("maxRetries", options.maxRetries ?? DEFAULTS.maxRetries);
+  const maxMessageSize = nonNegative("maxMessageSize", options.maxMessageSize ?? DEFAULTS.maxMessageSize, false);
+  const callTimeout = nonNegative("callTimeout", options.callTimeout ?? DEFAULTS.callTimeout);
+  const times: LinkTimes = {
+    connectionTimeout: nonNegative("connectionTimeout", options.connectionTimeout ?? DEFAULTS.connectionTimeout, false),
+    pingInterval: nonNegative("pingInterval", options.pingInterval ?? DEFAULTS.pingInterval),
+    pingTimeout: nonNegative("pingTimeout", options.pingTimeout ?? DEFAULTS.pingTimeout, false),
+  };
+  return {
+    address,
+    session,
+    WebSocket: WebSocketClass,
+    backoff,
+    maxEnqueuedMessages,
+    maxRetries,
+    maxMessageSize,
+    callTimeout,
+    times,
+    id,
+    query,
+    token,
+  };
+}
+
+/** The URL of the next socket: the address with `_pk`, the query and the token (their functions called now). */
+export async function socketUrl(settings: Settings): Promise<string> {
+  const { id, query, token } = settings;
+  const params: QueryParams = id === undefined ? {} : { _pk: id };
+  Object.assign(params, typeof query === "function" ? await query() : query);
+  if (token !== undefined) params.token = typeof token === "function" ? await token() : token;
+  return withQuery(settings.address, params);
 }

@@ -23,6 +23,14 @@ export interface Entry<T> {
   readonly payload: T;
 }
 
+/** `limit`, or `RangeError` if it is not a number from 1 (rule 4; `maxEnqueuedMessages`). */
+export function outboxLimit(limit: number): number {
+  if (typeof limit !== "number" || Number.isNaN(limit) || limit < 1) {
+    throw new RangeError(`maxEnqueuedMessages must be at least 1, got ${String(limit)}`);
+  }
+  return limit;
+}
+
 /** Ordered, bounded store of frames the hub has not acknowledged (or not seen) yet. */
 export class Outbox<T> {
   readonly limit: number;
@@ -31,10 +39,7 @@ export class Outbox<T> {
   private lastId = 0;
 
   constructor(limit: number = Number.POSITIVE_INFINITY) {
-    if (typeof limit !== "number" || Number.isNaN(limit) || limit < 1) {
-      throw new RangeError(`maxEnqueuedMessages must be at least 1, got ${String(limit)}`);
-    }
-    this.limit = limit;
+    this.limit = outboxLimit(limit);
   }
 
   /** How many entries wait (unacknowledged plus not yet written). */
