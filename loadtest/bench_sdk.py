@@ -3,7 +3,7 @@
 Run: ``python -m loadtest.bench_sdk [--clients 10] [--objects 10] [--seconds 1.5]
 [--size 64] [--batch 100] [--rounds 5] [--quick] [--json FILE] [--results-md FILE]``.
 
-What is measured, against one Roost server (``loadtest.echo_servers``, object ``Echo``)
+What is measured, against one Roost server (``loadtest.servers``, object ``Sink``)
 with the same ``roost.v1`` frames from both clients (``loadtest.sdk_clients``):
 
 * calls: ``--clients`` connections (over ``--objects`` objects), each making sequential
@@ -25,7 +25,7 @@ CPU time is its own), the server in a third; uvloop everywhere; windows alternat
 between the SDK and the bare client, the order switching every round, one warm-up
 window each first; the figure is the median over rounds and the ratio median over
 median (higher is better for rates: SDK / bare). The run says which process limited
-each kind (``bench_rpc.SATURATED`` of the wall time busy). Windows during which other
+each kind (``rig.SATURATED`` of the wall time busy). Windows during which other
 work shared the CPUs are marked, replaced by extra rounds and left out
 (``loadtest.contention``); ratios are also given round by round.
 """
@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtest.bench_rpc import MICRO, finding, percentile, positive_int, window_seconds
+from loadtest.cli import add_output_options, positive_int, window_seconds
 from loadtest.contention import (
     BUDGET,
     CONTENDED,
@@ -56,10 +56,12 @@ from loadtest.contention import (
     spread,
     usable,
 )
-from loadtest.echo_servers import echo_path, server_main
 from loadtest.process import Child, ChildError
 from loadtest.report import Report, Row, machine_facts, render_table, write_section
+from loadtest.rig import finding
 from loadtest.sdk_clients import KINDS, client_main
+from loadtest.servers import object_path, server_main
+from loadtest.stats import percentile
 
 __all__ = ["SCENARIOS", "Params", "Window", "main", "run_benchmark"]
 
@@ -67,6 +69,7 @@ SECTION = "sdk"
 HEADING = "Python SDK overhead: roost_client vs a bare websockets client (same Roost)"
 #: What a window does: sequential calls on every connection or on one; message batches.
 SCENARIOS = ("calls", "calls-1", "sends")
+MICRO = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +166,8 @@ class _Rig:
             self.clients[kind] = client
         port = self.server.ready[1]
         urls = [
-            f"ws://127.0.0.1:{port}{echo_path(k % params.objects)}" for k in range(params.clients)
+            f"ws://127.0.0.1:{port}{object_path('sink', k % params.objects)}"
+            for k in range(params.clients)
         ]
         for kind in KINDS:
             opened = self.clients[kind].call("connect", urls, timeout=60.0)[1]
@@ -362,10 +366,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--rounds", type=positive_int, default=None, help="measured rounds (5; quick 1)"
     )
     parser.add_argument("--quick", action="store_true", help="CI smoke: 0.6 s windows, 1 round")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
-    parser.add_argument(
-        "--results-md", type=Path, metavar="FILE", help="write/replace the section in FILE"
-    )
+    add_output_options(parser)
     args = parser.parse_args(argv)
     if args.seconds is None:
         args.seconds = 0.6 if args.quick else 1.5

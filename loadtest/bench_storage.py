@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Literal
 
 import hub
+from loadtest.cli import add_output_options, non_negative, positive_int
 from loadtest.report import machine_facts, write_section
 
 __all__ = ["Bench", "Params", "Result", "Target", "main", "run_benchmark"]
@@ -477,38 +478,21 @@ def render_section(
 # -- the command --------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: sizes, and where to write JSON and Markdown."""
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.bench_storage",
         description="Roost storage micro-benchmarks against raw sqlite3 and a live object.",
     )
-    parser.add_argument("--rounds", type=_positive, default=15, help="measured rounds (15)")
-    parser.add_argument("--points", type=_positive, default=20_000, help="queries a round")
-    parser.add_argument("--rows", type=_positive, default=10_000, help="rows in the table")
-    parser.add_argument("--inserts", type=_positive, default=5_000, help="inserts a round")
-    parser.add_argument("--wake-samples", type=_positive, default=300, help="wake samples")
+    parser.add_argument("--rounds", type=positive_int, default=15, help="measured rounds (15)")
+    parser.add_argument("--points", type=positive_int, default=20_000, help="queries a round")
+    parser.add_argument("--rows", type=positive_int, default=10_000, help="rows in the table")
+    parser.add_argument("--inserts", type=positive_int, default=5_000, help="inserts a round")
+    parser.add_argument("--wake-samples", type=positive_int, default=300, help="wake samples")
     parser.add_argument(
-        "--wake-warmup", type=_non_negative, default=20, help="unrecorded wake samples"
+        "--wake-warmup", type=non_negative, default=20, help="unrecorded wake samples"
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
-    parser.add_argument(
-        "--results-md", type=Path, metavar="FILE", help="write/replace the section in FILE"
-    )
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 

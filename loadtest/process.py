@@ -11,7 +11,7 @@ Rules:
    (the parent died) reads as ``("stop",)``.
 3. Every child is stopped by the parent on every path: ``("stop",)``, then ``terminate``,
    then ``kill``, each after a bounded wait. Nothing outlives the benchmark.
-4. Each child raises its soft ``RLIMIT_NOFILE`` to the hard limit and runs uvloop when
+4. Each child raises its ``RLIMIT_NOFILE`` as far as it may and runs uvloop when
    it is installed, so the server under test and its baseline run the same loop.
 
 Linux only: CPU time and RSS come from ``/proc``.
@@ -27,12 +27,14 @@ import resource
 from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "Child",
     "ChildError",
     "Commands",
+    "RssReader",
     "cpu_seconds",
     "cpu_times",
     "event_loop_name",
@@ -52,11 +54,23 @@ class ChildError(Exception):
     """A child process failed, answered something unexpected or did not answer in time."""
 
 
-def raise_fd_limit() -> int:
-    """Raise the soft limit of open files to the hard limit; returns the new soft limit."""
+def raise_fd_limit(want: int = 1_048_576) -> int:
+    """Raise the limit of open files towards ``want``; returns the new soft limit.
+
+    The soft limit goes up to the hard limit; a process allowed to (``CAP_SYS_RESOURCE``,
+    e.g. root) also raises the hard limit, up to the kernel's ``fs.nr_open``.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            ceiling = int(Path("/proc/sys/fs/nr_open").read_text().strip())
+        except (OSError, ValueError):
+            ceiling = hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, max(hard, min(want, ceiling))))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft
@@ -119,6 +133,22 @@ def rss_kib(pid: int | str = "self") -> int:
     raise ChildError(f"no VmRSS in /proc/{pid}/status")
 
 
+class RssReader:
+    """This process's RSS, read from a ``/proc/self/status`` opened once: a process that
+    has used up its open-file limit (the ``idle`` scenario's very point) can still tell."""
+
+    def __init__(self) -> None:
+        self._file = open("/proc/self/status", encoding="ascii")  # noqa: SIM115
+
+    def kib(self) -> int:
+        """The resident set size in KiB, now."""
+        self._file.seek(0)
+        for line in self._file:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise ChildError("no VmRSS in /proc/self/status")
+
+
 class Commands:
     """The child's end of the pipe, read by its event loop (Rule 2)."""
 
@@ -129,9 +159,18 @@ class Commands:
         self._loop.add_reader(conn.fileno(), self._readable)
 
     def _readable(self) -> None:
+        # A command larger than the pipe's buffer (a long list of sockets to open) arrives
+        # in pieces: read it blocking, as the parent is writing the rest, or a
+        # non-blocking read would fail half-way and end the child.
+        fd = self._conn.fileno()
         try:
             while self._conn.poll():
-                self._queue.put_nowait(self._conn.recv())
+                os.set_blocking(fd, True)
+                try:
+                    command = self._conn.recv()
+                finally:
+                    os.set_blocking(fd, False)
+                self._queue.put_nowait(command)
         except (EOFError, OSError):
             self._loop.remove_reader(self._conn.fileno())
             self._queue.put_nowait(("stop",))
@@ -181,6 +220,15 @@ class Child:
         pid = self.process.pid
         assert pid is not None
         return pid
+
+    @property
+    def connection(self) -> Connection:
+        """The parent's end of the command pipe (to wait on several children at once)."""
+        return self._conn
+
+    def poll(self) -> bool:
+        """True when a reply is waiting."""
+        return self._conn.poll()
 
     def send(self, *message: Any) -> None:
         """Send a command without waiting for its reply."""

@@ -1,21 +1,33 @@
-"""The two servers the socket benchmarks compare, each run in a child process.
+"""The servers every scenario compares, each run in a child process of its own.
 
-* ``roost``: a ``hub.Hub`` with one object class, ``Room``: ``fetch`` accepts the upgrade
-  with the tag ``member`` and ``websocket_message`` calls ``ctx.broadcast(message)`` (one
-  frame built once, the same bytes to every open socket of the room).
-* ``baseline``: a bare ``websockets.asyncio.server.serve`` whose handler keeps every
-  connection in an insertion-ordered dict and calls ``websockets.broadcast(connections,
-  message)`` for each message it receives.
+* ``roost``: one ``hub.Hub`` with the object classes of every scenario:
 
-Both listen on ``127.0.0.1`` on a free port, with the same listen backlog, no
-compression (``compression=None`` / Roost's default) and no keepalive pings (Roost sends
-none; the baseline's ``ping_interval=None``), on the same event loop (``process.run_loop``).
-Both broadcast in accept order, so the socket connected last (the publisher) gets each
-message last on both.
+  - ``Room`` (``/objects/room/{name}``): ``fetch`` accepts the upgrade with the tag
+    ``member``; ``websocket_message`` calls ``ctx.broadcast(message)`` (one frame built
+    once, the same bytes to every open socket of the room, the sender included);
+  - ``Echo`` (``/objects/echo/{name}``): the constructor makes sure its table exists
+    (what a typical object does on every activation, wake included);
+    ``websocket_message`` sends the message back with ``ws.send``; the public method
+    ``echo(value)`` returns its argument (``roost.v1`` ``call`` -> ``result``);
+  - ``Sink`` (``/objects/sink/{name}``): ``Echo`` whose ``websocket_message`` does
+    nothing (``loadtest.bench_sdk``);
+  - ``FeedRoom`` and ``FeedBroadcast``: see ``loadtest.feeds``.
+
+* ``baseline``: a bare ``websockets.asyncio.server.serve`` doing the same jobs by path: a
+  path under ``/objects/echo/`` sends each message back (``await ws.send(message)``);
+  any other path is a room, and every message goes to every connection of that path
+  with ``websockets.broadcast`` (one big room is ``fanout``'s baseline, many are
+  ``chat``'s). Idle connections just await their next message.
+
+Both listen on ``127.0.0.1`` on a free port with the same listen backlog, no compression
+(``compression=None`` / Roost's default) and no keepalive pings (Roost sends none), select
+the subprotocol ``roost.v1`` when offered, and run on the same event loop
+(``process.run_loop``). Both broadcast in accept order.
 
 Commands (see ``loadtest.process``): ``("count",)`` answers how many sockets the server
 holds open; ``("gc",)`` collects garbage and answers the process's RSS in KiB;
-``("stop",)`` stops the server and ends the process.
+``("hibernate", binding, names)`` evicts Roost objects (their sockets stay open, parked)
+and answers how many were evicted; ``("stop",)`` stops the server and ends the process.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,22 +43,39 @@ from pathlib import Path
 from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 import hub
-from loadtest.process import Commands, raise_fd_limit, rss_kib, run_loop
+import protocol
+from loadtest.process import Commands, RssReader, raise_fd_limit, run_loop
 
-__all__ = ["BACKLOG", "ROOM_BINDING", "ROOM_PATH", "SIDES", "Room", "server_main"]
+__all__ = [
+    "BACKLOG",
+    "ECHO_PREFIX",
+    "MAX_SIZE",
+    "ROOM_PREFIX",
+    "SIDES",
+    "Echo",
+    "Room",
+    "Sink",
+    "object_path",
+    "server_main",
+]
 
 #: The servers compared: Roost and the bare websockets server.
 SIDES = ("roost", "baseline")
-ROOM_BINDING = "ROOM"
-#: The path every socket opens: one room (the baseline ignores the path).
-ROOM_PATH = "/objects/room/bench"
-ROOM_NAME = "bench"
+#: URL path prefixes of the rooms and the echo objects (kebab-case bindings).
+ROOM_PREFIX = "/objects/room/"
+ECHO_PREFIX = "/objects/echo/"
 #: Roost's own listen backlog (``hub.net.server``), given to the baseline too.
 BACKLOG = 2048
 #: Roost's default largest message, given to the baseline too.
 MAX_SIZE = 1024 * 1024
+
+
+def object_path(kind: str, index: int) -> str:
+    """The URL path of object ``index`` of ``kind`` (``room`` or ``echo``)."""
+    return f"/objects/{kind}/bench-{index}"
 
 
 class Room(hub.DurableObject):
@@ -61,39 +90,111 @@ class Room(hub.DurableObject):
         self.ctx.broadcast(message)
 
 
+class Echo(hub.DurableObject):
+    """Sends every message back to its sender; answers ``echo`` calls."""
+
+    def __init__(self, ctx: hub.DurableObjectState, env: hub.Env) -> None:
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS seen (k INTEGER PRIMARY KEY)")
+
+    async def fetch(self, request: hub.Request) -> hub.Response:
+        """Accept the WebSocket upgrade (``roost.v1`` when the client offers it)."""
+        return hub.Response.websocket(self.ctx.accept_websocket(request))
+
+    async def websocket_message(self, ws: hub.WebSocket, message: str | bytes) -> None:
+        """Send ``message`` back on the socket it came from."""
+        ws.send(message)
+
+    async def echo(self, value: str) -> str:
+        """``value``, unchanged."""
+        return value
+
+
+class Sink(Echo):
+    """Answers ``echo`` calls; handles messages by doing nothing (``bench_sdk``: an
+    exactly-once ``msg`` then costs only what the hub itself does for it)."""
+
+    async def websocket_message(self, ws: hub.WebSocket, message: str | bytes) -> None:
+        """Nothing to do."""
+
+
+def _objects() -> dict[str, type[hub.DurableObject]]:
+    # The feed objects live with their scenario.
+    from loadtest.feeds import BROADCAST_BINDING, FEED_BINDING, FeedBroadcast, FeedRoom
+
+    return {
+        "ROOM": Room,
+        "ECHO": Echo,
+        "SINK": Sink,
+        FEED_BINDING: FeedRoom,
+        BROADCAST_BINDING: FeedBroadcast,
+    }
+
+
+Served = tuple[int, Callable[[], int], Callable[[str, Sequence[str]], Awaitable[int]]]
+"""The port, how many sockets are open, and how to evict objects by binding and names."""
+
+
 @asynccontextmanager
-async def _roost(data_dir: Path) -> AsyncIterator[tuple[int, Callable[[], int]]]:
-    # A long idle timeout: the room stays live during a run unless evicted on purpose.
-    app = hub.Hub({ROOM_BINDING: Room}, data_dir=data_dir, idle_timeout=3600.0)
+async def _roost(data_dir: Path) -> AsyncIterator[Served]:
+    # A long idle timeout: objects stay live during a run unless evicted on purpose.
+    app = hub.Hub(_objects(), data_dir=data_dir, idle_timeout=3600.0)
+
+    async def evict(binding: str, names: Sequence[str]) -> int:
+        return sum([await app.hibernate(binding, name) for name in names])
+
     async with app.serve(host="127.0.0.1", port=0) as server:
-        yield server.port, lambda: len(server.front.table)
+        yield server.port, lambda: len(server.front.table), evict
 
 
 @asynccontextmanager
-async def _baseline() -> AsyncIterator[tuple[int, Callable[[], int]]]:
-    connections: dict[ServerConnection, None] = {}
+async def _baseline() -> AsyncIterator[Served]:
+    rooms: dict[str, dict[ServerConnection, None]] = {}
+    open_count = 0
 
     async def handler(ws: ServerConnection) -> None:
-        connections[ws] = None
+        nonlocal open_count
+        path = ws.request.path if ws.request is not None else "/"
+        open_count += 1
         try:
-            async for message in ws:
-                broadcast(connections, message)
+            if path.startswith(ECHO_PREFIX):
+                async for message in ws:
+                    await ws.send(message)
+                return
+            members = rooms.setdefault(path, {})
+            members[ws] = None
+            try:
+                async for message in ws:
+                    broadcast(members, message)
+            finally:
+                del members[ws]
         except ConnectionClosed:
             pass  # a client that drops its connection is no error here (nor in Roost)
         finally:
-            del connections[ws]
+            open_count -= 1
+
+    async def evict(binding: str, names: Sequence[str]) -> int:
+        return 0  # nothing to evict in a bare server
 
     async with serve(
         handler,
         "127.0.0.1",
         0,
+        select_subprotocol=_select_subprotocol,
         compression=None,
         ping_interval=None,
         max_size=MAX_SIZE,
         backlog=BACKLOG,
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        yield port, lambda: len(connections)
+        yield port, lambda: open_count, evict
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """``roost.v1`` when offered; no subprotocol (a plain socket) otherwise, as Roost."""
+    return Subprotocol(protocol.SUBPROTOCOL) if protocol.SUBPROTOCOL in offered else None
 
 
 def server_main(conn: Connection, side: str, data_dir: str) -> None:
@@ -104,8 +205,9 @@ def server_main(conn: Connection, side: str, data_dir: str) -> None:
 
 async def _serve(conn: Connection, side: str, data_dir: Path) -> None:
     commands = Commands(conn)
+    rss = RssReader()  # opened before the sockets can use up the open-file limit
     server = _roost(data_dir) if side == "roost" else _baseline()
-    async with server as (port, count):
+    async with server as (port, count, evict):
         commands.reply("ready", port, os.getpid())
         while True:
             command = await commands.get()
@@ -117,7 +219,9 @@ async def _serve(conn: Connection, side: str, data_dir: Path) -> None:
             elif kind == "gc":
                 gc.collect()
                 await asyncio.sleep(0)
-                commands.reply("gc", rss_kib())
+                commands.reply("gc", rss.kib())
+            elif kind == "hibernate":
+                commands.reply("hibernate", await evict(command[1], command[2]))
             else:
                 commands.reply("error", f"unknown command {kind!r}")
     commands.close()

@@ -1,0 +1,257 @@
+"""The front door: ``python -m loadtest SCENARIO --duration SECONDS --json FILE`` (also the
+``roost-loadtest`` console script), ``suite`` and ``smoke``.
+
+Commands:
+
+* ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``wake``, ``feeds``: one scenario,
+  Roost and its baseline in the same run (``loadtest.params`` has the sizes). Prints the
+  headline and the detail table; ``--json FILE`` writes the result document,
+  ``--plots DIR`` its PNG plots (latency CDF, throughput over time).
+* ``smoke``: every scenario at smoke sizes for ``--duration`` (10 s) each; exits 1 when a
+  scenario failed or reported an error (CI).
+* ``suite``: every scenario at full sizes, the storage and SDK benchmarks, and the
+  summary table; ``--results-md FILE`` rewrites those sections of RESULTS.md.
+* ``storage``, ``sdk``: the storage micro-benchmarks and the SDK overhead benchmark
+  (their own options; see ``loadtest.bench_storage`` and ``loadtest.bench_sdk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtest.params import SCENARIOS, Params, resolve
+from loadtest.report import machine_facts, render_table
+from loadtest.results import Outcome
+
+__all__ = [
+    "build_parser",
+    "main",
+    "non_negative",
+    "params_from",
+    "positive_float",
+    "positive_int",
+    "run_scenario",
+    "window_seconds",
+]
+
+_GIVEN = (
+    "duration",
+    "connections",
+    "rooms",
+    "writers",
+    "ramp",
+    "rate",
+    "size",
+    "window",
+    "rounds",
+    "procs",
+    "sources",
+    "give_up",
+    "missed",
+)
+
+
+def _bounded(
+    kind: Callable[[str], float], low: float, high: float, *, low_ok: bool, what: str
+) -> Callable[[str], Any]:
+    """An ``argparse`` type: ``kind(text)`` from ``low`` (included when ``low_ok``) to
+    ``high`` (included)."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not (value >= low if low_ok else value > low) or value > high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+#: ``argparse`` types: an integer above zero, an integer of zero or more, a number above
+#: zero, a number of zero or more, and a window length in seconds (above 0, at most 20).
+positive_int = _bounded(int, 0, math.inf, low_ok=False, what="a positive integer")
+non_negative = _bounded(int, 0, math.inf, low_ok=True, what="an integer >= 0")
+positive_float = _bounded(float, 0, math.inf, low_ok=False, what="a number above 0")
+_rate = _bounded(float, 0, math.inf, low_ok=True, what="a number >= 0")
+window_seconds = _bounded(float, 0, 20, low_ok=False, what="seconds in (0, 20]")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--json FILE`` and ``--results-md FILE``, shared by every command."""
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
+    parser.add_argument(
+        "--results-md", type=Path, metavar="FILE", help="write/replace its section of FILE"
+    )
+
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--duration", type=positive_float, help="seconds of traffic, both sides together")
+    add("--connections", type=positive_int, help="connections (receivers for fanout/chat)")
+    add("--rooms", type=positive_int, help="rooms / objects the connections spread over")
+    add("--writers", type=non_negative, help="writers per room (fanout/chat)")
+    add("--ramp", type=_rate, help="connections opened per second (0: no ramp)")
+    add("--rate", type=_rate, help="messages per second per writer (0: window-paced)")
+    add("--size", type=positive_int, help="message bytes")
+    add("--window", type=positive_int, help="messages in flight per writer")
+    add("--rounds", type=positive_int, help="windows per side")
+    add("--procs", type=positive_int, help="client processes")
+    add("--sources", type=positive_int, help="connect from 127.0.0.1..N (ephemeral ports)")
+    add("--give-up", type=non_negative, help="connect errors per client process before giving up")
+    add("--missed", type=positive_int, help="feeds: changes missed before the resume")
+    add("--smoke", action="store_true", help="small sizes, 10 s (CI)")
+    add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
+    add("--no-progress", action="store_true", help="no live progress line")
+    add_output_options(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest",
+        description="Roost's load generator: every figure next to a baseline from the same run.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for scenario in SCENARIOS:
+        _scenario_options(commands.add_parser(scenario, help=f"the {scenario} scenario"))
+    smoke = commands.add_parser("smoke", help="every scenario at smoke sizes (CI)")
+    smoke.add_argument("--duration", type=positive_float, default=10.0)
+    smoke.add_argument("--only", nargs="*", choices=SCENARIOS, help="these scenarios only")
+    smoke.add_argument("--json-dir", type=Path, metavar="DIR", help="one JSON file a scenario")
+    suite = commands.add_parser("suite", help="every benchmark at full sizes; RESULTS.md")
+    suite.add_argument("--only", nargs="*", help="these parts only (scenarios, storage, sdk, 100k)")
+    suite.add_argument("--json-dir", type=Path, metavar="DIR", help="one JSON file a part")
+    suite.add_argument("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
+    suite.add_argument("--results-md", type=Path, metavar="FILE", help="rewrite FILE's sections")
+    for name in ("storage", "sdk"):
+        sub = commands.add_parser(name, help=f"the {name} benchmark (its own options)")
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def params_from(args: argparse.Namespace) -> Params:
+    """The ``Params`` of a scenario command."""
+    given = {name: getattr(args, name, None) for name in _GIVEN}
+    return resolve(args.command, given, smoke=bool(getattr(args, "smoke", False)))
+
+
+def _runners() -> dict[str, Callable[..., Outcome]]:
+    from loadtest.feeds import run_feeds
+    from loadtest.idle import run_idle
+    from loadtest.traffic import run_traffic
+    from loadtest.wake import run_wake
+
+    return {
+        "echo": run_traffic,
+        "fanout": run_traffic,
+        "chat": run_traffic,
+        "rpc": run_traffic,
+        "idle": run_idle,
+        "wake": run_wake,
+        "feeds": run_feeds,
+    }
+
+
+def run_scenario(
+    params: Params,
+    *,
+    command: str,
+    json_path: Path | None = None,
+    plots: Path | None = None,
+    progress: bool | None = None,
+    label: str = "",
+) -> tuple[Outcome, dict[str, Any]]:
+    """Run one scenario, print its result, write the files asked for."""
+    machine = machine_facts()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    started = time.perf_counter()
+    outcome = _runners()[params.scenario](params, progress=progress)
+    if label:
+        outcome.label = label
+    elapsed = time.perf_counter() - started
+    meta: dict[str, Any] = {
+        "command": command,
+        "date": date,
+        "machine": machine,
+        "elapsed_seconds": round(elapsed, 2),
+    }
+    print(f"== {params.scenario} — {command} ({elapsed:.0f} s)")
+    if outcome.rows:
+        print(render_table(outcome.rows))
+    for note in outcome.notes[1:]:
+        print(f"note: {note}")
+    if outcome.errors:
+        print(f"errors: {outcome.errors}")
+    print(outcome.summary())
+    if json_path is not None:
+        outcome.write_json(json_path, meta)
+    if plots is not None and outcome.available:
+        from loadtest.plots import write_plots
+
+        for path in write_plots(outcome, plots):
+            print(f"plot: {path}")
+    return outcome, meta
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    failed: list[str] = []
+    for scenario in args.only or SCENARIOS:
+        params = resolve(scenario, {"duration": args.duration}, smoke=True)
+        command = shlex.join(["python", "-m", "loadtest", scenario, "--smoke"])
+        json_path = args.json_dir / f"{scenario}.json" if args.json_dir else None
+        try:
+            outcome, _ = run_scenario(params, command=command, json_path=json_path)
+        except Exception as exc:  # a failed scenario fails the smoke, the rest still run
+            print(f"smoke: {scenario} FAILED: {exc!r}")
+            failed.append(scenario)
+            continue
+        if outcome.error_count:
+            print(f"smoke: {scenario} reported errors: {outcome.errors}")
+            failed.append(scenario)
+    print(f"smoke: {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "storage":
+        from loadtest import bench_storage
+
+        return bench_storage.main(args.rest)
+    if args.command == "sdk":
+        from loadtest import bench_sdk
+
+        return bench_sdk.main(args.rest)
+    if args.command == "smoke":
+        return _smoke(args)
+    if args.command == "suite":
+        from loadtest.suite import run_suite
+
+        return run_suite(args)
+    try:
+        params = params_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    command = shlex.join(["python", "-m", "loadtest", *argv])
+    outcome, meta = run_scenario(
+        params,
+        command=command,
+        json_path=args.json,
+        plots=args.plots,
+        progress=False if args.no_progress else None,
+    )
+    if args.results_md is not None:
+        from loadtest.suite import write_detail
+
+        write_detail(args.results_md, outcome, meta)
+    return 0

@@ -1,0 +1,139 @@
+"""The sizes of a scenario run: what the command line sets, and each scenario's defaults.
+
+Rules:
+
+1. Every scenario shares one ``Params``: connections across rooms, how fast they open
+   (``ramp``), who writes and how fast (``writers`` per room, ``window`` in flight,
+   ``rate`` per writer), message ``size``, ``duration`` and ``rounds``, client ``procs``.
+2. ``duration`` is the traffic time of the whole run, shared equally by Roost and its
+   baseline and split into ``rounds`` windows each (Roost and the baseline take turns),
+   so a run is bounded by it plus setup. ``idle`` holds its sockets for ``duration``;
+   ``wake`` samples for ``duration``.
+3. A value not given on the command line comes from the scenario's defaults, then from
+   ``SMOKE`` in smoke mode (small sizes that still exercise every path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+__all__ = ["DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
+
+#: Every scenario the load generator knows, in the suite's order.
+SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds")
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """The sizes of one run (rule 1)."""
+
+    scenario: str
+    duration: float = 20.0
+    connections: int = 50
+    rooms: int = 10
+    #: Writers per room; 0: every connection writes (``echo``, ``rpc``).
+    writers: int = 0
+    #: Connections opened per second (all client processes together); 0: no ramp.
+    ramp: float = 0.0
+    #: Messages a second per writer; 0: as fast as the window allows.
+    rate: float = 0.0
+    size: int = 64
+    window: int = 1
+    rounds: int = 2
+    procs: int = 1
+    #: Local addresses 127.0.0.1 .. 127.0.0.N to connect from (ephemeral ports).
+    sources: int = 1
+    #: Connect errors a client process accepts before it stops opening sockets.
+    give_up: int = 0
+    #: ``feeds``: changes each writer makes; ``resume``: changes missed before resuming.
+    missed: int = 100
+    smoke: bool = False
+
+    @property
+    def window_seconds(self) -> float:
+        """Seconds of one window (rule 2)."""
+        return self.duration / (2 * self.rounds)
+
+    @property
+    def warmup_seconds(self) -> float:
+        """Seconds at the start of each window left out of the figures."""
+        return min(1.0, 0.2 * self.window_seconds)
+
+    def source_addresses(self) -> list[str]:
+        """The local addresses to connect from; empty: the kernel's choice."""
+        if self.sources <= 1:
+            return []
+        return [f"127.0.0.{k}" for k in range(1, self.sources + 1)]
+
+    def run_options(self, **more: Any) -> dict[str, Any]:
+        """What a client process needs to run one window (``clients.do_run``)."""
+        return {
+            "seconds": self.window_seconds,
+            "warmup": self.warmup_seconds,
+            "size": self.size,
+            "window": self.window,
+            "rate": self.rate,
+            **more,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field."""
+        return asdict(self)
+
+
+#: Each scenario's full sizes (rule 3).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "echo": {"connections": 50, "rooms": 10, "window": 1},
+    "fanout": {"connections": 1000, "rooms": 1, "writers": 1, "window": 32},
+    "chat": {"connections": 1000, "rooms": 100, "writers": 2, "window": 4},
+    "rpc": {"connections": 50, "rooms": 10, "window": 1},
+    "idle": {"connections": 10_000, "rooms": 1, "procs": 2, "duration": 10.0, "rounds": 1},
+    "wake": {"connections": 20, "rooms": 20, "rounds": 1},
+    "feeds": {"connections": 1000, "rooms": 1, "writers": 1, "window": 8, "missed": 100},
+}
+
+#: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
+SMOKE: dict[str, dict[str, Any]] = {
+    "echo": {"connections": 20, "rooms": 4, "rounds": 1},
+    "fanout": {"connections": 200, "rounds": 1},
+    "chat": {"connections": 200, "rooms": 20, "rounds": 1},
+    "rpc": {"connections": 20, "rooms": 4, "rounds": 1},
+    "idle": {"connections": 1000, "procs": 1},
+    "wake": {"connections": 5, "rooms": 5},
+    "feeds": {"connections": 100, "missed": 20, "rounds": 1},
+}
+
+
+def resolve(scenario: str, given: dict[str, Any], *, smoke: bool = False) -> Params:
+    """The run's ``Params``: ``given`` over the smoke sizes over the defaults (rule 3)."""
+    if scenario not in DEFAULTS:
+        raise ValueError(f"unknown scenario {scenario!r}, expected one of {SCENARIOS}")
+    names = {f.name for f in fields(Params)}
+    unknown = set(given) - names
+    if unknown:
+        raise ValueError(f"unknown parameters {sorted(unknown)!r}")
+    values: dict[str, Any] = dict(DEFAULTS[scenario])
+    if smoke:
+        values.update(SMOKE[scenario])
+        values["duration"] = 10.0
+    values.update({k: v for k, v in given.items() if v is not None})
+    params = replace(Params(scenario), **values, smoke=smoke)
+    _check(params)
+    return params
+
+
+def _check(params: Params) -> None:
+    """Refuse sizes that cannot run."""
+    if params.connections < 1 or params.rooms < 1 or params.procs < 1 or params.rounds < 1:
+        raise ValueError("connections, rooms, procs and rounds must be at least 1")
+    if params.rooms > params.connections and params.scenario not in ("idle", "feeds"):
+        raise ValueError(
+            f"rooms must be at most connections ({params.connections}), got {params.rooms}"
+        )
+    if params.size < 32:
+        raise ValueError(f"size must be at least 32 bytes (the send time), got {params.size}")
+    if params.duration <= 0:
+        raise ValueError(f"duration must be above 0, got {params.duration:g}")
+    if not 1 <= params.sources <= 250:
+        raise ValueError(f"sources must be from 1 to 250, got {params.sources}")

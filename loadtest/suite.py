@@ -1,0 +1,355 @@
+"""The benchmark suite: every scenario at full sizes, the storage and SDK benchmarks, and
+the summary table of RESULTS.md, in one command::
+
+    python -m loadtest suite --results-md loadtest/RESULTS.md
+
+Rules:
+
+1. RESULTS.md is made of delimited sections (``<!-- name:begin -->`` ...
+   ``<!-- name:end -->``, ``report.write_section``); a run replaces the sections of the
+   parts it ran and leaves the others (the hand-written findings among them) alone.
+2. The ``summary`` section stands first: one row a measured part with its parameters,
+   Roost's figure, the baseline's, the ratio (higher is better), the target and whether
+   it is met, the machine and the command that reproduces it. A target that is not met
+   says ``NOT met``; a part that could not run says why.
+3. A part that fails is reported as failed in the summary; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtest.params import Params, resolve
+from loadtest.report import (
+    RESULTS_INTRO,
+    RESULTS_TITLE,
+    Report,
+    machine_facts,
+    number,
+    write_section,
+)
+from loadtest.results import Outcome
+
+__all__ = ["PARTS", "Part", "render_summary", "run_suite", "write_detail"]
+
+SUMMARY = "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of the suite: a scenario with options, under its own section name."""
+
+    name: str
+    scenario: str
+    options: dict[str, Any]
+
+    def params(self) -> Params:
+        """The part's sizes."""
+        return resolve(self.scenario, self.options)
+
+    def command(self) -> str:
+        """The command that runs this part alone."""
+        words = ["python", "-m", "loadtest", self.scenario]
+        for key, value in self.options.items():
+            words += [f"--{key.replace('_', '-')}", str(value)]
+        return shlex.join(words)
+
+
+#: The scenario parts, in the summary's order.
+PARTS = (
+    Part("echo", "echo", {}),
+    Part("fanout", "fanout", {}),
+    Part("chat", "chat", {}),
+    Part("rpc", "rpc", {}),
+    Part("rpc-one", "rpc", {"rooms": 1}),
+    Part("idle", "idle", {}),
+    Part(
+        "idle-100k",
+        "idle",
+        {
+            "connections": 100_000,
+            "rooms": 10,
+            "procs": 6,
+            "sources": 8,
+            "give_up": 100,
+            "duration": 5,
+        },
+    ),
+    Part("wake", "wake", {}),
+    Part("feeds", "feeds", {}),
+)
+#: The benchmarks with their own command line (``loadtest.bench_*``).
+OTHER_PARTS = ("storage", "sdk")
+
+
+def machine_line(machine: dict[str, str | int]) -> str:
+    """``2 CPUs, AMD EPYC, Python 3.11.7, uvloop``."""
+    return (
+        f"{machine['nproc']} CPUs, {machine['cpu_model']}, Python {machine['python']}, "
+        f"{machine['event_loop']}"
+    )
+
+
+def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: str = "") -> None:
+    """Write (or replace) the detail section of one scenario run in ``path``."""
+    name = section or outcome.label
+    if not outcome.available:
+        text = "\n".join(
+            [
+                f"<!-- {name}:begin -->",
+                f"## {outcome.heading or outcome.label}",
+                "",
+                f"- Command: `{meta['command']}`",
+                f"- Date: {meta['date']}",
+                "",
+                "**Not measured:** " + " ".join(outcome.notes),
+                f"<!-- {name}:end -->",
+            ]
+        )
+        write_section(path, name, text)
+        return
+    report = Report(
+        section=name,
+        heading=outcome.heading,
+        command=str(meta["command"]),
+        date=str(meta["date"]),
+        machine=meta["machine"],
+        sizes=outcome.sizes,
+        baseline_name=outcome.baseline.name,
+        rows=outcome.rows,
+        notes=[*outcome.notes, *_error_note(outcome)],
+        details={},
+        elapsed=float(meta["elapsed_seconds"]),
+    )
+    write_section(path, name, report.markdown())
+
+
+def _error_note(outcome: Outcome) -> list[str]:
+    if not outcome.errors:
+        return ["Errors: none."]
+    return ["Errors by kind: " + ", ".join(f"{k} {v}" for k, v in outcome.errors.items()) + "."]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One row of the summary table."""
+
+    part: str
+    sizes: str
+    roost: str
+    baseline: str
+    ratio: str
+    target: str
+    met: str
+    command: str
+
+
+def summary_lines(part: str, outcome: Outcome, command: str) -> list[Line]:
+    """The summary rows of one part: one per target (one when it has none)."""
+    if not outcome.available:
+        note = " ".join(outcome.notes)
+        return [Line(part, "—", "—", "—", "—", "—", f"not measured: {note}", command)]
+    roost = f"{number(outcome.roost.figure)} {outcome.roost.unit}"
+    base = f"{number(outcome.baseline.figure)} {outcome.baseline.unit} ({outcome.baseline.name})"
+    sizes = outcome.sizes.split(";")[0]
+    errors = f"; {outcome.error_count} errors" if outcome.error_count else ""
+    saturated = (
+        "; client side saturated (Roost figure a lower bound)" if outcome.client_saturated else ""
+    )
+    lines = _many_sockets(part, outcome, command)
+    if not outcome.goals:
+        return [
+            Line(
+                part,
+                sizes,
+                roost,
+                base,
+                outcome.ratio_text(),
+                "—",
+                "—" + errors + saturated,
+                command,
+            )
+        ]
+    for goal, met in zip(outcome.goals, outcome.met(), strict=True):
+        shown = outcome.ratio_text()
+        if goal.on == "delta":
+            delta = outcome.roost.figure - outcome.baseline.figure
+            shown = f"+{number(delta)} {outcome.roost.unit} over live ({shown})"
+        verdict = ("met" if met else "NOT met") + errors + saturated
+        lines.append(Line(part, sizes, roost, base, shown, goal.text, verdict, command))
+    return lines
+
+
+#: The issue's target for parked sockets on this machine.
+MANY_SOCKETS = 100_000
+
+
+def _many_sockets(part: str, outcome: Outcome, command: str) -> list[Line]:
+    """The 100,000-parked-sockets row of an ``idle`` run that asked for that many."""
+    asked = int(str(outcome.params.get("connections", 0)))
+    opened = outcome.extra.get("opened")
+    if outcome.scenario != "idle" or asked < MANY_SOCKETS or not isinstance(opened, dict):
+        return []
+    reached = int(opened.get("roost", 0))
+    limits = outcome.extra.get("fd_limits", {})
+    why = ", ".join(f"{k} {v}" for k, v in outcome.errors.items() if k.startswith("roost:"))
+    verdict = (
+        "met"
+        if reached >= MANY_SOCKETS
+        else (
+            f"NOT met: {reached:,} reached; stopped by the open-file limit of one process "
+            f"({limits}) — connect errors: {why or 'none'}"
+        )
+    )
+    return [
+        Line(
+            part,
+            f"{asked:,} sockets asked",
+            f"{reached:,} parked sockets",
+            f"{int(opened.get('baseline', 0)):,} sockets (bare websockets server)",
+            "—",
+            f"{MANY_SOCKETS:,} parked sockets on this machine",
+            verdict,
+            command,
+        )
+    ]
+
+
+def render_summary(lines: Sequence[Line], machine: str, date: str, command: str) -> str:
+    """The summary section, markers included (rule 2)."""
+    out = [
+        f"<!-- {SUMMARY}:begin -->",
+        "## Summary: Roost against a baseline from the same run",
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {machine}",
+        f"- Date: {date}",
+        "",
+        "Ratio: Roost / baseline for rates, baseline / Roost for memory and latency, so "
+        "that above 1 Roost did better. Each row's command reproduces it alone; details "
+        "in the sections below.",
+        "",
+        "| scenario | parameters | Roost | baseline | ratio | target | met? | command |",
+        "|---|---|---:|---:|---|---|---|---|",
+    ]
+    for line in lines:
+        cells = [
+            line.part,
+            line.sizes,
+            line.roost,
+            line.baseline,
+            line.ratio,
+            line.target,
+            line.met,
+            f"`{line.command}`",
+        ]
+        out.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+    # The rows as JSON, for a later run of some parts only ("--" cannot stand in a
+    # comment: written as JSON escapes).
+    rows = json.dumps([astuple(line) for line in lines], ensure_ascii=False)
+    out.append(_DATA + rows.replace("--", "\\u002d\\u002d") + " -->")
+    out.append(f"<!-- {SUMMARY}:end -->")
+    return "\n".join(out)
+
+
+_DATA = "<!-- summary-rows: "
+
+
+def earlier_lines(path: Path) -> list[Line]:
+    """The summary rows RESULTS.md holds now (kept for the parts a run leaves out)."""
+    if not path.exists():
+        return []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if text.startswith(_DATA) and text.endswith(" -->"):
+            return [Line(*row) for row in json.loads(text[len(_DATA) : -len(" -->")])]
+    return []
+
+
+def merge_lines(earlier: Sequence[Line], new: Sequence[Line]) -> list[Line]:
+    """``new`` rows in place of the earlier rows of the same parts, in ``PARTS`` order."""
+    ran = {line.part for line in new}
+    kept = [line for line in earlier if line.part not in ran]
+    order = {part.name: index for index, part in enumerate(PARTS)}
+    return sorted([*kept, *new], key=lambda line: order.get(line.part, len(order)))
+
+
+def write_summary(path: Path, text: str) -> None:
+    """Write the summary section first in ``path`` (rule 2), replacing any earlier one."""
+    begin = f"<!-- {SUMMARY}:begin -->"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if begin in current:
+        write_section(path, SUMMARY, text)
+        return
+    head = f"{RESULTS_TITLE}\n\n{RESULTS_INTRO}\n"
+    rest = current[len(head) :] if current.startswith(head) else current
+    path.write_text(head + "\n" + text + "\n" + rest, encoding="utf-8")
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    """Run the parts asked for (all by default) and write RESULTS.md."""
+    from loadtest.cli import run_scenario
+
+    only = set(args.only or [])
+    machine = machine_facts()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines: list[Line] = []
+    failed = 0
+    for part in PARTS:
+        if only and part.name not in only:
+            continue
+        command = part.command()
+        json_path = args.json_dir / f"{part.name}.json" if args.json_dir else None
+        try:
+            outcome, meta = run_scenario(
+                part.params(),
+                command=command,
+                json_path=json_path,
+                plots=args.plots,
+                label=part.name,
+            )
+        except Exception:  # rule 3: report the failure, run the other parts
+            traceback.print_exc()
+            failed += 1
+            lines.append(Line(part.name, "—", "—", "—", "—", "—", "FAILED (see log)", command))
+            continue
+        lines.extend(summary_lines(part.name, outcome, command))
+        if args.results_md is not None:
+            write_detail(args.results_md, outcome, meta, part.name)
+    for name in OTHER_PARTS:
+        if only and name not in only:
+            continue
+        failed += _other(name, args)
+    if args.results_md is not None and lines:
+        suite_command = "python -m loadtest suite --results-md " + str(args.results_md)
+        lines = merge_lines(earlier_lines(args.results_md), lines)
+        summary = render_summary(lines, machine_line(machine), date, suite_command)
+        write_summary(args.results_md, summary)
+    return 1 if failed else 0
+
+
+def _other(name: str, args: argparse.Namespace) -> int:
+    """Run ``loadtest.bench_{name}`` with the suite's outputs; 1 when it failed."""
+    from loadtest import bench_sdk, bench_storage
+
+    mains: dict[str, Callable[[list[str]], int]] = {
+        "storage": bench_storage.main,
+        "sdk": bench_sdk.main,
+    }
+    argv: list[str] = []
+    if args.results_md is not None:
+        argv += ["--results-md", str(args.results_md)]
+    if args.json_dir is not None:
+        argv += ["--json", str(args.json_dir / f"{name}.json")]
+    try:
+        return mains[name](argv)
+    except Exception:
+        traceback.print_exc()
+        return 1

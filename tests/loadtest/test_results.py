@@ -1,0 +1,109 @@
+"""The result document: its shape, the ratio's orientation, targets, the summary table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from loadtest.results import Goal, Outcome, Side, oriented_ratio
+from loadtest.suite import render_summary, summary_lines, write_summary
+
+
+def _outcome(
+    roost: float, baseline: float, *, higher: bool, goals: tuple[Goal, ...] = ()
+) -> Outcome:
+    return Outcome(
+        scenario="s",
+        label="s",
+        params={"connections": 10},
+        roost=Side("Roost", roost, "u"),
+        baseline=Side("bare", baseline, "u"),
+        higher_is_better=higher,
+        goals=goals,
+        sizes="10 connections; 1 window",
+    )
+
+
+def test_ratio_is_oriented_so_that_higher_is_better() -> None:
+    assert oriented_ratio(200.0, 100.0, True) == 2.0  # twice the rate
+    assert oriented_ratio(5.0, 10.0, False) == 2.0  # half the memory
+    assert oriented_ratio(1.0, 0.0, True) == math.inf
+    assert oriented_ratio(0.0, 0.0, True) == 0.0
+
+
+def test_goals_on_ratio_value_and_delta() -> None:
+    ratio = Goal("ratio", "at_least", 1.5, "≥ 1.5x")
+    assert ratio.met(300.0, 100.0, 3.0)
+    assert not ratio.met(100.0, 100.0, 1.0)
+    value = Goal("value", "at_most", 8.0, "≤ 8 KiB")
+    assert value.met(6.0, 12.0, 2.0)
+    assert not value.met(9.0, 12.0, 1.3)
+    delta = Goal("delta", "at_most", 1.0, "≤ +1 ms")
+    assert delta.met(1.5, 0.6, 0.4)
+    assert not delta.met(2.0, 0.5, 0.25)
+
+
+def test_memory_result_lower_is_better() -> None:
+    outcome = _outcome(6.0, 12.0, higher=False, goals=(Goal("ratio", "at_least", 1 / 0.6, "t"),))
+    assert outcome.ratio == 2.0
+    assert outcome.met() == [True]
+    assert "0.50" in outcome.ratio_text()
+
+
+def test_json_document_has_the_issue_members(tmp_path: Path) -> None:
+    outcome = _outcome(450.0, 50.0, higher=True, goals=(Goal("ratio", "at_least", 1.5, "t"),))
+    path = tmp_path / "out" / "r.json"
+    outcome.write_json(path, {"command": "python -m loadtest s"})
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("scenario", "params", "roost", "baseline", "ratio", "targets", "command"):
+        assert key in document
+    assert document["roost"]["figure"] == 450.0
+    assert document["roost"]["unit"] == "u"
+    assert document["baseline"]["figure"] == 50.0
+    assert document["ratio"] == pytest.approx(9.0)
+    assert document["targets"][0]["met"] is True
+
+
+def test_unavailable_scenario_has_no_ratio() -> None:
+    outcome = _outcome(0.0, 0.0, higher=True)
+    outcome.available = False
+    outcome.notes = ["the hub does not answer sub yet"]
+    assert outcome.to_json()["ratio"] is None
+    assert "unavailable" in outcome.summary()
+    line = summary_lines("feeds", outcome, "cmd")[0]
+    assert "not measured" in line.met
+
+
+def test_summary_says_not_met_honestly(tmp_path: Path) -> None:
+    goal = Goal("ratio", "at_least", 0.7, "≥ 0.7x bare")
+    lines = summary_lines("echo", _outcome(60.0, 100.0, higher=True, goals=(goal,)), "cmd")
+    assert lines[0].met == "NOT met"
+    text = render_summary(lines, "2 CPUs", "today", "python -m loadtest suite")
+    assert "| echo |" in text and "NOT met" in text
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Roost benchmark results\n\nintro\n\n<!-- x:begin -->\nx\n<!-- x:end -->\n")
+    write_summary(path, text)
+    write_summary(path, text)  # replaced, not repeated
+    written = path.read_text(encoding="utf-8")
+    assert written.count("summary:begin") == 1
+    assert "<!-- x:begin -->" in written
+
+
+def test_summary_rows_survive_a_partial_run(tmp_path: Path) -> None:
+    from loadtest.suite import earlier_lines, merge_lines
+
+    goal = Goal("ratio", "at_least", 0.7, "≥ 0.7x bare")
+    first = summary_lines("echo", _outcome(60.0, 100.0, higher=True, goals=(goal,)), "a --b")
+    first += summary_lines("fanout", _outcome(9.0, 1.0, higher=True), "python -m loadtest fanout")
+    path = tmp_path / "RESULTS.md"
+    write_summary(path, render_summary(first, "m", "d", "c"))
+    assert "--b" not in path.read_text(encoding="utf-8").split("summary-rows")[1]
+    again = summary_lines("echo", _outcome(80.0, 100.0, higher=True, goals=(goal,)), "a --b")
+    merged = merge_lines(earlier_lines(path), again)
+    assert [line.part for line in merged] == ["echo", "fanout"]
+    assert merged[0].met == "met"
+    assert merged[1] == first[1]
+    assert merged[0].command == "a --b"
