@@ -20,19 +20,30 @@ Hierarchy::
         ├── HubStoppingError         the hub is shutting down
         ├── FetchNotImplementedError an HTTP request reached an object without fetch()
         └── InternalError            a hub bug; no detail leaves the hub
+    HttpError                        an HTTP request the front refuses before any object
+    ├── BadRequestError              malformed HTTP, a bad Host or request target (400)
+    ├── UnauthorizedError            the admin API needs the admin key (401)
+    ├── NotFoundError                no route for the path (404)
+    ├── MethodNotAllowedError        the route takes another method (405)
+    ├── RequestTimeoutError          the request's head and body came too slowly (408)
+    ├── UriTooLongError              the request target is over the limit (414)
+    └── HeadersTooLargeError         the head is over its size or header-count limit (431)
     FeedError                        a feed subscription was refused (protocol/SPEC.md §9)
     ├── NoSuchFeedError              the table is not a feed table of the object
     ├── BadSubscriptionError         an invalid ``where`` / ``columns``
     ├── ForbiddenError               the object's ``feed_allowed`` said no
     └── TooManySubscriptionsError    the socket is at its subscription limit
-    WebSocketError                   a peer broke the WebSocket protocol (to websocket_error)
+    WebSocketError                   a socket failed (what websocket_error receives)
     ├── WebSocketProtocolError       malformed frames (close 1002)
-    └── MessageTooBigError           a message over the limit (close 1009)
+    │   └── InvalidUtf8Error         a text message that is not UTF-8 (close 1007)
+    ├── MessageTooBigError           a message over the limit (close 1009)
+    └── WebSocketInternalError       a fault in the hub while reading the socket (1011)
 
 Rules:
 
-1. Every code lives in ``ERROR_CODES``: its HTTP status and whether a retry can
-   succeed. Clients branch on the code, never on the message.
+1. Every code is a row of the one error table, ``protocol.ERRORS`` (SPEC §7.2): its
+   HTTP status, its close code and whether a retry can succeed. Clients branch on the
+   code, never on the message.
 2. Messages are lowercase facts with expected vs got and ``!r`` values.
 3. Only ``RemoteError`` and ``ActivationError`` carry text that the object's own code
    wrote (its exception's message); hub internals never put exception text on the wire.
@@ -40,77 +51,54 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+from protocol.errors import ERRORS, ErrorRow
 
 __all__ = [
     "ERROR_CODES",
     "ActivationError",
+    "BadRequestError",
     "BadSubscriptionError",
     "CallCycleError",
     "ConfigurationError",
-    "ErrorCode",
+    "ErrorRow",
     "FeedError",
     "FetchNotImplementedError",
     "ForbiddenError",
+    "HeadersTooLargeError",
+    "HttpError",
     "HubError",
     "HubStoppingError",
     "InternalError",
     "InvalidArgumentsError",
     "InvalidIdError",
+    "InvalidUtf8Error",
     "LimitExceededError",
     "MessageTooBigError",
+    "MethodNotAllowedError",
     "MethodNotFoundError",
     "NoSuchFeedError",
+    "NotFoundError",
     "NotSerializableError",
     "OverloadedError",
     "RemoteError",
+    "RequestTimeoutError",
     "RpcError",
     "SqlError",
     "StorageError",
     "TooManySubscriptionsError",
+    "UnauthorizedError",
     "UnknownBindingError",
+    "UriTooLongError",
     "WebSocketError",
+    "WebSocketInternalError",
     "WebSocketProtocolError",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorCode:
-    """One row of the error table: how a code reaches HTTP and whether to retry."""
-
-    code: str
-    http_status: int
-    retryable: bool = False
-
-
-ERROR_CODES: dict[str, ErrorCode] = {
-    row.code: row
-    for row in (
-        ErrorCode("configuration_error", 500),
-        ErrorCode("unknown_binding", 404),
-        ErrorCode("invalid_id", 400),
-        ErrorCode("storage_error", 500),
-        ErrorCode("sql_error", 500),
-        ErrorCode("not_serializable", 400),
-        ErrorCode("limit_exceeded", 400),
-        ErrorCode("method_not_found", 404),
-        ErrorCode("invalid_arguments", 400),
-        ErrorCode("object_error", 500),
-        ErrorCode("activation_failed", 500),
-        ErrorCode("overloaded", 503),
-        ErrorCode("call_cycle", 508),
-        ErrorCode("hub_stopping", 503, retryable=True),
-        ErrorCode("fetch_not_implemented", 501),
-        ErrorCode("websocket_protocol_error", 400),
-        ErrorCode("message_too_big", 413),
-        ErrorCode("internal_error", 500, retryable=True),
-        ErrorCode("no_such_feed", 404),
-        ErrorCode("bad_subscription", 400),
-        ErrorCode("forbidden", 403),
-        ErrorCode("too_many_subscriptions", 429),
-    )
-}
+#: The one error table (``protocol.ERRORS``): code -> HTTP status, close code, retryable.
+ERROR_CODES: dict[str, ErrorRow] = ERRORS
 
 
 class HubError(Exception):
@@ -120,13 +108,13 @@ class HubError(Exception):
 
     @property
     def http_status(self) -> int:
-        """The HTTP status this error maps to (from ``ERROR_CODES``)."""
-        return ERROR_CODES[self.code].http_status
+        """The HTTP status this error maps to (from the error table)."""
+        return ERRORS[self.code].status
 
     @property
     def retryable(self) -> bool:
         """True when the same call may succeed if tried again."""
-        return ERROR_CODES[self.code].retryable
+        return ERRORS[self.code].retryable
 
 
 class ConfigurationError(HubError):
@@ -246,18 +234,38 @@ class WebSocketError(HubError):
     """What ``websocket_error(ws, error)`` receives; ``close_code`` is what the hub sent."""
 
     code = "websocket_protocol_error"
-    close_code = 1002
+
+    @property
+    def close_code(self) -> int:
+        """The close code the hub sent the client (from the error table)."""
+        close = ERRORS[self.code].close
+        assert close is not None
+        return close
 
 
 class WebSocketProtocolError(WebSocketError):
     """The peer sent frames that break RFC 6455; the socket was closed with 1002."""
 
 
+class InvalidUtf8Error(WebSocketProtocolError):
+    """The peer sent a text message that is not UTF-8; the socket was closed with 1007."""
+
+    code = "invalid_utf8"
+
+
 class MessageTooBigError(WebSocketError):
     """The peer sent a message over ``Limits.message_bytes``; closed with 1009."""
 
     code = "message_too_big"
-    close_code = 1009
+
+
+class WebSocketInternalError(WebSocketError):
+    """A fault inside the hub while it read the socket; closed with 1011, no detail sent.
+
+    The fault itself is logged once by the hub.
+    """
+
+    code = "internal_error"
 
 
 class InternalError(RpcError):
@@ -294,3 +302,51 @@ class TooManySubscriptionsError(FeedError):
     """The socket already has as many subscriptions as the hub allows."""
 
     code = "too_many_subscriptions"
+
+
+class HttpError(HubError):
+    """An HTTP request the front refuses before it reaches any object."""
+
+    code = "bad_request"
+
+
+class BadRequestError(HttpError):
+    """Malformed HTTP, a missing or invalid ``Host``, or a bad request target."""
+
+    code = "bad_request"
+
+
+class UnauthorizedError(HttpError):
+    """The admin API needs ``Authorization: Bearer <admin key>``."""
+
+    code = "unauthorized"
+
+
+class NotFoundError(HttpError):
+    """No route for the request's path."""
+
+    code = "not_found"
+
+
+class MethodNotAllowedError(HttpError):
+    """The route exists but takes another method."""
+
+    code = "method_not_allowed"
+
+
+class RequestTimeoutError(HttpError):
+    """A request's head and body did not arrive within ``Limits.http_request_timeout``."""
+
+    code = "request_timeout"
+
+
+class UriTooLongError(HttpError):
+    """The request target is longer than ``Limits.http_target_bytes``."""
+
+    code = "uri_too_long"
+
+
+class HeadersTooLargeError(HttpError):
+    """The request head is over ``Limits.http_head_bytes`` or ``Limits.http_headers``."""
+
+    code = "headers_too_large"

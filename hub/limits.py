@@ -17,7 +17,7 @@ __all__ = ["Limits", "check_size"]
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Sizes and counts the hub enforces (bytes unless said otherwise)."""
+    """Sizes, counts and timeouts the hub enforces (bytes unless said otherwise)."""
 
     #: KV key length in UTF-8 bytes.
     kv_key_bytes: int = 2048
@@ -48,6 +48,25 @@ class Limits:
     outbox_bytes: int = 4 * 1024 * 1024
     #: Feed subscriptions one socket may hold at a time (protocol/SPEC.md §9).
     subscriptions_per_socket: int = 64
+    #: An HTTP request target (path and query) in bytes; longer is 414 ``uri_too_long``.
+    http_target_bytes: int = 8 * 1024
+    #: An HTTP request head (request line and headers) in bytes; larger is 431
+    #: ``headers_too_large``.
+    http_head_bytes: int = 64 * 1024
+    #: Header lines in one HTTP request; more is 431 ``headers_too_large``.
+    http_headers: int = 100
+    #: Requests read ahead on one connection (pipelined) before the hub stops reading
+    #: until it has answered some.
+    http_pipelined: int = 16
+    #: Unsent answer bytes on one HTTP connection before the hub stops reading its
+    #: requests (until the client reads).
+    http_unsent_bytes: int = 256 * 1024
+    #: Seconds from a request's first byte until its head and body are read; slower is
+    #: 408 ``request_timeout`` (slowloris).
+    http_request_timeout: float = 10.0
+    #: Seconds an HTTP connection may wait idle for its next request (and for its first
+    #: one) before the hub closes it.
+    http_keepalive_timeout: float = 15.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -64,10 +83,19 @@ class Limits:
             "auto_response_bytes",
             "outbox_bytes",
             "subscriptions_per_socket",
+            "http_target_bytes",
+            "http_head_bytes",
+            "http_headers",
+            "http_pipelined",
+            "http_unsent_bytes",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"limit {name} must be a positive int, got {value!r}")
+        for name in ("http_request_timeout", "http_keepalive_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"limit {name} must be a positive number, got {value!r}")
         for name, (ceiling, why) in _CEILINGS.items():
             value = getattr(self, name)
             if value > ceiling:

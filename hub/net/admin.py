@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from hub.errors import UnauthorizedError
 from hub.net.metrics import render
 from hub.net.routes import AdminRoute
 
@@ -26,13 +27,12 @@ _JSON = [("Content-Type", "application/json")]
 
 
 async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
-    """Answer one admin request."""
+    """Answer one admin request; ``UnauthorizedError`` without the admin key."""
     if front.admin_key is not None:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {front.admin_key}"
         if not secrets.compare_digest(given.encode(), expected.encode()):
-            error = {"code": "unauthorized", "message": "admin key required", "retryable": False}
-            return 401, [*_JSON, ("WWW-Authenticate", "Bearer")], orjson.dumps({"error": error})
+            raise UnauthorizedError("admin key required: Authorization: Bearer <key>")
     if route.action == "health":
         return 200, _JSON, orjson.dumps({"status": "ok"})
     if route.action == "metrics":

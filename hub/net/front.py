@@ -8,8 +8,10 @@ Rules:
    state, so the front can later move into a gateway process of its own.
 2. A broadcast builds its frame once and writes the same bytes to every recipient.
 3. A message matching the object's auto-response is answered here, without an event.
-4. Errors become HTTP statuses and stable codes in one place (``error_body``); text of
-   unexpected exceptions never reaches a client.
+4. Errors become HTTP statuses and stable codes in one place (``hub.net.answers``); text
+   of unexpected exceptions never reaches a client.
+5. A request is routed on its target alone; ``Host`` is validated and only names the
+   URL an object sees (``routes.request_url``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hub.errors import (
 )
 from hub.http import Request, Response
 from hub.net import admin, roost_v1, routes
+from hub.net.answers import error_body, error_response
 from hub.net.connection import Connection
 from hub.net.feeds import Subscriptions
 from hub.net.http1 import ParsedRequest
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
     from hub.runtime.host import ObjectHost
     from hub.storage.feeds import Change
 
-__all__ = ["Front", "Router", "error_body"]
+__all__ = ["Front", "Router"]
 
 log = logging.getLogger("roost.net")
 
@@ -61,17 +64,6 @@ log = logging.getLogger("roost.net")
 Router = Callable[[Request], "Response | tuple[str, str] | Awaitable[Any] | None"]
 
 _JSON = [("Content-Type", "application/json")]
-
-
-def error_body(error: HubError | routes.RouteError) -> tuple[int, bytes]:
-    """The HTTP status and JSON body for an error."""
-    if isinstance(error, routes.RouteError):
-        status, code, retryable, message = error.status, error.code, False, str(error)
-    else:
-        status, code, retryable = error.http_status, error.code, error.retryable
-        message = "internal error" if isinstance(error, InternalError) else str(error)
-    body = {"error": {"code": code, "message": message, "retryable": retryable}}
-    return status, orjson.dumps(body)
 
 
 class Front:
@@ -129,21 +121,19 @@ class Front:
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, conn: Connection, parsed: ParsedRequest) -> None:
-        host_header = next((v for k, v in parsed.headers if k.lower() == "host"), "localhost")
-        upgrade_id = next(self._upgrade_ids) if parsed.upgrade else None
-        request = Request(
-            parsed.method,
-            f"http://{host_header}{parsed.target}",  # upgrades too, as in the anchor
-            parsed.headers,
-            parsed.body,
-            upgrade_id=upgrade_id,
-        )
         try:
+            hosts = [value for name, value in parsed.headers if name.lower() == "host"]
+            url = routes.request_url(parsed.target, hosts, parsed.version)
+            upgrade_id = next(self._upgrade_ids) if parsed.upgrade else None
+            # Upgrades too get an http:// URL, as in the anchor.
+            request = Request(
+                parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id
+            )
             await self._dispatch(conn, parsed, request)
-        except (HubError, routes.RouteError) as error:
+        except HubError as error:
             self._answer_error(conn, parsed, error)
         except Exception:
-            log.exception("request %s %s failed", parsed.method, parsed.target[:200])
+            log.exception("request %s %r failed", parsed.method, parsed.target[:200])
             self._answer_error(conn, parsed, InternalError("internal error"))
 
     async def _dispatch(self, conn: Connection, parsed: ParsedRequest, request: Request) -> None:
@@ -275,16 +265,14 @@ class Front:
                 keep_alive=parsed.keep_alive,
             )
 
-    def _answer_error(
-        self, conn: Connection, parsed: ParsedRequest, error: HubError | routes.RouteError
-    ) -> None:
-        status, body = error_body(error)
+    def _answer_error(self, conn: Connection, parsed: ParsedRequest, error: HubError) -> None:
+        status, headers, body = error_response(error)
         if parsed.upgrade:
             if conn.ws is None:
                 conn.begin_upgrade(parsed)  # may answer a bad handshake itself
-            conn.reject_upgrade(status, _JSON, body)
+            conn.reject_upgrade(status, headers, body)
         else:
-            conn.respond(status, _JSON, body, keep_alive=parsed.keep_alive)
+            conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
 
     # -- socket events from connections ---------------------------------------------------
 

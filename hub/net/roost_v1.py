@@ -10,8 +10,9 @@ Rules:
    same RPC path as HTTP (validation, error mapping) and is answered when its event
    committed; ``sub`` becomes a ``FeedSubscribe`` event once its shape is checked here;
    ``unsub`` and the presence frames are handled here, without waking the object.
-3. Wire error codes and their ``retryable`` flags come from ``protocol.ERRORS``; the
-   text of unexpected exceptions never reaches a client.
+3. Wire error codes and their ``retryable`` flags come from ``protocol.ERRORS`` (only
+   codes ``in_frames``; any other is ``internal_error``); the text of unexpected
+   exceptions never reaches a client. This is the one place errors become frames.
 4. A message the object cannot take (its queue is full) is never answered with an
    error: the socket is closed with 1013, and the client resends what was not
    acknowledged (SPEC §5.1), so overload never loses an exactly-once message.
@@ -57,8 +58,11 @@ def error_frame(frame_id: int | None, error: HubError | protocol.DecodeError | s
     elif isinstance(error, protocol.DecodeError):
         code, message = error.code, str(error)
     else:
-        code = error.code if error.code in protocol.ERRORS else "internal_error"
-        message = "internal error" if isinstance(error, InternalError) else str(error)
+        row = protocol.ERRORS.get(error.code)
+        if row is None or not row.in_frames or isinstance(error, InternalError):
+            code, message = "internal_error", "internal error"
+        else:
+            code, message = error.code, str(error)
     retryable = protocol.ERRORS[code].retryable if code in protocol.ERRORS else False
     frame = protocol.Error(id=frame_id, code=code, message=message, retryable=retryable)
     return protocol.encode(frame)

@@ -9,39 +9,49 @@ Rules:
 2. ``POST /objects/{binding}/{name}/rpc/{method}`` is an RPC call, and
    ``GET /objects/{binding}/{name}/presence`` the presence list, not a fetch.
 3. ``/_roost/...`` is the admin API. Anything else is not found.
-4. Every refusal is a ``RouteError`` with an HTTP status and a stable code.
+5. Routing reads the request target and nothing else. ``request_url`` builds the URL an
+   object sees from the target and a validated ``Host`` (RFC 9112 §3.2): the host can
+   never add a path, a query or a fragment, so it cannot change where a request goes.
+4. Every refusal is a ``HubError`` of the one error table (``not_found``,
+   ``unknown_binding``, ``invalid_id``, ``method_not_found``, ``method_not_allowed``).
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
+
+from hub.errors import (
+    BadRequestError,
+    InvalidIdError,
+    MethodNotAllowedError,
+    MethodNotFoundError,
+    NotFoundError,
+    UnknownBindingError,
+)
 
 __all__ = [
     "AdminRoute",
     "ObjectRoute",
     "PresenceRoute",
-    "RouteError",
     "RpcRoute",
     "binding_from_kebab",
     "kebab",
     "match",
+    "request_url",
 ]
 
 _KEBAB_RE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _METHOD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-
-
-class RouteError(Exception):
-    """A path that reaches nothing: ``status`` and ``code`` go back to the client."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+#: ``uri-host [":" port]`` (RFC 3986 §3.2.2): a reg-name or IPv4 address, or an IP
+#: literal in brackets (checked again with ``ipaddress``).
+_HOST_RE = re.compile(r"(?:([A-Za-z0-9\-._~!$&'()*+,;=%]+)|\[([0-9A-Fa-f:.]+)\])(?::[0-9]{0,5})?")
+#: What an origin-form target may hold (RFC 3986 §3.3-3.4): no spaces, controls or '#'.
+_TARGET_RE = re.compile(r"/[\x21-\x22\x24-\x7e]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +97,9 @@ def kebab(binding: str) -> str:
 
 
 def binding_from_kebab(segment: str) -> str:
-    """``chat-room`` -> ``CHAT_ROOM``, or ``RouteError`` for anything else."""
+    """``chat-room`` -> ``CHAT_ROOM``, or ``UnknownBindingError`` for anything else."""
     if not _KEBAB_RE.fullmatch(segment):
-        raise RouteError(
-            404, "unknown_binding", f"bindings are kebab-case in URLs, got {segment[:80]!r}"
-        )
+        raise UnknownBindingError(f"bindings are kebab-case in URLs, got {segment[:80]!r}")
     return segment.upper().replace("-", "_")
 
 
@@ -99,9 +107,9 @@ def _name(segment: str) -> str:
     try:
         name = unquote(segment, errors="strict")
     except UnicodeDecodeError:
-        raise RouteError(400, "invalid_id", "object name is not valid UTF-8") from None
+        raise InvalidIdError("object name is not valid UTF-8") from None
     if not name:
-        raise RouteError(400, "invalid_id", "object name is empty")
+        raise InvalidIdError("object name is empty")
     return name
 
 
@@ -109,21 +117,21 @@ def match(method: str, path: str) -> Route:
     """The route of ``method path`` (path still percent-encoded)."""
     parts = path.split("/")
     if len(parts) < 2 or parts[0] != "":
-        raise RouteError(404, "not_found", f"no route for {path[:200]!r}")
+        raise NotFoundError(f"no route for {path[:200]!r}")
     head = parts[1]
     if head in ("objects", "parties") and len(parts) >= 4:
         binding = binding_from_kebab(parts[2])
         name = _name(parts[3])
         if head == "objects" and method == "POST" and len(parts) == 6 and parts[4] == "rpc":
             if not _METHOD_RE.fullmatch(parts[5]):
-                raise RouteError(404, "method_not_found", f"no method {parts[5][:80]!r}")
+                raise MethodNotFoundError(f"no method {parts[5][:80]!r}")
             return RpcRoute(binding, name, parts[5])
         if head == "objects" and method == "GET" and parts[4:] == ["presence"]:
             return PresenceRoute(binding, name)
         return ObjectRoute(binding, name)
     if head == "_roost":
         return _admin(method, parts[2:])
-    raise RouteError(404, "not_found", f"no route for {path[:200]!r}")
+    raise NotFoundError(f"no route for {path[:200]!r}")
 
 
 def _admin(method: str, rest: list[str]) -> AdminRoute:
@@ -131,6 +139,53 @@ def _admin(method: str, rest: list[str]) -> AdminRoute:
         return AdminRoute(rest[0])
     if len(rest) == 4 and rest[0] == "objects" and rest[3] == "hibernate":
         if method != "POST":
-            raise RouteError(405, "method_not_allowed", "hibernate takes POST")
+            raise MethodNotAllowedError(f"hibernate takes POST, got {method!r}")
         return AdminRoute("hibernate", binding_from_kebab(rest[1]), _name(rest[2]))
-    raise RouteError(404, "not_found", f"no admin endpoint /_roost/{'/'.join(rest)[:200]}")
+    raise NotFoundError(f"no admin endpoint /_roost/{'/'.join(rest)[:200]}")
+
+
+def request_url(target: str, hosts: list[str], version: tuple[int, int] = (1, 1)) -> str:
+    """The full URL of a request (``http://host/path?query``) from its target and Host.
+
+    ``hosts`` holds every ``Host`` header value. HTTP/1.1 needs exactly one (RFC 9112
+    §3.2); an absolute-form target brings its own authority, which wins. Anything
+    malformed is a ``BadRequestError`` (400), never another exception.
+    """
+    if len(hosts) > 1:
+        raise BadRequestError(f"expected one Host header, got {len(hosts)}")
+    if not hosts and version >= (1, 1):
+        raise BadRequestError("an HTTP/1.1 request needs a Host header")
+    host = _host(hosts[0]) if hosts else "localhost"
+    if target.startswith("/"):
+        if not _TARGET_RE.fullmatch(target):
+            raise BadRequestError(f"invalid request target {target[:80]!r}")
+        return f"http://{host}{target}"
+    lowered = target[:8].lower()
+    if lowered.startswith(("http://", "https://")):
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            raise BadRequestError(f"invalid request target {target[:80]!r}") from None
+        path = parts.path or "/"
+        rest = f"{path}?{parts.query}" if parts.query else path
+        if parts.fragment or not _TARGET_RE.fullmatch(rest):
+            raise BadRequestError(f"invalid request target {target[:80]!r}")
+        return f"http://{_host(parts.netloc)}{rest}"
+    raise BadRequestError(f"request target must be a path or an absolute URL: {target[:80]!r}")
+
+
+def _host(value: str) -> str:
+    """A valid ``Host`` value (``localhost`` when empty), or ``BadRequestError``."""
+    value = value.strip()
+    if not value:
+        return "localhost"
+    match = _HOST_RE.fullmatch(value)
+    if match is None or len(value) > 255:
+        raise BadRequestError(f"invalid Host header {value[:80]!r}")
+    literal = match.group(2)
+    if literal is not None:
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            raise BadRequestError(f"invalid Host header {value[:80]!r}") from None
+    return value

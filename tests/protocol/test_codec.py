@@ -134,10 +134,14 @@ def test_message_text_is_what_websocket_message_receives() -> None:
 
 def test_the_error_table_is_the_one_in_the_spec() -> None:
     spec = (VECTORS.parent / "SPEC.md").read_text()
-    rows = re.findall(r"^\| `([a-z_]+)` \| .* \| (true|false) \| (—|\d{4}) \|$", spec, re.M)
+    rows = re.findall(
+        r"^\| `([a-z_0-9]+)` \| (.*) \| (\d{3}) \| (true|false) \| (—|\d{4}) \|$", spec, re.M
+    )
     assert len(rows) == len(protocol.ERRORS)
-    for code, retryable, close in rows:
+    for code, meaning, status, retryable, close in rows:
         row = protocol.ERRORS[code]
+        assert row.status == int(status), code
         assert row.retryable is (retryable == "true"), code
         assert row.close == (None if close == "—" else int(close)), code
+        assert row.in_frames is not meaning.startswith("*(not in frames)*"), code
     assert protocol.CLOSE_CODES[1008] == ("slow consumer", True)

@@ -381,7 +381,7 @@ async def test_the_hub_closing_with_another_code_closes_the_connection_for_good(
 
 
 @pytest.mark.parametrize("announced", [True, False])
-async def test_a_1009_close_is_reported_as_frame_too_large(
+async def test_a_1009_close_is_reported_as_message_too_big(
     fake: FakeHub, open_client: OpenClient, sleep: FakeSleep, announced: bool
 ) -> None:
     conn = await open_client()
@@ -389,11 +389,11 @@ async def test_a_1009_close_is_reported_as_frame_too_large(
     if announced:
         await ws.send(
             fake.encode(
-                t="error", id=None, code="frame_too_large", message="too big", retryable=False
+                t="error", id=None, code="message_too_big", message="too big", retryable=False
             )
         )
     await ws.close(1009, "message too big")
-    with pytest.raises(roost_client.FrameTooLarge) as info:
+    with pytest.raises(roost_client.MessageTooBig) as info:
         await within(conn.recv())
     assert conn.close_error is info.value
     assert (info.value.close_code, info.value.retryable) == (1009, False)
@@ -508,12 +508,12 @@ async def test_an_oversize_frame_is_refused_before_it_is_sent(
     fake: FakeHub, open_client: OpenClient
 ) -> None:
     conn = await open_client(max_message_size=100)
-    with pytest.raises(roost_client.FrameTooLarge, match="expected at most 100") as info:
+    with pytest.raises(roost_client.MessageTooBig, match="expected at most 100") as info:
         conn.send("x" * 100)
-    assert (info.value.code, info.value.retryable) == ("frame_too_large", False)
-    with pytest.raises(roost_client.FrameTooLarge):
+    assert (info.value.code, info.value.retryable) == ("message_too_big", False)
+    with pytest.raises(roost_client.MessageTooBig):
         conn.send(bytes(101))
-    with pytest.raises(roost_client.FrameTooLarge):
+    with pytest.raises(roost_client.MessageTooBig):
         await conn.call("m", "é" * 50)
     assert conn.send("small") == 1  # the refused ones used no id
     assert (await fake.next_json("msg"))[1] == {"t": "msg", "data": "small", "id": 1}

@@ -158,7 +158,7 @@ async def test_an_oversize_frame_is_refused_by_the_client_before_sending(
 ) -> None:
     running = await run_hub(limits=hub.Limits(message_bytes=1024))
     async with roost_client.connect(running.url(), max_message_size=1024) as conn:
-        with pytest.raises(roost_client.FrameTooLarge):
+        with pytest.raises(roost_client.MessageTooBig):
             conn.send("x" * 2000)
         conn.send("fits")
         await within(conn.flush())
@@ -174,7 +174,7 @@ async def test_an_oversize_frame_the_hub_refuses_closes_with_a_typed_error_and_l
     conn.send("acknowledged")
     await within(conn.flush())
     big = conn.send("x" * 2000)
-    with pytest.raises(roost_client.FrameTooLarge) as info:
+    with pytest.raises(roost_client.MessageTooBig) as info:
         await within(conn.recv())
     assert (info.value.close_code, info.value.retryable) == (1009, False)
     assert conn.state is State.CLOSED

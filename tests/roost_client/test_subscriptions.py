@@ -344,7 +344,7 @@ async def test_subscribe_checks_its_arguments_before_anything_is_sent(
         conn.subscribe("todos", where=[("done", "eq")])
     with pytest.raises(TypeError):
         conn.subscribe("todos", where=[("done", "eq", object())])
-    with pytest.raises(roost_client.FrameTooLarge):
+    with pytest.raises(roost_client.MessageTooBig):
         conn.subscribe("todos", where=[("title", "eq", "x" * 300)])
     sub = conn.subscribe("todos")
     assert (await fake.next_json("sub"))[1]["id"] == sub.id

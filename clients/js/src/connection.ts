@@ -27,7 +27,7 @@
 import { encode, utf8Length } from "./codec.js";
 import type { ErrorFrame, HubFrame, Json } from "./frames.js";
 import { Feeds, type SubscribeOptions, type Subscription, feedRequest, subFrame } from "./feeds.js";
-import { CallAborted, FrameTooLarge, type RoostError, fromFrame } from "./errors.js";
+import { CallAborted, MessageTooBig, type RoostError, fromFrame } from "./errors.js";
 import { ConnectionEventTarget, type ConnectionState, ErrorEvent, MessageEvent } from "./events.js";
 import { type Incoming, Inbox } from "./inbox.js";
 import {
@@ -149,7 +149,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
    * binary frame (at most once), anything else as compact JSON text. Exactly once by
    * default (SPEC §5).
    *
-   * Throws at once, and nothing is sent: `BufferFull`, `FrameTooLarge`, `ConnectionClosed`,
+   * Throws at once, and nothing is sent: `BufferFull`, `MessageTooBig`, `ConnectionClosed`,
    * or `TypeError` for data that is not JSON. The promise resolves when the hub
    * acknowledges the message (when it is written, for at-most-once data) and rejects with
    * the hub's error (`ObjectError`: the handler raised) or with the connection's end. It
@@ -180,7 +180,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
    * have run), `CallTimeout`, `CallAborted`, or the connection's end. A call made while
    * the connection is not open waits for the next socket.
    *
-   * Throws at once, and nothing is sent: `BufferFull`, `FrameTooLarge`, `ConnectionClosed`,
+   * Throws at once, and nothing is sent: `BufferFull`, `MessageTooBig`, `ConnectionClosed`,
    * `CallAborted` (the signal aborted already), `TypeError` for arguments that are not JSON.
    */
   call<T = unknown>(
@@ -216,7 +216,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
    * it delivers a change with op `reset`, then a fresh snapshot.
    *
    * Throws at once, and nothing is sent: `TypeError` (both `snapshot` and `since`, a bad
-   * `where`), `RangeError`, `FrameTooLarge`, `ConnectionClosed`. What the hub refuses
+   * `where`), `RangeError`, `MessageTooBig`, `ConnectionClosed`. What the hub refuses
    * ends the subscription with its error (`NoSuchFeed`, `BadSubscription`, `Forbidden`,
    * `TooManySubscriptions`, ...).
    */
@@ -325,7 +325,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
 
   #checkSize(bytes: number): void {
     if (bytes > this.#settings.maxMessageSize) {
-      throw new FrameTooLarge(`message too large: ${bytes} bytes, expected at most ${this.#settings.maxMessageSize} (maxMessageSize)`);
+      throw new MessageTooBig(`message too large: ${bytes} bytes, expected at most ${this.#settings.maxMessageSize} (maxMessageSize)`);
     }
   }
 

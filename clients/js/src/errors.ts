@@ -19,7 +19,7 @@
  *     │  codes the hub sends in error frames (SPEC §7.2)
  *     ├── BadFrame           bad_frame: a frame broke the SPEC (ours, or one the hub sent)
  *     ├── SessionRequired    session_required: a second hello, or a msg id before hello
- *     ├── FrameTooLarge      frame_too_large: over the message limit (also refused locally)
+ *     ├── MessageTooBig      message_too_big: over the message limit (also refused locally)
  *     ├── MethodNotFound     method_not_found: no public method of that name
  *     ├── InvalidArguments   invalid_arguments: arguments do not match; the method did not run
  *     ├── ObjectError        object_error: the object's code raised; its writes rolled back
@@ -61,7 +61,7 @@ function row(retryable: boolean, close: number | null = null, clientOnly = false
 export const ERRORS = Object.freeze({
   bad_frame: row(false),
   session_required: row(false),
-  frame_too_large: row(false, 1009),
+  message_too_big: row(false, 1009),
   method_not_found: row(false),
   invalid_arguments: row(false),
   object_error: row(false),
@@ -73,7 +73,25 @@ export const ERRORS = Object.freeze({
   forbidden: row(false),
   too_many_subscriptions: row(false),
   hub_stopping: row(true),
-  internal_error: row(true),
+  internal_error: row(true, 1011),
+  // Told by a close code alone, or answering HTTP requests (never in an error frame).
+  websocket_protocol_error: row(false, 1002),
+  invalid_utf8: row(false, 1007),
+  bad_request: row(false),
+  unauthorized: row(false),
+  not_found: row(false),
+  method_not_allowed: row(false),
+  request_timeout: row(true),
+  uri_too_long: row(false),
+  headers_too_large: row(false),
+  unknown_binding: row(false),
+  invalid_id: row(false),
+  fetch_not_implemented: row(false),
+  configuration_error: row(false),
+  storage_error: row(false),
+  sql_error: row(false),
+  not_serializable: row(false),
+  limit_exceeded: row(false),
   connection_lost: row(true, null, true),
   timeout: row(true, null, true),
   aborted: row(false, null, true),
@@ -158,10 +176,10 @@ export class SessionRequired extends RoostError {
   }
 }
 
-/** `frame_too_large`: a frame over the message limit (refused locally, or closed with 1009). */
-export class FrameTooLarge extends RoostError {
+/** `message_too_big`: a frame over the message limit (refused locally, or closed with 1009). */
+export class MessageTooBig extends RoostError {
   constructor(message: string, init: RoostErrorInit = {}) {
-    super("frame_too_large", message, init);
+    super("message_too_big", message, init);
   }
 }
 
@@ -323,7 +341,7 @@ type ErrorClass = new (message: string, init?: RoostErrorInit) => RoostError;
 export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   bad_frame: BadFrame,
   session_required: SessionRequired,
-  frame_too_large: FrameTooLarge,
+  message_too_big: MessageTooBig,
   method_not_found: MethodNotFound,
   invalid_arguments: InvalidArguments,
   object_error: ObjectError,
@@ -358,7 +376,7 @@ export function fromFrame(frame: ErrorFrame): RoostError {
  * The error that reports a close for good with `code` (one that `shouldReconnect`
  * refused), or null for a normal close by the object (1000). An error frame the hub sent
  * just before, whose code the table links to this close code, is the report; a close
- * code the table links to an error code (1009: `frame_too_large`) is reported as that
+ * code the table links to an error code (1009: `message_too_big`) is reported as that
  * error even without the frame; anything else is `ConnectionClosed`.
  */
 export function errorForClose(code: number, reason: string, last: RoostError | null): RoostError | null {

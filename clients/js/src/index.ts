@@ -95,7 +95,7 @@ export {
   type ErrorCode,
   type ErrorRow,
   Forbidden,
-  FrameTooLarge,
+  MessageTooBig,
   HandshakeRejected,
   HubStopping,
   InternalError,

@@ -13,7 +13,7 @@ import {
   Connection,
   ConnectionClosed,
   ConnectionLost,
-  FrameTooLarge,
+  MessageTooBig,
   NoSuchFeed,
   type Subscription,
 } from "../src/index.js";
@@ -243,7 +243,7 @@ describe("subscribing through a connection", () => {
     const connection = await open({ maxMessageSize: 200 });
     FakeWebSocket.last.welcome();
     assert.throws(() => connection.subscribe("todos", { snapshot: true, since: 1 }), TypeError);
-    assert.throws(() => connection.subscribe("todos", { where: { title: "x".repeat(200) } }), FrameTooLarge);
+    assert.throws(() => connection.subscribe("todos", { where: { title: "x".repeat(200) } }), MessageTooBig);
     assert.equal(FakeWebSocket.last.frames().length, 1, "nothing sent");
     await connection.close();
   });

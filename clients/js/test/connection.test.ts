@@ -16,7 +16,7 @@ import {
   Connection,
   ConnectionClosed,
   ConnectionLost,
-  FrameTooLarge,
+  MessageTooBig,
   HandshakeRejected,
   MethodNotFound,
   ObjectError,
@@ -351,18 +351,18 @@ describe("exactly-once messages", () => {
     await connection.close();
   });
 
-  test("a message over maxMessageSize throws frame_too_large at once, nothing sent", async () => {
+  test("a message over maxMessageSize throws message_too_big at once, nothing sent", async () => {
     const connection = await open({ maxMessageSize: 64 });
     FakeWebSocket.last.welcome();
     assert.throws(
       () => connection.send("é".repeat(30)),
       (error: unknown) =>
-        error instanceof FrameTooLarge &&
-        error.code === "frame_too_large" &&
+        error instanceof MessageTooBig &&
+        error.code === "message_too_big" &&
         !error.retryable &&
         /^message too large: 88 bytes, expected at most 64/.test(error.message),
     );
-    assert.throws(() => connection.send(new Uint8Array(65)), /frame_too_large|too large/);
+    assert.throws(() => connection.send(new Uint8Array(65)), /message_too_big|too large/);
     void connection.send("x".repeat(30));
     assert.equal(connection.bufferedCount, 1);
     assert.deepEqual(FakeWebSocket.last.frames().at(-1), { t: "msg", data: "x".repeat(30), id: 1 }, "the refused ones used no id");
@@ -572,24 +572,24 @@ describe("reconnecting", () => {
     await connection.close();
   });
 
-  test("frame_too_large then 1009: the connection ends with that error", async () => {
+  test("message_too_big then 1009: the connection ends with that error", async () => {
     const connection = await open();
     FakeWebSocket.last.welcome();
     const message = connection.send("big");
-    FakeWebSocket.last.receive({ t: "error", id: null, code: "frame_too_large", message: "message too large", retryable: false });
+    FakeWebSocket.last.receive({ t: "error", id: null, code: "message_too_big", message: "message too large", retryable: false });
     FakeWebSocket.last.drop(1009);
-    await assert.rejects(message, (error: unknown) => error instanceof RoostError && error.code === "frame_too_large" && error.closeCode === 1009);
-    assert.equal(connection.error?.code, "frame_too_large");
+    await assert.rejects(message, (error: unknown) => error instanceof RoostError && error.code === "message_too_big" && error.closeCode === 1009);
+    assert.equal(connection.error?.code, "message_too_big");
   });
 
-  test("1009 without an error frame first: the connection ends with frame_too_large", async () => {
+  test("1009 without an error frame first: the connection ends with message_too_big", async () => {
     const connection = await open();
     FakeWebSocket.last.welcome();
     const message = connection.send("big");
     FakeWebSocket.last.drop(1009, "frame too big");
     await assert.rejects(message, (error: unknown) => {
-      assert.ok(error instanceof FrameTooLarge);
-      assert.deepEqual([error.code, error.closeCode, error.retryable, error.remote], ["frame_too_large", 1009, false, false]);
+      assert.ok(error instanceof MessageTooBig);
+      assert.deepEqual([error.code, error.closeCode, error.retryable, error.remote], ["message_too_big", 1009, false, false]);
       assert.equal(error.message, 'the hub closed the connection with 1009 (message too big): "frame too big"');
       return true;
     });

@@ -242,16 +242,16 @@ test("a hub stopping (SIGTERM): 1001, the call in flight lost (retryable), back 
   assert.deepEqual(await within(room.call("seen"), "seen()"), ["one", "two"]);
 });
 
-test("a frame over the hub's limit: frame_too_large, closed with 1009, not reconnected", async () => {
+test("a frame over the hub's limit: message_too_big, closed with 1009, not reconnected", async () => {
   const hub = await startHub();
   const room = await open(hub.host, "big", { maxMessageSize: 4 * 1024 * 1024 });
   const closed = next(room, "close", "the close");
   const error = await rejection(room.send("x".repeat(2 * 1024 * 1024)), "the big message");
   // SPEC §7.2 has an error frame before the 1009; the hub's WebSocket layer closes with
   // 1009 on its own, and the SDK names the close code's error the same way.
-  assert.deepEqual([error.code, error.retryable, error.closeCode], ["frame_too_large", false, 1009]);
+  assert.deepEqual([error.code, error.retryable, error.closeCode], ["message_too_big", false, 1009]);
   assert.deepEqual([(await closed).code, room.state], [1009, "closed"]);
-  assert.equal(room.error?.code, "frame_too_large");
+  assert.equal(room.error?.code, "message_too_big");
 
   const small = await open(hub.host, "big");
   const local = (() => {
@@ -262,7 +262,7 @@ test("a frame over the hub's limit: frame_too_large, closed with 1009, not recon
     }
     return null;
   })();
-  assert.ok(local instanceof RoostError && local.code === "frame_too_large" && !local.remote, "refused before sending");
+  assert.ok(local instanceof RoostError && local.code === "message_too_big" && !local.remote, "refused before sending");
   assert.equal(small.state, "open");
 });
 

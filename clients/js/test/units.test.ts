@@ -10,7 +10,7 @@ import {
   CODES,
   ConnectionClosed,
   ERRORS,
-  FrameTooLarge,
+  MessageTooBig,
   HandshakeRejected,
   InvalidArguments,
   ObjectError,
@@ -192,9 +192,9 @@ test("close codes that reconnect (SPEC §7.3)", () => {
 test("the error that reports a close for good", () => {
   assert.equal(errorForClose(1000, "", null), null, "the object closed it normally");
   const tooBig = errorForClose(1009, "too big", null);
-  assert.ok(tooBig instanceof FrameTooLarge);
-  assert.deepEqual([tooBig.code, tooBig.closeCode, tooBig.retryable, tooBig.remote], ["frame_too_large", 1009, false, false]);
-  const announced = new FrameTooLarge("from the hub", { remote: true });
+  assert.ok(tooBig instanceof MessageTooBig);
+  assert.deepEqual([tooBig.code, tooBig.closeCode, tooBig.retryable, tooBig.remote], ["message_too_big", 1009, false, false]);
+  const announced = new MessageTooBig("from the hub", { remote: true });
   assert.equal(errorForClose(1009, "", announced), announced);
   const byObject = errorForClose(4001, "kicked", new ObjectError("unrelated"));
   assert.ok(byObject instanceof ConnectionClosed);
@@ -222,7 +222,7 @@ test("error frames become the class of their code, keeping the hub's flag", () =
 test("RoostError takes retryable and the close code from the table unless told", () => {
   const stopping = new RoostError("hub_stopping", "the hub is stopping");
   assert.deepEqual([stopping.retryable, stopping.closeCode, stopping.remote, stopping.id], [true, null, false, null]);
-  const tooBig = new RoostError("frame_too_large", "too big");
+  const tooBig = new RoostError("message_too_big", "too big");
   assert.deepEqual([tooBig.retryable, tooBig.closeCode], [false, 1009]);
   const remote = new RoostError("brand_new", "from a newer hub", { retryable: true, remote: true, id: 4 });
   assert.deepEqual([remote.code, remote.retryable, remote.closeCode, remote.remote, remote.id], ["brand_new", true, null, true, 4]);

@@ -44,11 +44,11 @@ from roost_client.errors import (
     ConnectionClosed,
     ConnectionLost,
     Forbidden,
-    FrameTooLarge,
     HandshakeRejected,
     HubStopping,
     InternalError,
     InvalidArguments,
+    MessageTooBig,
     MethodNotFound,
     NoSuchFeed,
     ObjectError,
@@ -78,11 +78,11 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionLost",
     "Forbidden",
-    "FrameTooLarge",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
+    "MessageTooBig",
     "MethodNotFound",
     "NoSuchFeed",
     "ObjectError",
@@ -155,7 +155,7 @@ def connect(
         max_queue: received messages kept until read; when that many wait, the
             connection stops reading the socket (acks and results wait too) until you
             read. None: no limit.
-        max_message_size: ``send`` / ``call`` raise ``FrameTooLarge`` for a frame over
+        max_message_size: ``send`` / ``call`` raise ``MessageTooBig`` for a frame over
             this many bytes (the hub's default limit; None: no check).
         open_timeout: seconds for the handshake and the hub's ``welcome``.
         ping_interval: send ``{"t":"ping"}`` this often (seconds) and drop the socket

@@ -33,7 +33,7 @@ from roost_client.address import redacted
 from roost_client.backoff import Backoff
 from roost_client.calls import Calls
 from roost_client.control import Control
-from roost_client.errors import CallTimeout, FrameTooLarge, RoostError
+from roost_client.errors import CallTimeout, MessageTooBig, RoostError
 from roost_client.feed import Feed, Where, where_conditions
 from roost_client.inbox import Inbox
 from roost_client.link import Link, Shared
@@ -203,7 +203,7 @@ class Connection:
 
         Raises:
             BufferFull: ``max_buffered`` frames wait already; nothing was queued.
-            FrameTooLarge: the frame is over ``max_message_size``.
+            MessageTooBig: the frame is over ``max_message_size``.
             ConnectionClosed: the connection is closed for good.
             TypeError: ``data`` cannot be encoded as JSON.
         """
@@ -239,7 +239,7 @@ class Connection:
             ConnectionLost: the socket closed before the answer (retryable; the method
                 may or may not have run).
             CallTimeout: no answer within ``timeout`` seconds.
-            BufferFull, FrameTooLarge, ConnectionClosed: as for ``send``.
+            BufferFull, MessageTooBig, ConnectionClosed: as for ``send``.
             TypeError: ``method`` is not a ``str``, or arguments cannot be encoded.
         """
         self._supervisor.check_usable()
@@ -283,7 +283,7 @@ class Connection:
         ``{"room": "lobby"}`` for equality; ``columns``: only these (and the key).
 
         Raises ``ValueError`` (``snapshot`` with ``since``, a malformed ``where``),
-        ``TypeError`` (a value not JSON), ``FrameTooLarge``, ``ConnectionClosed``.
+        ``TypeError`` (a value not JSON), ``MessageTooBig``, ``ConnectionClosed``.
         """
         self._supervisor.check_usable()
         conditions = where_conditions(where)
@@ -384,7 +384,7 @@ class Connection:
     def _check_size(self, size: int) -> None:
         limit = self._options.max_message_size
         if limit is not None and size > limit:
-            raise FrameTooLarge(f"frame too large: {size} bytes, expected at most {limit}")
+            raise MessageTooBig(f"frame too large: {size} bytes, expected at most {limit}")
 
 
 class Connect:

@@ -6,7 +6,7 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     │  codes the hub sends in ``error`` frames (protocol/SPEC.md §7.2)
     ├── BadFrame          bad_frame: a frame broke the spec (ours, or one the hub sent)
     ├── SessionRequired   session_required: a second hello, or a msg id before hello
-    ├── FrameTooLarge     frame_too_large: over the message limit (also raised locally)
+    ├── MessageTooBig     message_too_big: over the message limit (also raised locally)
     ├── MethodNotFound    method_not_found: no public method of that name
     ├── InvalidArguments  invalid_arguments: arguments do not match; the method did not run
     ├── ObjectError       object_error: the object's code raised; its writes rolled back
@@ -58,11 +58,11 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionLost",
     "Forbidden",
-    "FrameTooLarge",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
+    "MessageTooBig",
     "MethodNotFound",
     "NoSuchFeed",
     "ObjectError",
@@ -75,15 +75,19 @@ __all__ = [
     "reconnects_after",
 ]
 
+#: The HTTP status of a client-side row: none, no hub ever answers with these codes.
+CLIENT_SIDE = 0
+
 #: This client's own codes (not sent by the hub) and whether a retry may succeed.
 CLIENT_ERRORS: dict[str, protocol.ErrorRow] = {
     row.code: row
     for row in (
-        protocol.ErrorRow("timeout", retryable=True),
-        protocol.ErrorRow("buffer_full", retryable=True),
-        protocol.ErrorRow("connect_failed", retryable=True),
-        protocol.ErrorRow("handshake_rejected", retryable=False),
-        protocol.ErrorRow("connection_closed", retryable=False),
+        protocol.ErrorRow("connection_lost", CLIENT_SIDE, retryable=True),
+        protocol.ErrorRow("timeout", CLIENT_SIDE, retryable=True),
+        protocol.ErrorRow("buffer_full", CLIENT_SIDE, retryable=True),
+        protocol.ErrorRow("connect_failed", CLIENT_SIDE, retryable=True),
+        protocol.ErrorRow("handshake_rejected", CLIENT_SIDE, retryable=False),
+        protocol.ErrorRow("connection_closed", CLIENT_SIDE, retryable=False),
     )
 }
 
@@ -139,14 +143,14 @@ class SessionRequired(RoostError):
     default_code = "session_required"
 
 
-class FrameTooLarge(RoostError):
-    """``frame_too_large``: a frame over the message limit (the hub closes with 1009).
+class MessageTooBig(RoostError):
+    """``message_too_big``: a frame over the message limit (the hub closes with 1009).
 
     Raised by ``send`` / ``call`` before anything is sent when the encoded frame is over
     the connection's ``max_message_size``.
     """
 
-    default_code = "frame_too_large"
+    default_code = "message_too_big"
 
 
 class MethodNotFound(RoostError):
@@ -291,7 +295,7 @@ CODES: dict[str, type[RoostError]] = {
     for cls in (
         BadFrame,
         SessionRequired,
-        FrameTooLarge,
+        MessageTooBig,
         MethodNotFound,
         InvalidArguments,
         ObjectError,
@@ -340,7 +344,7 @@ def error_for_close(close_code: int, reason: str, last: RoostError | None) -> Ro
     """The error that reports a close for good with ``close_code``.
 
     When the hub announced the close with an ``error`` frame whose code the table links
-    to this close code (``frame_too_large`` before 1009), that error is the report; a
+    to this close code (``message_too_big`` before 1009), that error is the report; a
     close code the table links to an error code is reported as that error anyway; any
     other is ``ConnectionClosed``.
     """
@@ -353,6 +357,7 @@ def error_for_close(close_code: int, reason: str, last: RoostError | None) -> Ro
     what = known[0] if known is not None else "closed by the object"
     message = f"connection closed with {close_code} ({what})" + (f": {reason!r}" if reason else "")
     for row in protocol.ERRORS.values():
-        if row.close == close_code:  # 1009 alone is frame_too_large, announced or not
-            return CODES[row.code](message, close_code=close_code)
+        cls = CODES.get(row.code)
+        if row.close == close_code and cls is not None:  # 1009 alone is message_too_big
+            return cls(message, close_code=close_code)
     return ConnectionClosed(message, close_code=close_code, reason=reason)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hub.errors import HubError
 from hub.net.routes import (
     AdminRoute,
     ObjectRoute,
-    RouteError,
     RpcRoute,
     binding_from_kebab,
     kebab,
@@ -32,9 +32,9 @@ def test_kebab_case_maps_to_upper_snake_case_and_back() -> None:
     assert binding_from_kebab("chat-room") == "CHAT_ROOM"
     assert kebab("CHAT_ROOM") == "chat-room"
     for bad in ["Chat-Room", "chat_room", "-room", "room-", "chat--room", ""]:
-        with pytest.raises(RouteError) as refused:
+        with pytest.raises(HubError) as refused:
             binding_from_kebab(bad)
-        assert (refused.value.status, refused.value.code) == (404, "unknown_binding")
+        assert (refused.value.http_status, refused.value.code) == (404, "unknown_binding")
 
 
 @pytest.mark.parametrize(
@@ -53,9 +53,9 @@ def test_kebab_case_maps_to_upper_snake_case_and_back() -> None:
 def test_refusals_carry_a_status_and_a_stable_code(
     method: str, path: str, status: int, code: str
 ) -> None:
-    with pytest.raises(RouteError) as refused:
+    with pytest.raises(HubError) as refused:
         match(method, path)
-    assert (refused.value.status, refused.value.code) == (status, code)
+    assert (refused.value.http_status, refused.value.code) == (status, code)
 
 
 def test_admin_routes() -> None:
