@@ -80,3 +80,20 @@ async def make_hub(tmp_path: Path, clock: hub.FakeClock) -> AsyncIterator[MakeHu
     yield factory
     for app in reversed(started):
         await app.stop()
+
+
+async def eventually(predicate: Callable[[], bool], what: str = "condition") -> None:
+    """Wait until ``predicate()`` holds, within the timeout unit.
+
+    For state that has no event to wait on (a transport that stopped reading): it
+    checks after every short turn of the loop and fails the test at the deadline.
+    """
+
+    async def until() -> None:
+        while not predicate():  # noqa: ASYNC110 - no event exists for such state
+            await asyncio.sleep(0.005)
+
+    try:
+        await within(until())
+    except TimeoutError:
+        raise AssertionError(f"{what} did not happen within {TIMEOUT} s") from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from hub.errors import HubError
+from hub.errors import BadRequestError, HubError
 from hub.net.routes import (
     AdminRoute,
     ObjectRoute,
@@ -12,6 +14,7 @@ from hub.net.routes import (
     binding_from_kebab,
     kebab,
     match,
+    request_url,
 )
 
 
@@ -65,3 +68,65 @@ def test_admin_routes() -> None:
     assert match("POST", "/_roost/objects/chat-room/a%2Fb/hibernate") == AdminRoute(
         "hibernate", "CHAT_ROOM", "a/b"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "hosts", "url"),
+    [
+        ("/objects/room/r?x=1", ["example.com:8080"], "http://example.com:8080/objects/room/r?x=1"),
+        ("/a", ["[::1]:8787"], "http://[::1]:8787/a"),
+        ("/a", ["127.0.0.1"], "http://127.0.0.1/a"),
+        ("//double/slash", ["h"], "http://h//double/slash"),
+        ("http://other:1/p?q=2", ["h"], "http://other:1/p?q=2"),  # absolute-form wins
+    ],
+)
+def test_the_url_is_the_target_under_a_validated_host(
+    target: str, hosts: list[str], url: str
+) -> None:
+    assert request_url(target, hosts) == url
+    if target.startswith("/"):  # the object's request.path is the target's path
+        assert urlsplit(url).path == target.partition("?")[0]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "x/objects/room/victim#",
+        "x/_roost/objects?",
+        "[x",
+        "x]",
+        "[::1",
+        "[not:an:ip:literal:zz]",
+        "a@b",
+        "a b",
+        "h:port",
+        "x" * 300,
+    ],
+)
+def test_a_host_that_could_change_the_route_or_is_malformed_is_a_400(host: str) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        request_url("/objects/room/public/rpc/add", [host])
+    assert (refused.value.http_status, refused.value.code) == (400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("target", "hosts", "version"),
+    [
+        ("/a", [], (1, 1)),  # HTTP/1.1 needs a Host (RFC 9112 §3.2)
+        ("/a", ["h", "h"], (1, 1)),
+        ("/a#fragment", ["h"], (1, 1)),
+        ("*", ["h"], (1, 1)),
+        ("h:443", ["h"], (1, 1)),
+        ("/a b", ["h"], (1, 1)),
+        ("http://[x/p", ["h"], (1, 1)),
+    ],
+)
+def test_bad_targets_and_host_counts_are_a_400(
+    target: str, hosts: list[str], version: tuple[int, int]
+) -> None:
+    with pytest.raises(BadRequestError):
+        request_url(target, hosts, version)
+
+
+def test_http_1_0_may_omit_host() -> None:
+    assert request_url("/a", [], (1, 0)) == "http://localhost/a"
