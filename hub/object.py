@@ -19,8 +19,11 @@ class DurableObject:
 
     The constructor runs on every activation, a wake from hibernation included; keep it
     quick, and run migrations in ``ctx.block_concurrency_while``. Public methods are
-    RPC; ``_private`` methods and the lifecycle methods (``fetch``, ``alarm``,
-    ``websocket_message``, ``websocket_close``, ``websocket_error``) never are.
+    RPC; ``_private`` methods and the hooks the hub calls never are: the lifecycle
+    methods (``fetch``, ``alarm``, ``websocket_message``, ``websocket_close``,
+    ``websocket_error``) and ``feed_allowed`` (the list is
+    ``hub.runtime.rpc.HOOKS``; calling one over HTTP, ``roost.v1`` or a stub is
+    ``method_not_found``).
 
     Define ``async def alarm(self, info)`` to use ``ctx.storage.set_alarm``.
 

@@ -8,7 +8,7 @@ This package imports nothing of the hub; ``protocol/SPEC.md`` is normative and
     └── WhereError       a subscription's ``where``/``columns`` (code ``bad_subscription``)
 """
 
-from protocol.codec import decode_client, decode_hub, encode, message_text
+from protocol.codec import MAX_NESTING, decode_client, decode_hub, encode, message_text
 from protocol.errors import CLOSE_CODES, ERRORS, DecodeError, ErrorRow, ProtocolError
 from protocol.frames import (
     MAX_ID,
@@ -48,6 +48,7 @@ __all__ = [
     "CLOSE_CODES",
     "ERRORS",
     "MAX_ID",
+    "MAX_NESTING",
     "SUBPROTOCOL",
     "Ack",
     "Call",

@@ -49,6 +49,11 @@ class WhereError(ProtocolError, ValueError):
     code = "bad_subscription"
 
 
+def _show(text: str) -> str:
+    """``text`` quoted for an error message, cut short: the message goes on the wire."""
+    return repr(text) if len(text) <= 64 else f"{text[:64]!r}..."
+
+
 def _always(row: Row) -> bool:
     return True
 
@@ -94,17 +99,41 @@ def _ordered(op: str, wanted: Any) -> Predicate:
     return lambda v: compare(v) is True
 
 
+def _segment(text: str) -> re.Pattern[str]:
+    """A piece of a ``like`` pattern without ``%``: literal characters and ``_``."""
+    regex = "".join("." if char == "_" else re.escape(char) for char in text)
+    return re.compile(regex, re.ASCII | re.IGNORECASE | re.DOTALL)
+
+
 def _like(pattern: str) -> Callable[[Any], bool]:
-    parts = []
-    for char in pattern:
-        if char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    regex = re.compile("".join(parts), re.ASCII | re.IGNORECASE | re.DOTALL)
-    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+    """The test of a ``like`` pattern, in time linear in the value per piece.
+
+    Not one regex: ``%a%a%a%b`` as ``.*a.*a.*a.*b`` backtracks polynomially on a long
+    value, and the predicate runs on every change. Each piece between ``%`` matches a
+    fixed number of characters (``_`` one, any other character itself), so the first
+    piece anchors at the start, the last at the end, and the others may each take
+    their leftmost match in order.
+    """
+    first, *middle = [_segment(piece) for piece in pattern.split("%")]
+    if not middle:
+        return lambda v: isinstance(v, str) and first.fullmatch(v) is not None
+    *middle, last = middle
+    tail = len(pattern.rsplit("%", 1)[1])
+
+    def test(value: str) -> bool:
+        start = first.match(value)
+        end = len(value) - tail
+        if start is None or end < start.end() or last.fullmatch(value, end) is None:
+            return False
+        position = start.end()
+        for piece in middle:
+            found = piece.search(value, position, end)
+            if found is None:
+                return False
+            position = found.end()
+        return True
+
+    return lambda v: isinstance(v, str) and test(v)
 
 
 class _Compiler:
@@ -129,7 +158,7 @@ class _Compiler:
         if not isinstance(column, str):
             raise WhereError("a condition's column must be a string")
         if self.columns is not None and column not in self.columns:
-            raise WhereError(f"unknown column {column!r}")
+            raise WhereError(f"unknown column {_show(column)}")
         test = self.operator(op, value)
         return lambda row: test(row.get(column))
 
@@ -145,8 +174,10 @@ class _Compiler:
         return lambda row: any(branch(row) for branch in compiled)
 
     def operator(self, op: Any, value: Any) -> Callable[[Any], bool]:
-        if op not in OPS:
-            raise WhereError(f"unknown op {op!r} (one of {', '.join(sorted(OPS))})")
+        if not isinstance(op, str) or op not in OPS:
+            # Not ``op in OPS`` alone: a list is unhashable, and its repr may recurse.
+            shown = _show(op) if isinstance(op, str) else f"of type {type(op).__name__}"
+            raise WhereError(f"unknown op {shown} (one of {', '.join(sorted(OPS))})")
         if op == "in":
             if not isinstance(value, list) or len(value) > MAX_IN:
                 raise WhereError(f"in takes an array of at most {MAX_IN} scalars")

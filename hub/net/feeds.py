@@ -151,10 +151,6 @@ class Subscriptions:
         for sub_id in list(self._sockets.get(socket_id, ())):
             self.remove(socket_id, sub_id)
 
-    def count(self, socket_id: int) -> int:
-        """The socket's subscriptions, pending ones included."""
-        return len(self._sockets.get(socket_id, ()))
-
     # -- answers from objects ----------------------------------------------------------
 
     def open(self, object_key: str, opened: FeedOpened) -> None:

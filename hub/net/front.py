@@ -357,7 +357,7 @@ class Front:
             raise ValueError(f"upgrade {upgrade_id} is no longer pending")
         if upgrade_id in self._accepted_upgrade.values():
             raise ValueError("this request was already accepted")
-        record = self.table.add(object_key, tags, self.host.clock.now())
+        record = self.table.add(object_key, tags)
         self._accepted_upgrade[record.socket_id] = upgrade_id
         return record.socket_id
 

@@ -75,8 +75,6 @@ class SocketRecord:
     state: SocketState
     #: Epoch seconds of the last auto-response sent on this socket, if any.
     auto_response_at: float | None
-    #: Epoch seconds when the socket was accepted.
-    opened_at: float
 
 
 class SocketTable:
@@ -109,7 +107,7 @@ class SocketTable:
 
     # -- sockets ---------------------------------------------------------------------
 
-    def add(self, object_key: str, tags: Iterable[str], now: float) -> SocketRecord:
+    def add(self, object_key: str, tags: Iterable[str]) -> SocketRecord:
         """Record a newly accepted socket of ``object_key``; returns its OPEN record.
 
         Raises ``LimitExceededError`` when the tags are over their limits or the object
@@ -132,7 +130,6 @@ class SocketTable:
             attachment=None,
             state=SocketState.OPEN,
             auto_response_at=None,
-            opened_at=now,
         )
         self._records[socket_id] = record
         self._by_object.setdefault(object_key, {})[socket_id] = None

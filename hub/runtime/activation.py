@@ -25,6 +25,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import math
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -93,6 +94,8 @@ class Activation:
         self.closing = False
         self.closed = asyncio.Event()
         self.event_timeout_ms: int | None = None
+        #: When this activation last forgot idle roost.v1 sessions (hub/storage/sessions.py).
+        self.sessions_swept_at = -math.inf
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self._blockers: set[asyncio.Task[Any]] = set()
         self._idle_timer: TimerHandle | None = None

@@ -1,7 +1,7 @@
 """Events delivered to an object through its input gate.
 
 This is the seam between whatever produces work for an object (stubs, the alarm
-scheduler, and next the network front) and the object host: producers build an event
+scheduler, the network front) and the object host: producers build an event
 and submit it; the object's activation task handles events one at a time and answers
 on the event's ``reply`` future after the event's writes are committed (output gate).
 
@@ -121,7 +121,6 @@ class FeedSubscribe:
     since: int | None
 
 
-SocketEvent = SocketMessage | SocketClosed | SocketErrored
 Event = (
     RpcCall | AlarmFire | FetchCall | SocketMessage | SocketClosed | SocketErrored | FeedSubscribe
 )

@@ -5,8 +5,8 @@ Rules:
 1. ``_activations`` maps a hex id to its one live ``Activation``; ``_closing`` holds
    activations that were taken out of it and are finishing their queue. Only
    ``submit`` adds to the first and only ``evict`` / ``closed`` remove from either.
-2. Every event for an object goes through ``submit``: stubs, the alarm scheduler and,
-   next, the network front. Nothing else touches an activation's queue.
+2. Every event for an object goes through ``submit``: from stubs, the alarm scheduler
+   and the network front. Nothing else touches an activation's queue.
 3. Lifecycle facts (activate, evict, alarm retries) go out through ``emit``: one
    structured log line each and a call to every listener.
 """

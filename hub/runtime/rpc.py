@@ -4,7 +4,11 @@ Rules:
 
 1. A method is RPC when it is a plain function defined on the application's class (or
    a base of it other than ``DurableObject``), its name does not start with ``_``, and it
-   is not a lifecycle method (``fetch``, ``alarm``, ``websocket_*``).
+   is not a hook: a name the hub itself calls or reads on an object (``HOOKS``: the
+   lifecycle methods ``fetch``, ``alarm``, ``websocket_*``, and ``feed_allowed``, the
+   class settings ``feeds``, ``feed_retention``, ``presence_from_attachment``). A
+   client calling a hook would run, or skip, the hub's own checks. Every name the hub
+   looks up on a user's object is in ``HOOKS``.
 2. Arguments cross the call as JSON-compatible builtins (``msgspec.to_builtins``), so a
    caller and an object never share a mutable value, exactly as if they talked over the
    wire. The object side validates and converts them against the method's annotations
@@ -27,6 +31,7 @@ import msgspec
 from hub.errors import ConfigurationError, InvalidArgumentsError, MethodNotFoundError, RemoteError
 
 __all__ = [
+    "HOOKS",
     "LIFECYCLE_METHODS",
     "ClassSpec",
     "MethodSpec",
@@ -37,6 +42,8 @@ __all__ = [
 LIFECYCLE_METHODS = frozenset(
     {"fetch", "alarm", "websocket_message", "websocket_close", "websocket_error"}
 )
+#: Every name the hub calls or reads on an object class or instance: never RPC.
+HOOKS = LIFECYCLE_METHODS | {"feed_allowed", "feeds", "feed_retention", "presence_from_attachment"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,8 @@ class ClassSpec:
             reason = f"{label} is private: names starting with '_' are never RPC"
         elif name in LIFECYCLE_METHODS:
             reason = f"{label} is a lifecycle method, not RPC"
+        elif name in HOOKS:
+            reason = f"{label} is a hook the hub calls, not RPC"
         else:
             reason = f"{label} is not a public method"
         raise MethodNotFoundError(reason)
@@ -115,7 +124,7 @@ def describe_class(binding: str, cls: type, base: type) -> ClassSpec:
         if klass is object or klass is base or issubclass(base, klass):
             continue
         for name, member in vars(klass).items():
-            if name.startswith("_") or name in LIFECYCLE_METHODS:
+            if name.startswith("_") or name in HOOKS:
                 continue
             if inspect.isfunction(member):
                 methods[name] = _describe_method(cls, name, member)

@@ -100,10 +100,6 @@ class AlarmScheduler:
         entry = self._retries.get(object_id.hex)
         return entry[1] if entry is not None and entry[0] == at_ms else 0
 
-    def next_time(self) -> float | None:
-        """When the next alarm is due (epoch seconds), or None."""
-        return self._schedule.next_time()
-
     def _arm(self) -> None:
         if not self._running:
             return

@@ -9,6 +9,8 @@ Rules:
 2. A handler that raises still has its message recorded, and is answered with the
    error instead of ``ack`` (SPEC §5.4); a handler that runs over the object's event
    timeout is cancelled like one that raised.
+3. Recording a message also forgets the sessions idle past the retention, at most once
+   per ``SWEEP_INTERVAL`` in an activation (hub/storage/sessions.py, SPEC §5.5).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.runtime.events import SocketClosed, SocketErrored, SocketMessage
 from hub.runtime.websocket import ClosedSocket
-from hub.storage.sessions import SessionLog
+from hub.storage.sessions import SWEEP_INTERVAL, SessionLog
 
 if TYPE_CHECKING:
     from hub.errors import HubError
@@ -60,7 +62,7 @@ async def handle_socket(
             if inspect.isawaitable(result):
                 await result
         if session is not None and message_id is not None:
-            SessionLog(act.database).record(session, message_id, act.host.clock.now())
+            _record(act, session, message_id)
 
     def acknowledged(_: None) -> None:
         if message_id is not None:
@@ -82,6 +84,16 @@ async def handle_socket(
             await _record_failed(act, event.socket_id, session, message_id, exc)
 
 
+def _record(act: Activation, session: str, message_id: int) -> None:
+    """Mark the message handled, in the event's transaction; sweep idle sessions if due."""
+    now = act.host.clock.now()
+    sessions = SessionLog(act.database)
+    sessions.record(session, message_id, now)
+    if now >= act.sessions_swept_at + SWEEP_INTERVAL:
+        sessions.forget_idle(now)
+        act.sessions_swept_at = now
+
+
 def _acknowledge(act: Activation, socket_id: int, message_id: int, error: HubError | None) -> None:
     port = act.port
     act.output(lambda: port.acknowledge(socket_id, message_id, error))
@@ -95,7 +107,7 @@ async def _record_failed(
     error = act.as_rpc_error(exc, "websocket_message")
 
     async def record() -> None:
-        SessionLog(act.database).record(session, message_id, act.host.clock.now())
+        _record(act, session, message_id)
 
     def answer(_: None) -> None:
         _acknowledge(act, socket_id, message_id, error)

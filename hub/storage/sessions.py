@@ -5,17 +5,22 @@ Rules (protocol/SPEC.md §5):
 1. The record lives in the object's own file and is written in the transaction of the
    event that handled the message, so it commits exactly when the handler's writes do.
 2. A message whose id is not above the session's record is a duplicate.
-3. Sessions idle for ``RETENTION`` seconds may be forgotten (SPEC §5.5).
+3. Sessions idle for more than ``RETENTION`` seconds are forgotten (SPEC §5.5), by
+   ``forget_idle`` in the transaction of a message being recorded, at most once per
+   ``SWEEP_INTERVAL`` per activation (the caller keeps the time): the table stays as
+   small as the object's recent sessions, and no message pays for a scan more often.
 """
 
 from __future__ import annotations
 
 from hub.storage.database import ObjectDatabase
 
-__all__ = ["RETENTION", "SessionLog"]
+__all__ = ["RETENTION", "SWEEP_INTERVAL", "SessionLog"]
 
 #: Seconds a session's record is kept after its last message (SPEC §5.5: at least 24 h).
 RETENTION = 24 * 3600.0
+#: Seconds between two sweeps of idle sessions in one activation.
+SWEEP_INTERVAL = 3600.0
 
 
 class SessionLog:

@@ -145,3 +145,92 @@ def test_the_error_table_is_the_one_in_the_spec() -> None:
         assert row.close == (None if close == "—" else int(close)), code
         assert row.in_frames is not meaning.startswith("*(not in frames)*"), code
     assert protocol.CLOSE_CODES[1008] == ("slow consumer", True)
+
+
+def _nested(depth: int, inner: str = "1") -> str:
+    """A JSON value ``depth`` arrays and objects deep, alternating from an array."""
+    text = inner
+    for level in range(depth):
+        text = f"[{text}]" if level % 2 == 0 else f'{{"k":{text}}}'
+    return text
+
+
+@pytest.mark.parametrize(
+    ("decode", "frame"),
+    [
+        (protocol.decode_client, '{{"t":"msg","data":{}}}'),
+        (protocol.decode_client, '{{"t":"call","id":1,"method":"m","args":[{}]}}'),
+        (protocol.decode_client, '{{"t":"call","id":1,"method":"m","kwargs":{{"a":{}}}}}'),
+        (protocol.decode_client, '{{"t":"sub","id":1,"table":"x","where":[{}]}}'),
+        (protocol.decode_hub, '{{"t":"result","id":1,"result":{}}}'),
+        (protocol.decode_hub, '{{"t":"join","socket":1,"state":{}}}'),
+    ],
+)
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_frames_are_bad_frames(decode: Any, frame: str, depth: int) -> None:
+    text = frame.format(_nested(depth))
+    for data in (text, text.encode()):
+        with pytest.raises(protocol.DecodeError, match="nests"):
+            decode(data)
+
+
+def test_nesting_up_to_the_bound_decodes() -> None:
+    # The frame object is level 1, so its data may nest MAX_NESTING - 1 deep (SPEC §2.6).
+    deepest = f'{{"t":"msg","data":{_nested(protocol.MAX_NESTING - 1)}}}'
+    frame = protocol.decode_client(deepest)
+    assert protocol.decode_client(protocol.encode(frame)) == frame
+    with pytest.raises(protocol.DecodeError):
+        protocol.decode_client(f'{{"t":"msg","data":{_nested(protocol.MAX_NESTING)}}}')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Brackets inside strings do not nest, escaped quotes and backslashes included.
+        '{"t":"msg","data":"' + "[" * 200 + '"}',
+        '{"t":"msg","data":["\\"' + "[" * 200 + '", "\\\\", "{{{{"]}',
+        '{"t":"msg","data":{"' + "{" * 200 + '":["' + "]" * 300 + '"]}}',
+        '{"t":"msg","data":[' + '"[",' * 200 + "1]}",
+    ],
+)
+def test_brackets_inside_strings_do_not_count(text: str) -> None:
+    frame = protocol.decode_client(text)
+    assert frame == protocol.decode_client(text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t":"msg","data":"\\' + "[" * 200,  # truncated inside an escape
+        '{"t":"msg","data":"' + "\\\\" * 100 + '"' + "[" * 200,  # quote closes, then [[[
+        '{"t":"msg","data":' + '"a",' * 100 + "[" * 200 + "]" * 200 + "}",
+        "\\" + "[" * 200,
+        '"' * 201 + "[" * 200,
+    ],
+)
+def test_malformed_deep_text_is_a_bad_frame(text: str) -> None:
+    for decode in (protocol.decode_client, protocol.decode_hub):
+        for data in (text, text.encode()):
+            with pytest.raises(protocol.DecodeError):
+                decode(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytearray(b'{"t":"ping"}'),
+        memoryview(b'{"t":"ping"}'),
+        memoryview(b"[" * 100_000),
+        '{"t":"msg","data":"\ud800"}',
+        '{"t":"msg","data":"\ud800' + "[" * 100 + '"}',
+        b'{"t":"msg","data":"\xff' + b"[" * 100 + b'"}',
+        b'{"t":"msg","data":1' + b"0" * 400 + b"}",
+        b'{"t":"msg","data":1e400}',
+        b'{"t":"msg","data":NaN}',
+        b'{"t":"msg","data":[' + b"1," * 100 + b"]}",
+    ],
+)
+def test_odd_inputs_decode_or_raise_decode_error(data: Any) -> None:
+    for decode in (protocol.decode_client, protocol.decode_hub):
+        with contextlib.suppress(protocol.DecodeError):
+            decode(data)

@@ -132,3 +132,65 @@ def test_known_columns_are_checked_when_given() -> None:
         compile_where([["rooom", "eq", "x"]], columns={"room", "n"})
     with pytest.raises(WhereError):
         compile_where([{"or": [[["zz", "eq", 1]]]}], columns={"room"})
+
+
+@pytest.mark.parametrize(
+    "op",
+    [["eq"], {"op": "eq"}, [], None, 1, 1.5, True, ["in", ["x"]], "EQ", "eq" * 10_000],
+)
+def test_an_op_of_any_other_value_is_a_bad_subscription(op: Any) -> None:
+    with pytest.raises(WhereError, match="unknown op"):
+        compile_where([["room", op, "x"]])
+
+
+def test_a_deeply_nested_op_or_value_is_a_bad_subscription() -> None:
+    deep: Any = "eq"
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(WhereError):
+        compile_where([["room", deep, "x"]])
+    for op in ("eq", "lt", "in", "like"):
+        with pytest.raises(WhereError):
+            compile_where([["room", op, deep]])
+    with pytest.raises(WhereError):
+        compile_where([["room", "in", [deep]]])
+
+
+def test_error_messages_are_short_whatever_the_names() -> None:
+    with pytest.raises(WhereError) as caught:
+        compile_where([["x" * 100_000, "eq", 1]], columns={"room"})
+    assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("%", "", True),
+        ("%%", "abc", True),
+        ("a%", "a", True),
+        ("%a", "ba", True),
+        ("%a", "ab", False),
+        ("a%a", "a", False),  # the two a's cannot be the same character
+        ("a%a", "aa", True),
+        ("%ab%ab%", "xabab", True),
+        ("%ab%ab%", "xaba", False),
+        ("_%_", "a", False),
+        ("_%_", "ab", True),
+        ("%A_C%", "xxabcxx", True),
+        ("a%b%c", "abc", True),
+        ("a%b%c", "acb", False),
+        ("%.%", "a.b", True),
+        ("%.%", "ab", False),
+        ("%\n%", "a\nb", True),
+    ],
+)
+def test_like_wildcards_match_as_sql_does(pattern: str, value: str, matches: bool) -> None:
+    assert compile_where([["t", "like", pattern]])({"t": value}) is matches
+
+
+def test_like_with_many_wildcards_on_a_long_value_answers() -> None:
+    # As one regex (.*a.*a.*a...b) this backtracks for hours on a 10,000-character
+    # value; the predicate runs on every change a subscriber might get.
+    test = compile_where([["t", "like", "%a" * 30 + "%b"]])
+    assert test({"t": "a" * 10_000}) is False
+    assert test({"t": "a" * 10_000 + "b"}) is True

@@ -16,6 +16,8 @@
  *    JS encodings of a frame are the same text.
  * 3. Integers are non-negative safe integers (SPEC §2.3); anything else is invalid,
  *    nested ones (`changes[].seq`, `members[].socket`) included.
+ * 4. A frame nested more than `MAX_NESTING` deep is invalid (SPEC §2.6), as for the
+ *    hub's decoder; it is refused before `JSON.parse` sees it.
  */
 
 import { BadFrame } from "./errors.js";
@@ -27,6 +29,7 @@ import {
   type HubFrame,
   type Json,
   MAX_ID,
+  MAX_NESTING,
   type Member,
   type Row,
   SESSION_PATTERN,
@@ -58,8 +61,27 @@ class Parsed {
   }
 }
 
+/** How deep brackets nest in `text` outside strings, if more than `MAX_NESTING`. */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i += 1; // a backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) deepest = Math.max(deepest, (depth += 1));
+    else if (c === 93 || c === 125) depth -= 1;
+  }
+  return deepest > MAX_NESTING ? deepest : undefined;
+}
+
 function parse(text: string): Parsed {
   if (typeof text !== "string") throw new BadFrame(`frame is not text: ${typeof text}`);
+  const depth = tooDeep(text);
+  if (depth !== undefined) throw new BadFrame(`frame nests ${depth} deep, expected at most ${MAX_NESTING}`);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -10,6 +10,9 @@ export const SUBPROTOCOL = "roost.v1";
 /** The largest id: `Number.MAX_SAFE_INTEGER`, 2^53 - 1 (SPEC §2.3). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
 
+/** How deep arrays and objects nest in a frame, the frame object being level 1 (SPEC §2.6). */
+export const MAX_NESTING = 64;
+
 /** What a session id looks like (SPEC §3.1). */
 export const SESSION_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 

@@ -34,6 +34,7 @@ export {
   type Json,
   type Leave,
   MAX_ID,
+  MAX_NESTING,
   type Member,
   type Ping,
   type Pong,

@@ -153,6 +153,9 @@ describe("beyond the vectors: what JSON.parse hides", () => {
     ["since written as a float", decodeClient, '{"t":"sub","id":1,"table":"x","since":1.0}'],
     ["where null", decodeClient, '{"t":"sub","id":1,"table":"x","where":null}'],
     ["columns null", decodeClient, '{"t":"sub","id":1,"table":"x","columns":null}'],
+    ["a million brackets", decodeClient, "[".repeat(1_000_000)],
+    ["data nested 100,000 deep", decodeClient, `{"t":"msg","data":${"[".repeat(100_000)}${"]".repeat(100_000)}}`],
+    ["a result nested 65 deep after an escaped quote", decodeHub, `{"t":"result","id":1,"result":["\\\"",${"[".repeat(63)}${"]".repeat(63)}]}`],
   ];
   for (const [name, decode, text] of invalid) {
     test(`invalid: ${name}`, () => assertBadFrame(decode, text, name));
@@ -160,6 +163,7 @@ describe("beyond the vectors: what JSON.parse hides", () => {
   const valid: [string, (text: string) => unknown, string, unknown][] = [
     ["minus zero is the integer 0", decodeHub, '{"t":"ack","id":-0}', { t: "ack", id: 0 }],
     ["the last of two ids", decodeHub, '{"t":"ack","id":1,"id":2}', { t: "ack", id: 2 }],
+    ["brackets inside strings do not nest", decodeHub, `{"t":"msg","data":"\\"${"[".repeat(200)}"}`, { t: "msg", data: `"${"[".repeat(200)}` }],
     ["the same type twice", decodeHub, '{"t":"pong","t":"pong"}', { t: "pong" }],
     ["floats inside a result", decodeHub, '{"t":"result","result":{"id":1.5,"x":["\\"}",{"a":[1.0]}]},"id":7}', { t: "result", id: 7, result: { id: 1.5, x: ['"}', { a: [1] }] } }],
     ["quotes and t inside data", decodeHub, '{"t":"msg","data":"a \\"t\\" \\\\\\"t\\\\\\" \\"t"}', { t: "msg", data: 'a "t" \\"t\\" "t' }],

@@ -29,7 +29,7 @@ def ids(records: list[SocketRecord]) -> list[int]:
 
 def test_add_records_an_open_socket_with_no_attachment() -> None:
     table = SocketTable()
-    record = table.add(ROOM, ["player"], T0)
+    record = table.add(ROOM, ["player"])
     assert record == SocketRecord(
         socket_id=1,
         object_key=ROOM,
@@ -37,7 +37,6 @@ def test_add_records_an_open_socket_with_no_attachment() -> None:
         attachment=None,
         state=SocketState.OPEN,
         auto_response_at=None,
-        opened_at=T0,
     )
     assert table.get(1) == record
     assert len(table) == 1
@@ -45,10 +44,10 @@ def test_add_records_an_open_socket_with_no_attachment() -> None:
 
 def test_socket_ids_count_up_from_one_and_are_never_reused() -> None:
     table = SocketTable()
-    first = table.add(ROOM, [], T0)
-    second = table.add(OTHER, [], T0)
+    first = table.add(ROOM, [])
+    second = table.add(OTHER, [])
     table.remove(second.socket_id)
-    third = table.add(ROOM, [], T0)
+    third = table.add(ROOM, [])
     assert [first.socket_id, second.socket_id, third.socket_id] == [1, 2, 3]
 
 
@@ -58,7 +57,7 @@ def test_socket_states_have_the_ready_state_values() -> None:
 
 def test_records_are_snapshots_that_holders_cannot_change() -> None:
     table = SocketTable()
-    held = table.add(ROOM, ["a"], T0)
+    held = table.add(ROOM, ["a"])
     table.set_tags(held.socket_id, ["b"])
     table.mark_closing(held.socket_id)
     assert held.tags == ("a",)
@@ -73,7 +72,7 @@ def test_records_are_snapshots_that_holders_cannot_change() -> None:
 
 def test_duplicate_tags_are_dropped_keeping_order() -> None:
     table = SocketTable()
-    record = table.add(ROOM, ["b", "a", "b", "c", "a"], T0)
+    record = table.add(ROOM, ["b", "a", "b", "c", "a"])
     assert record.tags == ("b", "a", "c")
     assert ids(table.open_sockets(ROOM, "b")) == [record.socket_id]
 
@@ -81,9 +80,9 @@ def test_duplicate_tags_are_dropped_keeping_order() -> None:
 def test_eleventh_tag_is_refused() -> None:
     table = SocketTable()
     ten = [f"t{i}" for i in range(10)]
-    assert table.add(ROOM, ten, T0).tags == tuple(ten)
+    assert table.add(ROOM, ten).tags == tuple(ten)
     with pytest.raises(LimitExceededError) as caught:
-        table.add(ROOM, [*ten, "t10"], T0)
+        table.add(ROOM, [*ten, "t10"])
     assert str(caught.value) == "too many tags: 11 tags, expected at most 10"
     assert table.count(ROOM) == 1
 
@@ -91,61 +90,61 @@ def test_eleventh_tag_is_refused() -> None:
 def test_duplicates_do_not_count_towards_the_tag_limit() -> None:
     table = SocketTable()
     ten = [f"t{i}" for i in range(10)]
-    assert len(table.add(ROOM, [*ten, *ten, "t0"], T0).tags) == 10
+    assert len(table.add(ROOM, [*ten, *ten, "t0"]).tags) == 10
 
 
 def test_tag_of_257_bytes_is_refused_and_256_accepted() -> None:
     table = SocketTable()
-    assert table.add(ROOM, ["x" * 256], T0).tags == ("x" * 256,)
+    assert table.add(ROOM, ["x" * 256]).tags == ("x" * 256,)
     with pytest.raises(LimitExceededError) as caught:
-        table.add(ROOM, ["x" * 257], T0)
+        table.add(ROOM, ["x" * 257])
     assert str(caught.value) == "tag too large: 257 bytes, expected at most 256"
 
 
 def test_tag_limit_counts_utf8_bytes_not_characters() -> None:
     table = SocketTable()
-    assert table.add(ROOM, ["é" * 128], T0).tags == ("é" * 128,)  # 256 bytes
+    assert table.add(ROOM, ["é" * 128]).tags == ("é" * 128,)  # 256 bytes
     with pytest.raises(LimitExceededError) as caught:
-        table.add(ROOM, ["é" * 128 + "x"], T0)  # 129 characters, 257 bytes
+        table.add(ROOM, ["é" * 128 + "x"])  # 129 characters, 257 bytes
     assert str(caught.value) == "tag too large: 257 bytes, expected at most 256"
     with pytest.raises(LimitExceededError):
-        table.add(ROOM, ["€" * 86], T0)  # 86 characters, 258 bytes
+        table.add(ROOM, ["€" * 86])  # 86 characters, 258 bytes
 
 
 def test_tag_limits_are_configurable() -> None:
     table = SocketTable(Limits(tags_per_socket=2, tag_bytes=4))
-    assert table.add(ROOM, ["abcd", "efgh"], T0).tags == ("abcd", "efgh")
+    assert table.add(ROOM, ["abcd", "efgh"]).tags == ("abcd", "efgh")
     with pytest.raises(LimitExceededError, match="too many tags: 3 tags, expected at most 2"):
-        table.add(ROOM, ["a", "b", "c"], T0)
+        table.add(ROOM, ["a", "b", "c"])
     with pytest.raises(LimitExceededError, match="tag too large: 5 bytes, expected at most 4"):
-        table.add(ROOM, ["abcde"], T0)
+        table.add(ROOM, ["abcde"])
 
 
 def test_non_str_tag_is_a_type_error() -> None:
     table = SocketTable()
     with pytest.raises(TypeError, match="tag must be a str, got int 7"):
-        table.add(ROOM, ["ok", 7], T0)  # type: ignore[list-item]
+        table.add(ROOM, ["ok", 7])  # type: ignore[list-item]
     assert len(table) == 0
 
 
 def test_a_single_string_is_not_taken_as_a_list_of_tags() -> None:
     table = SocketTable()
     with pytest.raises(TypeError, match="tags must be an iterable of str, got a single str 'room'"):
-        table.add(ROOM, "room", T0)
+        table.add(ROOM, "room")
     assert len(table) == 0
 
 
 def test_empty_tag_is_refused() -> None:
     table = SocketTable()
     with pytest.raises(ValueError, match="empty tag"):
-        table.add(ROOM, ["ok", ""], T0)
+        table.add(ROOM, ["ok", ""])
     assert len(table) == 0
 
 
 def test_open_sockets_by_tag_after_set_tags() -> None:
     table = SocketTable()
-    alice = table.add(ROOM, ["lobby", "red"], T0).socket_id
-    bob = table.add(ROOM, ["lobby"], T0).socket_id
+    alice = table.add(ROOM, ["lobby", "red"]).socket_id
+    bob = table.add(ROOM, ["lobby"]).socket_id
     record = table.set_tags(alice, ["game", "red", "game"])
     assert record.tags == ("game", "red")
     assert table.get(alice).tags == ("game", "red")
@@ -160,16 +159,16 @@ def test_open_sockets_by_tag_after_set_tags() -> None:
 
 def test_open_sockets_by_tag_stay_in_accept_order_when_an_older_socket_gains_a_tag() -> None:
     table = SocketTable()
-    first = table.add(ROOM, [], T0).socket_id
-    second = table.add(ROOM, ["game"], T0).socket_id
-    third = table.add(ROOM, ["game"], T0).socket_id
+    first = table.add(ROOM, []).socket_id
+    second = table.add(ROOM, ["game"]).socket_id
+    third = table.add(ROOM, ["game"]).socket_id
     table.set_tags(first, ["game"])
     assert ids(table.open_sockets(ROOM, "game")) == [first, second, third]
 
 
 def test_refused_set_tags_changes_nothing() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, ["lobby"], T0).socket_id
+    socket_id = table.add(ROOM, ["lobby"]).socket_id
     with pytest.raises(LimitExceededError):
         table.set_tags(socket_id, ["game", "x" * 257])
     assert table.get(socket_id).tags == ("lobby",)
@@ -179,7 +178,7 @@ def test_refused_set_tags_changes_nothing() -> None:
 
 def test_set_tags_on_a_closing_socket_keeps_it_out_of_open_sockets() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, ["lobby"], T0).socket_id
+    socket_id = table.add(ROOM, ["lobby"]).socket_id
     table.mark_closing(socket_id)
     table.set_tags(socket_id, ["game"])
     assert table.get(socket_id).tags == ("game",)
@@ -192,9 +191,9 @@ def test_set_tags_on_a_closing_socket_keeps_it_out_of_open_sockets() -> None:
 
 def test_open_sockets_are_per_object_in_accept_order() -> None:
     table = SocketTable()
-    a1 = table.add(ROOM, ["x"], T0).socket_id
-    b1 = table.add(OTHER, ["x"], T0).socket_id
-    a2 = table.add(ROOM, [], T0).socket_id
+    a1 = table.add(ROOM, ["x"]).socket_id
+    b1 = table.add(OTHER, ["x"]).socket_id
+    a2 = table.add(ROOM, []).socket_id
     assert ids(table.open_sockets(ROOM)) == [a1, a2]
     assert ids(table.open_sockets(OTHER)) == [b1]
     assert ids(table.open_sockets(ROOM, "x")) == [a1]
@@ -204,8 +203,8 @@ def test_open_sockets_are_per_object_in_accept_order() -> None:
 
 def test_open_sockets_excludes_closing_sockets() -> None:
     table = SocketTable()
-    leaving = table.add(ROOM, ["x"], T0).socket_id
-    staying = table.add(ROOM, ["x"], T0).socket_id
+    leaving = table.add(ROOM, ["x"]).socket_id
+    staying = table.add(ROOM, ["x"]).socket_id
     record = table.mark_closing(leaving)
     assert record.state is SocketState.CLOSING
     assert table.get(leaving).state is SocketState.CLOSING
@@ -217,7 +216,7 @@ def test_open_sockets_excludes_closing_sockets() -> None:
 
 def test_mark_closing_is_idempotent() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, ["x"], T0).socket_id
+    socket_id = table.add(ROOM, ["x"]).socket_id
     table.mark_closing(socket_id)
     assert table.mark_closing(socket_id).state is SocketState.CLOSING
     assert table.count(ROOM) == 1
@@ -226,24 +225,24 @@ def test_mark_closing_is_idempotent() -> None:
 
 def test_sockets_per_object_limit() -> None:
     table = SocketTable(Limits(sockets_per_object=3))
-    sockets = [table.add(ROOM, [], T0).socket_id for _ in range(3)]
+    sockets = [table.add(ROOM, []).socket_id for _ in range(3)]
     with pytest.raises(LimitExceededError) as caught:
-        table.add(ROOM, [], T0)
+        table.add(ROOM, [])
     assert str(caught.value) == (
         f"too many sockets on object {ROOM!r}: 4 sockets, expected at most 3"
     )
     assert table.count(ROOM) == 3
-    table.add(OTHER, [], T0)  # the limit is per object
+    table.add(OTHER, [])  # the limit is per object
     table.mark_closing(sockets[0])  # a closing socket still counts
     with pytest.raises(LimitExceededError):
-        table.add(ROOM, [], T0)
+        table.add(ROOM, [])
     table.remove(sockets[0])
-    assert table.add(ROOM, [], T0).state is SocketState.OPEN
+    assert table.add(ROOM, []).state is SocketState.OPEN
 
 
 def test_remove_cleans_every_index() -> None:
     table = SocketTable()
-    gone = table.add(ROOM, ["x", "y"], T0).socket_id
+    gone = table.add(ROOM, ["x", "y"]).socket_id
     table.set_attachment(gone, b"state")
     record = table.remove(gone)
     assert record.state is SocketState.CLOSED
@@ -260,8 +259,8 @@ def test_remove_cleans_every_index() -> None:
 
 def test_remove_of_a_closing_socket_cleans_every_index() -> None:
     table = SocketTable()
-    gone = table.add(ROOM, ["x"], T0).socket_id
-    kept = table.add(ROOM, ["x"], T0).socket_id
+    gone = table.add(ROOM, ["x"]).socket_id
+    kept = table.add(ROOM, ["x"]).socket_id
     table.mark_closing(gone)
     assert table.remove(gone).state is SocketState.CLOSED
     assert table.count(ROOM) == 1
@@ -273,8 +272,8 @@ def test_remove_of_a_closing_socket_cleans_every_index() -> None:
 
 def test_objects_are_those_with_a_socket() -> None:
     table = SocketTable()
-    a = table.add(ROOM, [], T0).socket_id
-    b = table.add(OTHER, [], T0).socket_id
+    a = table.add(ROOM, []).socket_id
+    b = table.add(OTHER, []).socket_id
     assert sorted(table.objects()) == [ROOM, OTHER]
     table.mark_closing(b)
     assert sorted(table.objects()) == [ROOM, OTHER]
@@ -284,9 +283,9 @@ def test_objects_are_those_with_a_socket() -> None:
 
 def test_drop_object_removes_only_that_objects_sockets() -> None:
     table = SocketTable()
-    a1 = table.add(ROOM, ["x"], T0).socket_id
-    b1 = table.add(OTHER, ["x"], T0).socket_id
-    a2 = table.add(ROOM, ["x"], T0).socket_id
+    a1 = table.add(ROOM, ["x"]).socket_id
+    b1 = table.add(OTHER, ["x"]).socket_id
+    a2 = table.add(ROOM, ["x"]).socket_id
     table.mark_closing(a2)
     table.set_auto_response(ROOM, "ping", "pong")
     table.set_auto_response(OTHER, "ping", "pong")
@@ -306,7 +305,7 @@ def test_drop_object_removes_only_that_objects_sockets() -> None:
 
 def test_unknown_socket_id_raises_key_error() -> None:
     table = SocketTable()
-    known = table.add(ROOM, [], T0).socket_id
+    known = table.add(ROOM, []).socket_id
     table.remove(known)
     with pytest.raises(KeyError, match="unknown socket id: 1"):
         table.get(known)
@@ -332,7 +331,7 @@ def test_unknown_socket_id_raises_key_error() -> None:
 
 def test_attachment_is_stored_as_given_and_can_be_cleared() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     assert table.attachment(socket_id) is None
     assert table.set_attachment(socket_id, b'{"name":"ada"}').attachment == b'{"name":"ada"}'
     assert table.attachment(socket_id) == b'{"name":"ada"}'
@@ -344,7 +343,7 @@ def test_attachment_is_stored_as_given_and_can_be_cleared() -> None:
 
 def test_attachment_of_16_kib_is_accepted_and_one_byte_more_refused() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_attachment(socket_id, b"x" * 16384)
     with pytest.raises(LimitExceededError) as caught:
         table.set_attachment(socket_id, b"y" * 16385)
@@ -355,20 +354,20 @@ def test_attachment_of_16_kib_is_accepted_and_one_byte_more_refused() -> None:
 def test_attachment_limit_is_configurable() -> None:
     one_mib = 1024 * 1024
     table = SocketTable(Limits(attachment_bytes=one_mib))
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_attachment(socket_id, b"x" * one_mib)
     assert table.attachment(socket_id) == b"x" * one_mib
     with pytest.raises(LimitExceededError, match="expected at most 1048576"):
         table.set_attachment(socket_id, b"x" * (one_mib + 1))
     small = SocketTable(Limits(attachment_bytes=4))
-    other = small.add(ROOM, [], T0).socket_id
+    other = small.add(ROOM, []).socket_id
     with pytest.raises(LimitExceededError, match="attachment too large: 5 bytes"):
         small.set_attachment(other, b"12345")
 
 
 def test_attachment_accepts_bytes_like_values_and_stores_bytes() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_attachment(socket_id, bytearray(b"abc"))  # type: ignore[arg-type]
     assert type(table.attachment(socket_id)) is bytes
     assert table.attachment(socket_id) == b"abc"
@@ -376,7 +375,7 @@ def test_attachment_accepts_bytes_like_values_and_stores_bytes() -> None:
 
 def test_attachment_must_be_bytes() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     with pytest.raises(TypeError, match="attachment must be bytes or None, got str"):
         table.set_attachment(socket_id, "text")  # type: ignore[arg-type]
 
@@ -427,7 +426,7 @@ def test_socket_limits_must_be_positive_ints(name: str) -> None:
 
 def test_auto_response_matches_only_exact_text_and_records_time() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_auto_response(ROOM, "ping", "pong")
     assert table.auto_response(ROOM) == ("ping", "pong")
     for miss in ("ping ", "Ping", "pin", "", b"ping"):
@@ -442,7 +441,7 @@ def test_auto_response_matches_only_exact_text_and_records_time() -> None:
 
 def test_auto_response_not_sent_on_closing_socket() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_auto_response(ROOM, "ping", "pong")
     table.mark_closing(socket_id)
     assert table.match_auto_response(socket_id, "ping", T0 + 1) is None
@@ -451,9 +450,9 @@ def test_auto_response_not_sent_on_closing_socket() -> None:
 
 def test_auto_response_is_per_object_and_timestamps_per_socket() -> None:
     table = SocketTable()
-    here = table.add(ROOM, [], T0).socket_id
-    there = table.add(OTHER, [], T0).socket_id
-    neighbour = table.add(ROOM, [], T0).socket_id
+    here = table.add(ROOM, []).socket_id
+    there = table.add(OTHER, []).socket_id
+    neighbour = table.add(ROOM, []).socket_id
     table.set_auto_response(ROOM, "ping", "pong")
     assert table.auto_response(OTHER) is None
     assert table.match_auto_response(there, "ping", T0 + 1) is None
@@ -463,7 +462,7 @@ def test_auto_response_is_per_object_and_timestamps_per_socket() -> None:
 
 def test_auto_response_can_be_replaced_and_cleared() -> None:
     table = SocketTable()
-    socket_id = table.add(ROOM, [], T0).socket_id
+    socket_id = table.add(ROOM, []).socket_id
     table.set_auto_response(ROOM, "ping", "pong")
     table.set_auto_response(ROOM, "hb", "ok")
     assert table.match_auto_response(socket_id, "ping", T0) is None
@@ -530,9 +529,9 @@ class IndexesAgreeWithRecords(RuleBasedStateMachine):
         live = sum(1 for k, _, _ in self.model.values() if k == key)
         if len(distinct) > 3 or live >= 4:
             with pytest.raises(LimitExceededError):
-                self.table.add(key, tags, T0)
+                self.table.add(key, tags)
             return
-        record = self.table.add(key, tags, T0)
+        record = self.table.add(key, tags)
         assert record.socket_id > max(self.model.keys() | self.removed, default=0)
         self.model[record.socket_id] = (key, distinct, SocketState.OPEN)
 
