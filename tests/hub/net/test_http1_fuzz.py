@@ -1,7 +1,7 @@
 """Fuzzing ``RequestReader`` (h11's style): whole, byte by byte, and in random chunks.
 
 Written against the reader's documented contract only: ``feed`` raises nothing but
-``BadRequest``; complete requests wait in ``requests``; after an upgrade request it
+``HttpError``; complete requests wait in ``requests``; after an upgrade request it
 returns the bytes that follow the head, and the reader is dropped. Bounded and
 derandomized, so CI time stays small and every run sees the same examples.
 """
@@ -14,7 +14,8 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.net.http1 import BadRequest, ParsedRequest, RequestReader
+from hub.errors import HttpError
+from hub.net.http1 import ParsedRequest, RequestReader
 
 FUZZ = settings(
     max_examples=150,
@@ -30,7 +31,7 @@ class Outcome:
     """Everything the reader told its caller, whichever way the bytes arrived."""
 
     requests: list[ParsedRequest]
-    status: int | None  # the BadRequest status, if it raised
+    status: int | None  # the HttpError status, if it raised
     after_upgrade: bytes | None  # the bytes after an upgrade head, later chunks included
 
 
@@ -40,9 +41,9 @@ def read(chunks: list[bytes]) -> Outcome:
     for index, chunk in enumerate(chunks):
         try:
             rest = reader.feed(chunk)
-        except BadRequest as exc:
-            assert 400 <= exc.status < 500
-            return Outcome(list(reader.requests), exc.status, None)
+        except HttpError as exc:
+            assert 400 <= exc.http_status < 500
+            return Outcome(list(reader.requests), exc.http_status, None)
         if rest is not None:
             return Outcome(list(reader.requests), None, rest + b"".join(chunks[index + 1 :]))
     return Outcome(list(reader.requests), None, None)
