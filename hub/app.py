@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -103,10 +104,11 @@ class Hub:
         await self._host.start()
         self.running = True
 
-    async def stop(self) -> None:
-        """Stop the runtime after queued events finish."""
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Stop the runtime after queued events finish (those still running after
+        ``timeout`` seconds are cancelled: their writes roll back)."""
         self.running = False
-        await self._host.stop()
+        await self._host.stop(timeout)
 
     @asynccontextmanager
     async def serve(
@@ -117,11 +119,16 @@ class Hub:
         admin_key: str | None = None,
         compression: bool = False,
         shutdown_timeout: float = 10.0,
+        sockets: Sequence[socket.socket] = (),
     ) -> AsyncIterator[Server]:
         """Serve WebSockets and HTTP on ``host:port`` (0: any free port) while inside.
 
-        Starts the hub if it is not running (and then stops it on exit). ``compression``
-        enables permessage-deflate when a client offers it (it costs memory per socket).
+        Binds first (``hub.net.server.ListenError`` if it cannot, and nothing starts),
+        then starts the hub if it is not running (and then stops it on exit).
+        ``compression`` enables permessage-deflate when a client offers it (it costs
+        memory per socket). On exit (or ``server.stop(code)``) requests and events in
+        flight get up to ``shutdown_timeout`` seconds to finish and be answered before
+        sockets close. ``sockets``: listening sockets to adopt instead of binding.
         """
         from hub.net.server import Server
 
@@ -133,6 +140,7 @@ class Hub:
             admin_key=admin_key,
             compression=compression,
             shutdown_timeout=shutdown_timeout,
+            sockets=sockets,
         )
         await server.start()
         try:

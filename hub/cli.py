@@ -2,9 +2,20 @@
 
 ``roost serve app.py`` (or ``package.module:attr``) serves the module's ``Hub`` (the
 attribute ``app``, or the only ``Hub`` in the module). uvloop is chosen here, and only
-here, when it is installed. SIGTERM and SIGINT stop gracefully (sockets closed with
-1001 going away); SIGHUP stops with 1012 (service restart), for a supervisor that
-restarts the hub.
+here, when it is installed.
+
+Rules:
+
+1. The port is bound before the application starts. When it cannot be (a port in use),
+   one line goes to stderr and the exit status is 1: no traceback, nothing to stop.
+2. SIGTERM and SIGINT stop gracefully and exit 0: the server drains (requests and
+   events in flight finish and are answered, up to ``--shutdown-timeout``), then
+   sockets close with 1001 (going away). See ``hub.net.server``.
+3. SIGHUP restarts: the same drain, sockets close with 1012 (service restart), then the
+   process replaces itself (``os.execve``, same pid) with a fresh ``python -m hub.cli``
+   given the same arguments, so new code is loaded. The listening socket is handed
+   over (an inheritable duplicate named by ``ROOST_LISTEN_FDS``): connections made
+   during the restart wait in the backlog and are served by the new process.
 """
 
 from __future__ import annotations
@@ -16,12 +27,14 @@ import importlib.util
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from hub.app import Hub
+from hub.net.server import ListenError
 
 __all__ = ["load_app", "main"]
 
@@ -68,7 +81,23 @@ def load_app(target: str) -> Hub:
     return hubs[0]
 
 
-async def _serve(app: Hub, args: argparse.Namespace) -> None:
+#: Environment variable naming the listening sockets a restarted process adopts.
+LISTEN_FDS = "ROOST_LISTEN_FDS"
+#: Close code of SIGHUP's restart (1012 service restart); SIGTERM / SIGINT: 1001.
+RESTART = 1012
+
+
+def _adopted_sockets() -> list[socket.socket]:
+    """The listening sockets handed over by the process this one replaced (if any)."""
+    value = os.environ.pop(LISTEN_FDS, "")
+    fds = [int(fd) for fd in value.split(",") if fd]
+    for fd in fds:
+        os.set_inheritable(fd, False)  # the next restart hands over a fresh duplicate
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
+async def _serve(app: Hub, args: argparse.Namespace) -> list[int]:
+    """Serve until a signal; the inheritable fds to hand over when it was SIGHUP."""
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[int] = loop.create_future()
 
@@ -76,24 +105,48 @@ async def _serve(app: Hub, args: argparse.Namespace) -> None:
         if not stop.done():
             stop.set_result(code)
 
-    for signum, code in ((signal.SIGTERM, 1001), (signal.SIGINT, 1001), (signal.SIGHUP, 1012)):
+    for signum, code in (
+        (signal.SIGTERM, 1001),
+        (signal.SIGINT, 1001),
+        (signal.SIGHUP, RESTART),
+    ):
         loop.add_signal_handler(signum, request_stop, code)
+    handover: list[int] = []
     async with app.serve(
-        args.host, args.port, admin_key=args.admin_key, compression=args.compression
+        args.host,
+        args.port,
+        admin_key=args.admin_key,
+        compression=args.compression,
+        shutdown_timeout=args.shutdown_timeout,
+        sockets=_adopted_sockets(),
     ) as server:
         print(f"roost: serving on {server.url} (data in {app.data_dir})", flush=True)
         code = await stop
-        log.info("stopping with close code %d", code)
+        log.info("%s with close code %d", "restarting" if code == RESTART else "stopping", code)
+        if code == RESTART:
+            handover = server.inheritable_fds()
         await server.stop(code)
+    return handover
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
+def _run(coro: Coroutine[Any, Any, list[int]]) -> list[int]:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
+        return asyncio.run(coro)
     else:
-        uvloop.run(coro)
+        return uvloop.run(coro)
+
+
+def _restart(argv: Sequence[str], fds: list[int]) -> None:
+    """Replace this process with a fresh ``roost`` given ``argv`` and the sockets."""
+    env = {**os.environ, LISTEN_FDS: ",".join(map(str, fds))}
+    # Ignored (unlike handled) signals stay ignored across exec: a second SIGHUP before
+    # the new process installs its handlers must not kill it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "hub.cli", *argv], env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,7 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="bearer key for /_roost/ (default: $ROOST_ADMIN_KEY; none: open)",
     )
     serve.add_argument("--compression", action="store_true", help="offer permessage-deflate")
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        help="seconds requests and events in flight get to finish on stop/restart (10)",
+    )
     serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -123,7 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TargetError as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 2
-    _run(_serve(app, args))
+    try:
+        handover = _run(_serve(app, args))
+    except ListenError as exc:
+        print(f"roost: {exc}", file=sys.stderr)
+        return 1
+    if handover:
+        _restart(argv, handover)
     return 0
 
 

@@ -254,6 +254,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        keep_alive = keep_alive and not self.front.stopping  # a draining hub closes
         all_headers = WsHeaders(list(headers))
         all_headers["Content-Length"] = str(len(body))
         all_headers["Connection"] = "keep-alive" if keep_alive else "close"

@@ -12,6 +12,10 @@ Rules:
    of unexpected exceptions never reaches a client.
 5. A request is routed on its target alone; ``Host`` is validated and only names the
    URL an object sees (``routes.request_url``).
+6. Stopping has three steps, driven by the server: ``begin_drain`` (from then on a new
+   request is answered 503 ``hub_stopping`` and every answer closes its connection),
+   ``drain`` (wait for the requests in flight, up to a deadline, then cancel them), and
+   ``close_connections`` (Close 1001 / 1012 to every socket, end the rest).
 """
 
 from __future__ import annotations
@@ -92,6 +96,11 @@ class Front:
         self._accepted_upgrade: dict[int, int] = {}
         self._upgrade_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Fetches (and upgrades) submitted to an object and not answered yet.
+        self._fetches = 0
+        #: True from ``begin_drain`` on; ``Connection.respond`` then closes after answering.
+        self.stopping = False
+        self._requests_done = asyncio.Event()
         self._drained = asyncio.Event()
         self._dirty: list[Connection] = []
 
@@ -116,9 +125,16 @@ class Front:
     def handle_request(self, conn: Connection, parsed: ParsedRequest) -> None:
         """Serve one parsed HTTP request (in a task the front owns)."""
         self.counters.http_requests += 1
+        if self.stopping:  # nothing of it runs: a retry elsewhere applies it once
+            self._answer_error(conn, parsed, HubStoppingError("the hub is stopping"))
+            return
         task = asyncio.create_task(self._serve(conn, parsed))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._check_requests_done()
 
     async def _serve(self, conn: Connection, parsed: ParsedRequest) -> None:
         try:
@@ -174,9 +190,16 @@ class Front:
             self._upgrades[upgrade_id] = conn
 
         def respond(result: Response | RpcError) -> None:
+            self._fetches -= 1
             self._fetched(conn, parsed, object_id, upgrade_id, result)
+            self._check_requests_done()
 
-        self.host.submit(object_id, FetchCall(request, respond))
+        self._fetches += 1
+        try:
+            self.host.submit(object_id, FetchCall(request, respond))
+        except BaseException:
+            self._fetches -= 1
+            raise
 
     def _fetched(
         self,
@@ -536,8 +559,53 @@ class Front:
 
     # -- shutdown -----------------------------------------------------------------------
 
-    async def shutdown(self, code: int, timeout: float) -> None:  # noqa: ASYNC109
-        """Close every socket with ``code``, end idle HTTP connections, wait, then abort."""
+    def begin_drain(self) -> None:
+        """Stop taking requests: new ones get 503 ``hub_stopping``, answers close.
+
+        Idle keep-alive connections stay open until ``close_connections``: a request
+        that still comes on one gets the 503 (retryable, nothing applied) rather than a
+        connection closed under it.
+        """
+        self.stopping = True
+        self._check_requests_done()
+
+    def _check_requests_done(self) -> None:
+        if self.stopping and not self._tasks and self._fetches == 0:
+            self._requests_done.set()
+
+    @property
+    def requests_in_flight(self) -> int:
+        """HTTP requests (and upgrades) read and not answered yet."""
+        return len(self._tasks) + self._fetches
+
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until every request in flight is answered; False if ``timeout`` passed
+        first (the rest are then cancelled and their connections dropped)."""
+        self.begin_drain()
+        try:
+            await asyncio.wait_for(self._requests_done.wait(), timeout)
+        except TimeoutError:
+            pass
+        else:
+            return True
+        log.warning(
+            "shutdown timeout (%.1f s) passed: dropping %d requests in flight",
+            timeout,
+            self.requests_in_flight,
+        )
+        for conn in list(self.connections):
+            if conn.ws is None or conn.socket_id is None:  # HTTP, or an upgrade not done
+                conn.abort()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        return False
+
+    async def close_connections(self, code: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Close every socket with ``code``, end HTTP connections, wait, then abort."""
+        self.stopping = True
         for conn in list(self.connections):
             if conn.is_open:
                 conn.close_socket(code, "going away" if code == 1001 else "restarting")

@@ -1,31 +1,67 @@
 """Serving a hub on one port: ``async with app.serve(port=0) as server:``.
 
-Rules: the server owns the listening socket and the front; it attaches the front to
-the object host on start and detaches it on stop. Stopping is ordered: stop accepting,
-close every socket (1001 going away, or 1012 when restarting), let the object host
-finish queued events and commit, close the registry.
+Rules:
+
+1. The server owns the listening sockets and the front; it attaches the front to the
+   object host on start and detaches it on stop.
+2. Starting binds first (or adopts sockets handed over by a previous process), then
+   starts the hub, then accepts: a port in use raises ``ListenError`` and starts nothing.
+3. Stopping is ordered, and drains before it closes anything a client is waiting on:
+   stop accepting; answer the HTTP requests already read (new ones get 503
+   ``hub_stopping``, every answer carries ``Connection: close``); stop the hub (if we
+   started it), whose objects finish their queued events and commit while the sockets
+   are still open to get what they send; then close every socket with 1001 (going away)
+   or 1012 (restarting) and close the registry. Requests and events share one deadline,
+   ``shutdown_timeout``; what is still running then is cancelled, logged once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import socket
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from hub.net.connection import Connection
+from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front, Router
 from hub.runtime.ports import DetachedPort
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
-__all__ = ["Server"]
+__all__ = ["ListenError", "Server"]
 
 log = logging.getLogger("roost.net")
 
 
+class ListenError(OSError):
+    """The listening socket could not be bound (a port in use, an unknown address).
+
+    ``str()`` is one line: ``cannot listen on 127.0.0.1:8787: [Errno 98] address already
+    in use``; the ``OSError`` from the bind is its ``__cause__``.
+    """
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        code = cause.errno
+        if code is not None and code in errno.errorcode:
+            detail = f"[Errno {code}] {os.strerror(code).lower()}"
+        else:
+            detail = str(cause)
+        super().__init__(code, f"cannot listen on {_address(host, port)}: {detail}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 class Server:
-    """A running hub on ``host:port``; ``url`` is its ``http://`` base URL."""
+    """A running hub on ``host:port``; ``url`` is its ``http://`` base URL.
+
+    ``sockets``: listening sockets to adopt instead of binding ``host:port`` (a
+    restarted ``roost serve`` gets them from the process it replaces).
+    """
 
     def __init__(
         self,
@@ -37,6 +73,7 @@ class Server:
         admin_key: str | None,
         compression: bool,
         shutdown_timeout: float,
+        sockets: Sequence[socket.socket] = (),
     ) -> None:
         self.app = app
         self.host = host
@@ -44,14 +81,14 @@ class Server:
         self.port = port
         self.shutdown_timeout = shutdown_timeout
         self.front = Front(app.host, router=router, admin_key=admin_key, compression=compression)
-        self._server: asyncio.Server | None = None
+        self._adopted = list(sockets)
+        self._servers: list[asyncio.Server] = []
         self._started_app = False
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the listening socket."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{_address(self.host, self.port)}"
 
     @property
     def ws_url(self) -> str:
@@ -59,30 +96,98 @@ class Server:
         return "ws" + self.url[4:]
 
     async def start(self) -> None:
-        """Start the hub (if needed), attach the front, listen."""
-        if not self.app.running:
-            await self.app.start()
-            self._started_app = True
+        """Listen (``ListenError`` if that fails), start the hub if needed, accept."""
+        servers = await self._listen()
+        try:
+            if not self.app.running:
+                await self.app.start()
+                self._started_app = True
+        except BaseException:
+            for server in servers:
+                server.close()
+            raise
         detached = self.app.host.port
         if isinstance(detached, DetachedPort):
             for key, (request, response) in detached.auto_responses.items():
                 self.front.table.set_auto_response(key, request, response)
         self.app.host.port = self.front
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Connection(self.front), self.host, self._requested_port, backlog=2048
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._servers = servers
+        for server in servers:
+            await server.start_serving()
         log.info("listening on %s", self.url)
 
+    async def _listen(self) -> list[asyncio.Server]:
+        loop = asyncio.get_running_loop()
+
+        def factory() -> Connection:
+            return Connection(self.front)
+
+        servers: list[asyncio.Server] = []
+        try:
+            if self._adopted:
+                for sock in self._adopted:
+                    servers.append(
+                        await loop.create_server(
+                            factory, sock=sock, backlog=2048, start_serving=False
+                        )
+                    )
+            else:
+                servers.append(
+                    await loop.create_server(
+                        factory,
+                        self.host,
+                        self._requested_port,
+                        backlog=2048,
+                        start_serving=False,
+                    )
+                )
+        except OSError as exc:
+            for server in servers:
+                server.close()
+            raise ListenError(self.host, self._requested_port, exc) from exc
+        name = servers[0].sockets[0].getsockname()
+        if self._adopted:
+            self.host = str(name[0])
+        self.port = int(name[1])
+        return servers
+
+    def inheritable_fds(self) -> list[int]:
+        """Inheritable duplicates of the listening sockets, for a process that takes
+        over (``roost serve`` on SIGHUP): connections made while this one drains and
+        the next one starts wait in the kernel's backlog instead of being refused."""
+        fds = []
+        for server in self._servers:
+            for sock in server.sockets:
+                fd = os.dup(sock.fileno())
+                os.set_inheritable(fd, True)
+                fds.append(fd)
+        return fds
+
     async def stop(self, code: int = 1001) -> None:
-        """Stop accepting, close sockets with ``code``, stop the hub if we started it."""
-        if self._server is None:
+        """Drain, then close sockets with ``code`` (1001 or 1012) and stop the hub if we
+        started it (see the module's rules)."""
+        if not self._servers:
             return
-        server, self._server = self._server, None
-        server.close()
-        await self.front.shutdown(code, self.shutdown_timeout)
-        await server.wait_closed()
-        self.app.host.port = DetachedPort()
+        servers, self._servers = self._servers, []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
+        for server in servers:
+            server.close()  # stop accepting
+        log.info(
+            "draining: %d requests in flight, %d connections, deadline %.1f s",
+            self.front.requests_in_flight,
+            len(self.front.connections),
+            self.shutdown_timeout,
+        )
+        await self.front.drain(self.shutdown_timeout)
         if self._started_app:
-            await self.app.stop()
+            # Objects finish their queued events while sockets can still get answers.
+            await self.app.stop(timeout=max(0.0, deadline - loop.time()))
+        await self.front.close_connections(code, CLOSE_TIMEOUT)
+        for server in servers:
+            await server.wait_closed()
+        self.app.host.port = DetachedPort()
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -158,6 +158,12 @@ class ObjectHost:
         if live:
             tasks = [activation.task for activation in live]
             _done, pending = await asyncio.wait(tasks, timeout=drain_timeout)
+            if pending:
+                log.warning(
+                    "stop timeout (%.1f s) passed: cancelling %d objects' events",
+                    drain_timeout,
+                    len(pending),
+                )
             for task in pending:
                 task.cancel()
             if pending:

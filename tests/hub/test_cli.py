@@ -1,0 +1,260 @@
+"""``roost serve`` as a user runs it: a real process, real signals, real sockets.
+
+Stopping drains (requests in flight are answered and committed), SIGHUP restarts the
+process on the same listening socket, and a port in use is one line and exit 1. The
+slow RPC method waits for a line on its stdin, which the test writes only once the
+process says it is draining: nothing here sleeps or races the signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import within
+
+APP = textwrap.dedent(
+    """
+    import asyncio
+    import sys
+
+    import hub
+
+    _stdin = None
+
+
+    async def released():
+        # One line on stdin lets one slow call finish (the test writes it).
+        global _stdin
+        if _stdin is None:
+            _stdin = asyncio.StreamReader()
+            protocol = asyncio.StreamReaderProtocol(_stdin)
+            await asyncio.get_running_loop().connect_read_pipe(lambda: protocol, sys.stdin)
+        await _stdin.readline()
+
+
+    class Ledger(hub.DurableObject):
+        def __init__(self, ctx, env):
+            super().__init__(ctx, env)
+            ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS log (v TEXT)")
+
+        async def slow_write(self, value: str) -> str:
+            self.ctx.storage.sql.exec("INSERT INTO log VALUES (?)", value)
+            print(f"started {value}", flush=True)
+            await released()
+            return f"wrote {value}"
+
+        async def write(self, value: str) -> str:
+            self.ctx.storage.sql.exec("INSERT INTO log VALUES (?)", value)
+            return f"wrote {value}"
+
+        async def websocket_message(self, ws, message):
+            ws.send(f"echo {message}")
+
+
+    app = hub.Hub({"LEDGER": Ledger})
+    """
+)
+
+
+class Roost:
+    """A ``roost serve`` process with its three pipes."""
+
+    def __init__(self, process: asyncio.subprocess.Process, data_dir: Path) -> None:
+        self.process = process
+        self.data_dir = data_dir
+        self.url = ""
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    async def line(self, stream: asyncio.StreamReader | None, needle: str) -> str:
+        """The next line of ``stream`` containing ``needle`` (fails on end of file)."""
+        assert stream is not None
+
+        async def find() -> str:
+            while line := (await stream.readline()).decode():
+                if needle in line:
+                    return line
+            raise AssertionError(f"the process ended before printing {needle!r}")
+
+        return await within(find())
+
+    async def serving(self) -> str:
+        line = await self.line(self.process.stdout, "roost: serving on ")
+        self.url = line.split()[3]
+        return self.url
+
+    async def release(self) -> None:
+        """Let one waiting ``slow_write`` finish."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"go\n")
+        await self.process.stdin.drain()
+
+    def rows(self) -> list[str]:
+        """What the object committed, read from its SQLite file."""
+        (path,) = self.data_dir.rglob("*.sqlite3")
+        with sqlite3.connect(path) as db:
+            return [row[0] for row in db.execute("SELECT v FROM log ORDER BY rowid")]
+
+
+@pytest.fixture
+async def roost(tmp_path: Path) -> AsyncIterator[Roost]:
+    (tmp_path / "ledger_app.py").write_text(APP)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "serve", str(tmp_path / "ledger_app.py"),
+        "--port", "0", "--data-dir", str(tmp_path / "data"), "--log-level", "info",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    served = Roost(process, tmp_path / "data")
+    try:
+        await served.serving()
+        yield served
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _http(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request on an open connection (so the test knows which one)."""
+    writer.write(
+        b"POST %s HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+    )
+    await writer.drain()
+    head = await within(reader.readuntil(b"\r\n\r\n"))
+    status_line, *lines = head.decode().split("\r\n")[:-2]
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    payload = await within(reader.readexactly(int(headers["content-length"])))
+    return int(status_line.split()[1]), headers, payload
+
+
+def _call(value: str) -> bytes:
+    return orjson.dumps({"args": [value]})
+
+
+async def test_sigterm_answers_the_request_in_flight_and_commits_it(roost: Roost) -> None:
+    async with httpx.AsyncClient(timeout=None) as client:
+        call = asyncio.create_task(
+            client.post(roost.url + "/objects/ledger/l/rpc/slow_write", content=_call("a"))
+        )
+        await roost.line(roost.process.stdout, "started a")
+        roost.process.send_signal(signal.SIGTERM)
+        await roost.line(roost.process.stderr, "draining: 1 requests in flight")
+        await roost.release()
+        response = await within(call)
+    assert response.status_code == 200
+    assert response.json() == {"result": "wrote a"}
+    assert response.headers["connection"] == "close"
+    assert await within(roost.process.wait()) == 0
+    assert roost.rows() == ["a"]
+
+
+async def test_a_request_during_the_drain_gets_503_and_is_not_applied(roost: Roost) -> None:
+    reader, writer = await within(asyncio.open_connection("127.0.0.1", roost.port))
+    status, headers, _ = await _http(reader, writer, "/objects/ledger/l/rpc/write", _call("x"))
+    assert (status, headers["connection"]) == (200, "keep-alive")
+    async with httpx.AsyncClient(timeout=None) as client:
+        call = asyncio.create_task(
+            client.post(roost.url + "/objects/ledger/l/rpc/slow_write", content=_call("a"))
+        )
+        await roost.line(roost.process.stdout, "started a")
+        roost.process.send_signal(signal.SIGTERM)
+        await roost.line(roost.process.stderr, "draining")
+        status, headers, body = await _http(
+            reader, writer, "/objects/ledger/l/rpc/write", _call("during")
+        )
+        assert status == 503
+        assert headers["connection"] == "close"
+        assert orjson.loads(body)["error"]["code"] == "hub_stopping"
+        assert orjson.loads(body)["error"]["retryable"] is True
+        assert await within(reader.read()) == b""  # and the connection is closed
+        writer.close()
+        await roost.release()
+        response = await within(call)
+    assert response.status_code == 200
+    assert await within(roost.process.wait()) == 0
+    assert roost.rows() == ["x", "a"]
+
+
+async def test_sighup_drains_closes_1012_and_restarts_on_the_same_socket(roost: Roost) -> None:
+    url, port = roost.url, roost.port
+    ws = await within(websockets.connect(url.replace("http", "ws") + "/objects/ledger/l"))
+    await ws.send("hi")
+    assert await within(ws.recv()) == "echo hi"
+    async with httpx.AsyncClient(timeout=None) as client:
+        call = asyncio.create_task(
+            client.post(url + "/objects/ledger/l/rpc/slow_write", content=_call("a"))
+        )
+        await roost.line(roost.process.stdout, "started a")
+        roost.process.send_signal(signal.SIGHUP)
+        await roost.line(roost.process.stderr, "draining: 1 requests in flight")
+        # The old process no longer accepts; the socket handed over keeps this connect
+        # in the backlog for the new one.
+        reader, writer = await within(asyncio.open_connection("127.0.0.1", port))
+        writer.write(
+            b"POST /objects/ledger/l/rpc/write HTTP/1.1\r\nHost: hub\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(_call("b")), _call("b"))
+        )
+        await roost.release()
+        response = await within(call)
+        assert response.status_code == 200
+        assert response.json() == {"result": "wrote a"}
+        assert response.headers["connection"] == "close"
+        with pytest.raises(ConnectionClosed):
+            await within(ws.recv())
+        assert ws.close_code == 1012
+        assert await roost.serving() == url  # the new process, on the same port
+        assert roost.process.returncode is None
+        head = await within(reader.readuntil(b"\r\n\r\n"))
+        assert head.startswith(b"HTTP/1.1 200 ")
+        writer.close()
+        again = await within(client.post(url + "/objects/ledger/l/rpc/write", content=_call("c")))
+        assert again.json() == {"result": "wrote c"}
+    roost.process.send_signal(signal.SIGTERM)
+    assert await within(roost.process.wait()) == 0
+    assert roost.rows() == ["a", "b", "c"]
+
+
+async def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "ledger_app.py").write_text(APP)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.cli", "serve", str(tmp_path / "ledger_app.py"),
+            "--port", str(port), "--data-dir", str(tmp_path / "data"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            stdout, stderr = await within(process.communicate())
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 1
+    assert stdout == b""
+    assert b"Traceback" not in stderr
+    (line,) = stderr.decode().splitlines()
+    assert line.startswith(f"roost: cannot listen on 127.0.0.1:{port}: [Errno ")
+    assert line.endswith("address already in use")
