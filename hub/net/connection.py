@@ -69,6 +69,9 @@ log = logging.getLogger("roost.net")
 SLOW_CONSUMER = (1008, "slow consumer")
 #: Seconds to wait for the client's Close frame after the hub sent one.
 CLOSE_TIMEOUT = 5.0
+#: Seconds an HTTP connection refused mid-request keeps reading (and discarding) after
+#: its answer, so the client reads the answer instead of a reset (a lingering close).
+LINGER_TIMEOUT = 2.0
 #: The interim answer to ``Expect: 100-continue`` (RFC 9110 §10.1.1).
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
@@ -100,6 +103,7 @@ class Connection(asyncio.Protocol):
         "_handshake",
         "_http",
         "_http_error",
+        "_lingering",
         "_pending",
         "_pending_size",
         "_reading_paused",
@@ -139,6 +143,9 @@ class Connection(asyncio.Protocol):
         self._timer_kind: str | None = None
         #: Set once a hub fault was handled (logged once, closed once).
         self._failed = False
+        #: After a refusal mid-request: input is read and dropped until the client
+        #: closes or ``LINGER_TIMEOUT`` passes (see ``_linger``).
+        self._lingering = False
         self._early: bytearray | None = None
         #: Frames of broadcasts waiting for this loop turn's flush (see ``queue_frame``).
         self._pending: list[bytes] | None = None
@@ -176,7 +183,8 @@ class Connection(asyncio.Protocol):
                 elif self.ws.state is not CLOSED:
                     self._receive_frames(data)
                 return
-            self._receive_http(data)
+            if not self._lingering:
+                self._receive_http(data)
         except Exception:
             self._hub_fault()
 
@@ -261,7 +269,10 @@ class Connection(asyncio.Protocol):
         transport.write(WsResponse(status, _phrase(status), all_headers, body).serialize())
         if not keep_alive:
             self._cancel_timer()
-            transport.close()
+            if self._lingering:
+                self._linger(transport)
+            else:
+                transport.close()
             return
         self._busy = False
         self._next_request()
@@ -273,8 +284,28 @@ class Connection(asyncio.Protocol):
         if self._http is not None:
             self._http.requests.clear()
         self._busy = True
+        self._lingering = True
         status, headers, body = error_response(error)
         self.respond(status, headers, body, keep_alive=False)
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Close after a refusal without losing the answer to a reset.
+
+        Closing a socket with unread input makes the kernel send RST, which can destroy
+        the answer still in flight (RFC 9112 §9.6): so half-close, keep reading and
+        dropping what the client still sends, and close when it does or after
+        ``LINGER_TIMEOUT``.
+        """
+        self._http = None
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(LINGER_TIMEOUT, transport.close)
+        self._timer_kind = "linger"
 
     def _update_reading(self) -> None:
         """Pause reading while requests or early frames pile up, or answers go unread."""
@@ -308,6 +339,8 @@ class Connection(asyncio.Protocol):
         client is not the slow side then); a request's time starts when the hub is
         free to read it.
         """
+        if self._lingering:
+            return  # the linger timer stays: it closes the connection
         http = self._http
         if http is None or self._busy or self._write_paused or self._http_error is not None:
             self._cancel_timer()

@@ -10,9 +10,9 @@ from typing import Literal
 
 import pytest
 import roost_client
-from roost_client import State
+from roost_client import State, StateChange
 
-from tests.conftest import within
+from tests.conftest import eventually, within
 from tests.roost_client.conftest import FakeSleep, RunHub
 from tests.roost_client.proxy import CuttingProxy
 
@@ -95,12 +95,14 @@ async def test_a_cut_while_calls_are_in_flight_fails_them_retryably_and_loses_no
 
 
 @pytest.mark.parametrize("code", [1001, 1012])
-async def test_a_hub_restart_mid_call_gives_a_retryable_error_and_the_client_comes_back(
+async def test_a_hub_restart_mid_call_finishes_the_call_then_the_client_comes_back(
     run_hub: RunHub, code: int
 ) -> None:
     running = await run_hub()
     sleep = FakeSleep(hold=True)
     conn = await within(roost_client.connect(running.url(), sleep=sleep))
+    changes: list[StateChange] = []
+    conn.on_state_change(changes.append)
     try:
         for n in range(1, 6):
             conn.send(_message(n))
@@ -108,15 +110,15 @@ async def test_a_hub_restart_mid_call_gives_a_retryable_error_and_the_client_com
         call = asyncio.ensure_future(conn.call("block"))
         await within(running.started.wait())
         stopping = asyncio.ensure_future(running.stop(code))
-        with pytest.raises(roost_client.RoostError) as info:
-            await within(call)
-        assert type(info.value) in (roost_client.ConnectionLost, roost_client.HubStopping)
-        assert info.value.retryable
-        assert info.value.close_code == code
-        running.gate.set()  # the blocked call can finish: the old hub stops
+        await eventually(lambda: running.server.front.stopping, "the hub draining")
+        assert not call.done()  # the drain waits for the call in flight ...
+        running.gate.set()
+        assert await within(call) == "released"  # ... which is answered, not cut
         await within(stopping)
-        pending = await sleep.next()  # reconnecting, waiting in the backoff
+        pending = await sleep.next()  # then the socket closed: reconnecting, in the backoff
         assert conn.state is State.RECONNECTING
+        lost = [c.error for c in changes if c.state is State.RECONNECTING]
+        assert lost and lost[0] is not None and lost[0].close_code == code
         for n in range(6, 11):
             conn.send(_message(n))  # buffered while the hub is down
         restarted = await run_hub(port=running.port)

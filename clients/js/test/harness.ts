@@ -84,11 +84,12 @@ export class HubProcess {
     child.stdout?.on("data", () => this.wake());
   }
 
-  /** Start a hub on `port` (0: any free port) with its data in `dataDir`; wait until it serves. */
-  static async start(cleanup: Cleanup, dataDir: string, port = 0, app = "app.py"): Promise<HubProcess> {
+  /** Start a hub on `port` (0: any free port) with its data in `dataDir` (and `extra` options of
+   * `roost serve`); wait until it serves. */
+  static async start(cleanup: Cleanup, dataDir: string, port = 0, app = "app.py", extra: string[] = []): Promise<HubProcess> {
     const child = spawn(
       PYTHON,
-      ["-m", "hub.cli", "serve", join(FIXTURES, app), "--port", String(port), "--data-dir", dataDir, "--log-level", "warning"],
+      ["-m", "hub.cli", "serve", join(FIXTURES, app), "--port", String(port), "--data-dir", dataDir, "--log-level", "warning", ...extra],
       { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     );
     const lines: string[] = [];
