@@ -27,6 +27,7 @@ Hierarchy::
     └── TooManySubscriptionsError    the socket is at its subscription limit
     WebSocketError                   a peer broke the WebSocket protocol (to websocket_error)
     ├── WebSocketProtocolError       malformed frames (close 1002)
+    │   └── InvalidUtf8Error         a text message that is not UTF-8 (close 1007)
     └── MessageTooBigError           a message over the limit (close 1009)
 
 Rules:
@@ -58,6 +59,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentsError",
     "InvalidIdError",
+    "InvalidUtf8Error",
     "LimitExceededError",
     "MessageTooBigError",
     "MethodNotFoundError",
@@ -251,6 +253,16 @@ class WebSocketError(HubError):
 
 class WebSocketProtocolError(WebSocketError):
     """The peer sent frames that break RFC 6455; the socket was closed with 1002."""
+
+
+class InvalidUtf8Error(WebSocketProtocolError):
+    """A text message (or close reason) was not valid UTF-8; closed with 1007.
+
+    Its ``code`` stays ``websocket_protocol_error``; ``close_code`` tells it apart
+    (RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007).
+    """
+
+    close_code = 1007
 
 
 class MessageTooBigError(WebSocketError):

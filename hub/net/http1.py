@@ -31,6 +31,8 @@ class ParsedRequest:
     body: bytes
     keep_alive: bool
     upgrade: bool
+    #: "1.1" (or "1.0"): a WebSocket upgrade needs 1.1 (RFC 6455 §4.1).
+    http_version: str = "1.1"
 
 
 class BadRequest(Exception):
@@ -100,5 +102,6 @@ class RequestReader:
                 body=bytes(self._body),
                 keep_alive=parser.should_keep_alive(),
                 upgrade=parser.should_upgrade(),
+                http_version=parser.get_http_version(),
             )
         )
