@@ -33,24 +33,18 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
-import orjson
+import websockets.server
 from websockets.datastructures import Headers as WsHeaders
-from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 from websockets.protocol import CLOSED, OPEN
-from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from hub.errors import (
-    InvalidUtf8Error,
-    MessageTooBigError,
-    WebSocketError,
-    WebSocketProtocolError,
-)
+from hub.errors import InvalidUtf8Error, WebSocketError
 from hub.net.http1 import BadRequest, ParsedRequest, RequestReader
+from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
 from protocol import SUBPROTOCOL
 
 if TYPE_CHECKING:
@@ -232,14 +226,14 @@ class Connection(asyncio.Protocol):
         405 (``method_not_allowed``, ``Allow: GET``), HTTP/1.0 gets 400 (``bad_request``);
         either way the object never sees the request.
         """
-        refusal = _refuse_upgrade(request)
+        refusal = refuse_upgrade(request)
         if refusal is not None:
             status, headers, body = refusal
             self.respond(status, headers, body, keep_alive=False)
             return False
         limits = self.front.limits
         extensions = [ServerPerMessageDeflateFactory()] if self.front.compression else None
-        protocol = _ServerProtocol(
+        protocol = ServerProtocol(
             extensions=extensions,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             select_subprotocol=_select_subprotocol,
@@ -298,7 +292,7 @@ class Connection(asyncio.Protocol):
                     break  # invalid UTF-8: the frames after it are not read
         if protocol.parser_exc is not None and (problem is not None or not self._reported):
             # websockets failed on a later frame: its Close is queued, and it is the error.
-            problem = _parser_problem(protocol.parser_exc)
+            problem = parser_problem(protocol.parser_exc)
         elif problem is not None and protocol.state is OPEN:
             self._flush()  # pongs queued before the bad frame go out first
             protocol.fail(problem.close_code, "invalid UTF-8")
@@ -558,46 +552,8 @@ def _data_frame(first: int, payload: bytes) -> bytes:
     return bytes((first, 127)) + size.to_bytes(8, "big") + payload
 
 
-def _parser_problem(error: Exception) -> WebSocketError:
-    """What websockets' parser failed on, as the error the object gets."""
-    if isinstance(error, PayloadTooBig):
-        return MessageTooBigError(str(error))
-    if isinstance(error, UnicodeDecodeError):  # a close reason (RFC 6455 §5.5.1)
-        return InvalidUtf8Error("invalid UTF-8 in a close reason")
-    return WebSocketProtocolError(str(error))
-
-
-class _ServerProtocol(ServerProtocol):
-    """websockets' server side, except that a Close frame may end a fragmented message.
-
-    RFC 6455 §5.4 allows control frames between the fragments of a message; websockets
-    fails the connection with 1002 ("incomplete fragmented message") when the one in
-    between is a Close. Here the unfinished message is dropped and the closing
-    handshake completes with the client's code (Autobahn case 7.1.5).
-    """
-
-    def recv_frame(self, frame: Frame) -> None:
-        if frame.opcode is Opcode.CLOSE:
-            self.current_size = None
-        super().recv_frame(frame)
-
-
-def _refuse_upgrade(request: ParsedRequest) -> tuple[int, list[tuple[str, str]], bytes] | None:
-    """The answer to an upgrade request that RFC 6455 §4.1 rules out, else None."""
-    if request.method != "GET":
-        status, code, headers = 405, "method_not_allowed", [("Allow", "GET")]
-        message = f"a WebSocket upgrade must be a GET request, got {request.method!r}"
-    elif request.http_version in ("0.9", "1.0"):
-        status, code, headers = 400, "bad_request", []
-        message = f"a WebSocket upgrade needs HTTP/1.1, got HTTP/{request.http_version}"
-    else:
-        return None
-    body = {"error": {"code": code, "message": message, "retryable": False}}
-    return status, [*headers, ("Content-Type", "application/json")], orjson.dumps(body)
-
-
 def _select_subprotocol(
-    _protocol: ServerProtocol, offered: Sequence[Subprotocol]
+    _protocol: websockets.server.ServerProtocol, offered: Sequence[Subprotocol]
 ) -> Subprotocol | None:
     # roost.v1 when the client offers it; otherwise a plain socket (SPEC §1.2), rather
     # than websockets' default of refusing a client that offers no known subprotocol.
