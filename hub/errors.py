@@ -248,7 +248,7 @@ class WebSocketProtocolError(WebSocketError):
 
 
 class InvalidUtf8Error(WebSocketProtocolError):
-    """The peer sent a text message that is not UTF-8; the socket was closed with 1007."""
+    """A text message (or a close reason) is not UTF-8; closed with 1007 (RFC 6455 §8.1)."""
 
     code = "invalid_utf8"
 

@@ -23,38 +23,46 @@ Rules:
 7. An exception escaping the handling of a connection's input is a hub fault: it is
    logged once; a WebSocket is closed with 1011 and no reason (the object gets
    ``websocket_error``), an HTTP connection gets 500 ``internal_error`` and closes.
+8. A protocol error fails the connection (RFC 6455 §7.1.7), but the messages that came
+   before the bad frame were accepted: their events are handled and their replies sent
+   first. websockets' Close frame and EOF are held (``_held``) until the object has
+   handled what the socket submitted (``Front.after_events``), or ``DRAIN_TIMEOUT``;
+   only then is the error reported and the socket forgotten.
+9. Text is checked as it arrives, fragment by fragment (an incremental decoder), so
+   invalid UTF-8 fails the connection with 1007 at the offending fragment (RFC 6455
+   §8.1), not at the end of the message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import http
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
+import websockets.server
 from websockets.datastructures import Headers as WsHeaders
-from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 from websockets.protocol import CLOSED, OPEN
-from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from hub.errors import (
     HttpError,
     HubError,
     InternalError,
-    MessageTooBigError,
+    InvalidUtf8Error,
     RequestTimeoutError,
     WebSocketError,
     WebSocketInternalError,
-    WebSocketProtocolError,
 )
 from hub.net.answers import error_response
 from hub.net.http1 import ParsedRequest, RequestReader
+from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
 from protocol import SUBPROTOCOL
 
 if TYPE_CHECKING:
@@ -74,6 +82,9 @@ CLOSE_TIMEOUT = 5.0
 LINGER_TIMEOUT = 2.0
 #: The interim answer to ``Expect: 100-continue`` (RFC 9110 §10.1.1).
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Seconds the Close of a failed socket waits for the object to handle what came first.
+DRAIN_TIMEOUT = 5.0
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 #: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
 _HANDSHAKE = frozenset(
     {
@@ -96,11 +107,14 @@ class Connection(asyncio.Protocol):
         "_buffered",
         "_busy",
         "_close_timer",
+        "_decoder",
         "_early",
         "_failed",
+        "_failure",
         "_fragment_opcode",
         "_fragments",
         "_handshake",
+        "_held",
         "_http",
         "_http_error",
         "_lingering",
@@ -161,8 +175,14 @@ class Connection(asyncio.Protocol):
         self.v1 = False
         #: The roost.v1 session named by the client's ``hello``.
         self.session: str | None = None
-        self._fragments: list[bytes] = []
+        #: The fragments of a message in progress: bytes, or text decoded so far.
+        self._fragments: list[bytes] | list[str] = []
         self._fragment_opcode: Opcode | None = None
+        self._decoder: codecs.IncrementalDecoder | None = None
+        #: websockets' Close frame and EOF after a protocol error, and the error, held
+        #: until the object has handled what came before (rule 6).
+        self._held: list[bytes] | None = None
+        self._failure: WebSocketError | None = None
         self._reported = False
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -210,7 +230,11 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         if self._close_timer is not None:
             self._close_timer.cancel()
-        if self.socket_id is not None and not self._reported:
+        self._held = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self.front.socket_errored(self, failure)
+        elif self.socket_id is not None and not self._reported:
             self._reported = True
             self.front.socket_closed(self, 1006, "", was_clean=False)
         self.front.connection_lost(self)
@@ -394,7 +418,17 @@ class Connection(asyncio.Protocol):
     # -- the WebSocket upgrade ------------------------------------------------------------
 
     def begin_upgrade(self, request: ParsedRequest) -> bool:
-        """Check the handshake; False (after answering the client) when it is invalid."""
+        """Check the handshake; False (after answering the client) when it is invalid.
+
+        RFC 6455 §4.1: the upgrade is a GET over HTTP/1.1 or later. Another method gets
+        405 (``method_not_allowed``, ``Allow: GET``), HTTP/1.0 gets 400 (``bad_request``);
+        either way the object never sees the request.
+        """
+        refusal = refuse_upgrade(request)
+        if refusal is not None:
+            status, headers, body = refusal
+            self.respond(status, headers, body, keep_alive=False)
+            return False
         limits = self.front.limits
         extensions = [ServerPerMessageDeflateFactory()] if self.front.compression else None
         protocol = ServerProtocol(
@@ -450,69 +484,122 @@ class Connection(asyncio.Protocol):
         protocol = self.ws
         assert protocol is not None
         protocol.receive_data(data)
+        problem = None
         for event in protocol.events_received():
             if isinstance(event, Frame):
-                self._frame(event)
-        error = protocol.parser_exc
-        if error is not None and not self._reported:
-            self._reported = True
-            problem: WebSocketError
-            if isinstance(error, PayloadTooBig):
-                problem = MessageTooBigError(str(error))
-            else:
-                problem = WebSocketProtocolError(str(error))
-            self.front.socket_errored(self, problem)
+                problem = self._frame(event)
+                if problem is not None:
+                    break  # invalid UTF-8: the frames after it are not read
+        if protocol.parser_exc is not None and (problem is not None or not self._reported):
+            # websockets failed on a later frame: its Close is queued, and it is the error.
+            problem = parser_problem(protocol.parser_exc)
+        elif problem is not None and protocol.state is OPEN:
+            self._flush()  # pongs queued before the bad frame go out first
+            protocol.fail(problem.close_code, "invalid UTF-8")
+        if problem is not None:
+            self._hold_close(problem)
         self._flush()
 
-    def _frame(self, frame: Frame) -> None:
-        opcode, data = frame.opcode, bytes(frame.data)
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            if frame.fin:
-                self._message(opcode, data)
-            else:
-                self._fragment_opcode, self._fragments = opcode, [data]
-        elif opcode is Opcode.CONT:
-            self._fragments.append(data)
-            if frame.fin and self._fragment_opcode is not None:
-                data, self._fragments = b"".join(self._fragments), []
-                self._message(self._fragment_opcode, data)
-                self._fragment_opcode = None
-        elif opcode is Opcode.CLOSE and not self._reported:
-            self._reported = True
-            close = self.ws.close_rcvd if self.ws is not None else None
-            code, reason = (close.code, close.reason) if close is not None else (1005, "")
-            if self.socket_id is not None:
-                self.front.socket_closed(self, code, reason, was_clean=True)
-
-    def _message(self, opcode: Opcode, data: bytes) -> None:
-        if self._reported:
-            return  # the socket is closing: RFC 6455 §5.5.1, no data after a Close frame
-        if opcode is Opcode.TEXT:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                self._fail_protocol(1007, "invalid UTF-8 in a text message")
-                return
-            self.front.socket_message(self, text, len(data))
+    def _frame(self, frame: Frame) -> WebSocketError | None:
+        """Handle one frame; an error when it fails the connection (invalid UTF-8)."""
+        opcode = frame.opcode
+        if opcode is Opcode.CLOSE:
+            self._fragments, self._fragment_opcode, self._decoder = [], None, None
+            if not self._reported:
+                self._reported = True
+                close = self.ws.close_rcvd if self.ws is not None else None
+                code, reason = (close.code, close.reason) if close is not None else (1005, "")
+                if self.socket_id is not None:
+                    self.front.socket_closed(self, code, reason, was_clean=True)
+            return None
+        if self._reported or opcode is Opcode.PING or opcode is Opcode.PONG:
+            return None  # RFC 6455 §5.5.1: no data after a Close; websockets answers pings
+        if opcode is not Opcode.CONT:
+            if frame.fin:  # a whole message in one frame: the common case
+                data = bytes(frame.data)
+                if opcode is Opcode.BINARY:
+                    self.front.socket_message(self, data, len(data))
+                    return None
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    return InvalidUtf8Error("invalid UTF-8 in a text message")
+                self.front.socket_message(self, text, len(data))
+                return None
+            self._fragment_opcode, self._fragments = opcode, []
+            self._decoder = _UTF8() if opcode is Opcode.TEXT else None
+        elif self._fragment_opcode is None:
+            return None  # websockets fails a continuation with nothing to continue
+        if self._decoder is None:
+            cast(list[bytes], self._fragments).append(bytes(frame.data))
         else:
+            try:  # now, so that a bad fragment fails before the rest is sent
+                text = self._decoder.decode(frame.data, frame.fin)
+            except UnicodeDecodeError:
+                return InvalidUtf8Error("invalid UTF-8 in a text message")
+            cast(list[str], self._fragments).append(text)
+        if frame.fin:
+            self._complete_message()
+        return None
+
+    def _complete_message(self) -> None:
+        fragments, self._fragments = self._fragments, []
+        text, self._fragment_opcode, self._decoder = self._decoder is not None, None, None
+        if text:
+            message = "".join(cast(list[str], fragments))
+            size = len(message) if message.isascii() else len(message.encode("utf-8"))
+            self.front.socket_message(self, message, size)
+        else:
+            data = b"".join(cast(list[bytes], fragments))
             self.front.socket_message(self, data, len(data))
 
-    def _fail_protocol(self, code: int, reason: str) -> None:
-        assert self.ws is not None
-        self.ws.fail(code, reason)
-        if not self._reported:
-            self._reported = True
-            self.front.socket_errored(self, WebSocketProtocolError(reason))
-        self._flush()
+    def _hold_close(self, problem: WebSocketError) -> None:
+        """websockets failed the connection: hold its Close and EOF (rule 6)."""
+        ws = self.ws
+        assert ws is not None
+        self._reported = True
+        chunks = ws.data_to_send()
+        # fail() queued the Close frame, then EOF, last (RFC 6455 §7.1.7).
+        split = len(chunks)
+        if split >= 2 and chunks[-1] == b"" and chunks[-2][:1] == _CLOSE_FIRST:
+            split -= 2
+        transport = self.transport
+        if transport is not None:
+            self.flush_pending()
+            for data in chunks[:split]:
+                transport.write(data)
+        self._held, self._failure = chunks[split:], problem
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(DRAIN_TIMEOUT, self._release_close)
+        self.front.after_events(self, self._release_close)
+
+    def _release_close(self) -> None:
+        """Send the held Close, end TCP, report the error (once)."""
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        held, self._held = self._held, None
+        failure, self._failure = self._failure, None
+        transport = self.transport
+        if held is not None and transport is not None and not transport.is_closing():
+            self.flush_pending()
+            for data in held:
+                if data:
+                    transport.write(data)
+                else:
+                    transport.close()  # SEND_EOF: the server closes TCP (RFC 6455 §7.1.1)
+        if failure is not None:
+            self.front.socket_errored(self, failure)
 
     # -- frames out -------------------------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
-        """True while messages can be sent on the WebSocket."""
+        """True while messages can be sent on the WebSocket (and while a failed one's
+        Close waits for the replies to what came before it: rule 6)."""
         return (
             self.ws is not None
-            and self.ws.state is OPEN
+            and (self.ws.state is OPEN or self._held is not None)
             and self._handshake is None
             and self.transport is not None
             and not self.transport.is_closing()  # a reset TCP connection takes no writes
@@ -543,11 +630,7 @@ class Connection(asyncio.Protocol):
         ws = self.ws
         assert ws is not None
         if ws.extensions:
-            if first == _TEXT_FIN:
-                ws.send_text(payload)
-            else:
-                ws.send_binary(payload)
-            self._flush()
+            self._send_extended(Opcode.TEXT if first == _TEXT_FIN else Opcode.BINARY, payload)
             return
         transport = self.transport
         assert transport is not None
@@ -564,18 +647,27 @@ class Connection(asyncio.Protocol):
         skipped when the queue is flushed (``flush_pending``).
         """
         ws = self.ws
-        if ws is None or self._handshake is not None or ws.state is not OPEN:
+        if ws is None or self._handshake is not None:
             return
-        if self.transport is None:
+        if (ws.state is not OPEN and self._held is None) or self.transport is None:
             return
         if ws.extensions:
+            self._send_extended(opcode, payload)
+        else:
+            self.queue_frame(frame)
+
+    def _send_extended(self, opcode: Opcode, payload: bytes) -> None:
+        """Frame one message through websockets, for its extensions (compression)."""
+        ws = self.ws
+        assert ws is not None
+        if ws.state is OPEN:
             if opcode is Opcode.TEXT:
                 ws.send_text(payload)
             else:
                 ws.send_binary(payload)
-            self._flush()
-        else:
-            self.queue_frame(frame)
+        else:  # failed, its Close held (rule 6): websockets refuses send_text now
+            ws.send_frame(Frame(opcode, payload))
+        self._flush()
 
     def queue_frame(self, frame: bytes) -> None:
         """Queue a ready frame; the front flushes every queued socket once per loop turn.
@@ -605,8 +697,8 @@ class Connection(asyncio.Protocol):
 
     def close_socket(self, code: int, reason: str) -> None:
         """Start the closing handshake; the TCP connection ends when the client answers."""
-        if not self.is_open:
-            return
+        if not self.is_open or self._held is not None:
+            return  # closed, or a failed socket's Close is already on its way (rule 6)
         assert self.ws is not None
         self._reported = True  # a close the hub asked for is not reported back
         self.ws.send_close(code, reason)
@@ -645,6 +737,8 @@ class Connection(asyncio.Protocol):
 
 
 _TEXT_FIN = 0x80 | Opcode.TEXT.value
+#: The first byte of a Close frame (FIN, opcode 8), as websockets' ``fail`` queues it.
+_CLOSE_FIRST = bytes((0x80 | Opcode.CLOSE.value,))
 _BINARY_FIN = 0x80 | Opcode.BINARY.value
 
 
@@ -659,7 +753,7 @@ def _data_frame(first: int, payload: bytes) -> bytes:
 
 
 def _select_subprotocol(
-    _protocol: ServerProtocol, offered: Sequence[Subprotocol]
+    _protocol: websockets.server.ServerProtocol, offered: Sequence[Subprotocol]
 ) -> Subprotocol | None:
     # roost.v1 when the client offers it; otherwise a plain socket (SPEC §1.2), rather
     # than websockets' default of refusing a client that offers no known subprotocol.

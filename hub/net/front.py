@@ -351,6 +351,12 @@ class Front:
         tags, attachment = self._forget(socket_id)
         self._to_object(object_id, SocketErrored(socket_id, error, tags, attachment))
 
+    def after_events(self, conn: Connection, reached: Callable[[], None]) -> None:
+        """Call ``reached`` once the object handled the events ``conn`` submitted so far
+        and their output left (at once if the object is not live: it is never woken)."""
+        assert conn.object_id is not None
+        self.host.after_queued(conn.object_id, reached)
+
     def _to_object(self, object_id: ObjectId, event: SocketClosed | SocketErrored) -> None:
         handler = "websocket_close" if isinstance(event, SocketClosed) else "websocket_error"
         if not callable(getattr(self.host.spec(object_id.binding).cls, handler, None)):

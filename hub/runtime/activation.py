@@ -46,7 +46,7 @@ from hub.hibernation import IdleTracker
 from hub.http import Request, Response
 from hub.runtime.alarm_events import handle_alarm, retry_alarm
 from hub.runtime.context import DurableObjectState
-from hub.runtime.events import AlarmFire, Event, FeedSubscribe, FetchCall, RpcCall
+from hub.runtime.events import AlarmFire, Barrier, Event, FeedSubscribe, FetchCall, RpcCall
 from hub.runtime.feed_events import FeedPublisher, handle_subscribe
 from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
@@ -145,6 +145,11 @@ class Activation:
         self.tracker.hold("events_queued")
         self._queue.put_nowait(event)
 
+    def add_barrier(self, barrier: Barrier) -> None:
+        """Queue ``barrier`` behind every event queued so far (even behind ``_CLOSE``: the
+        queue is drained at shutdown)."""
+        self._queue.put_nowait(barrier)
+
     def request_close(self) -> None:
         """Close after the events already queued (the host has dropped this activation)."""
         if self.closing:
@@ -220,6 +225,9 @@ class Activation:
                 item = await self._queue.get()
                 if item is _CLOSE:
                     break
+                if isinstance(item, Barrier):
+                    item.reached()  # the events before it have sent their output
+                    continue
                 event: Event = item  # type: ignore[assignment]
                 self.tracker.hold("event_running")
                 self.tracker.release("events_queued", self.host.clock.now())
@@ -473,6 +481,8 @@ class Activation:
                 item.respond(stopping)
             elif isinstance(item, FeedSubscribe):
                 self.port.feed_answer(FeedRefused(item.socket_id, item.sub_id, stopping))
+            elif isinstance(item, Barrier):
+                item.reached()
         for task in self._blockers:
             task.cancel()
         if self._db is not None:

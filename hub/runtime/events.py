@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlarmFire",
+    "Barrier",
     "Event",
     "FeedSubscribe",
     "FetchCall",
@@ -119,6 +120,20 @@ class FeedSubscribe:
     columns: list[str] | None
     snapshot: bool
     since: int | None
+
+
+@dataclass(slots=True)
+class Barrier:
+    """Runs nothing: ``reached()`` is called once every event queued before it has been
+    handled and its output sent (or, when the hub stops, dropped).
+
+    Not an ``Event``: it is queued by ``ObjectHost.after_queued`` only, never activates
+    an object, and is neither counted nor refused by the queue limit. The front holds
+    the Close of a socket that broke the protocol behind one, so the replies to what the
+    socket sent before go out first.
+    """
+
+    reached: Callable[[], None]
 
 
 Event = (

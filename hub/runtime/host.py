@@ -6,7 +6,8 @@ Rules:
    activations that were taken out of it and are finishing their queue. Only
    ``submit`` adds to the first and only ``evict`` / ``closed`` remove from either.
 2. Every event for an object goes through ``submit``: from stubs, the alarm scheduler
-   and the network front. Nothing else touches an activation's queue.
+   and the network front; a ``Barrier`` (no event, no wake) through ``after_queued``.
+   Nothing else touches an activation's queue.
 3. Lifecycle facts (activate, evict, alarm retries) go out through ``emit``: one
    structured log line each and a call to every listener.
 """
@@ -34,7 +35,7 @@ from hub.errors import (
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.runtime.activation import Activation, call_chain
-from hub.runtime.events import Event, RpcCall
+from hub.runtime.events import Barrier, Event, RpcCall
 from hub.runtime.ports import DetachedPort, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
@@ -199,6 +200,17 @@ class ObjectHost:
             self._activations[object_id.hex] = activation
             self._activation_count += 1
         activation.submit(event)
+
+    def after_queued(self, object_id: ObjectId, reached: Callable[[], None]) -> None:
+        """Call ``reached`` once the events queued for ``object_id`` so far are handled
+        and their output sent: at once when it has no live activation. Never activates
+        the object, so a hibernated object stays asleep."""
+        key = object_id.hex
+        activation = self._activations.get(key) or self._closing.get(key)
+        if activation is None:
+            reached()
+        else:
+            activation.add_barrier(Barrier(reached))
 
     def namespace(self, binding: str) -> DurableObjectNamespace:
         """The namespace of ``binding``, or ``UnknownBindingError``."""

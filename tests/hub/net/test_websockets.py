@@ -149,7 +149,7 @@ async def test_invalid_utf8_text_closes_1007(serve: Serve) -> None:
     served = await serve()
     ws = await served.connect()
     ws.transport.write(Frame(Opcode.TEXT, b"\xff\xfe").serialize(mask=True))
-    assert await served.next_event("error") == ("error", "WebSocketProtocolError", 1002)
+    assert await served.next_event("error") == ("error", "InvalidUtf8Error", 1007)
     with pytest.raises(ConnectionClosed):
         await within(ws.recv())
     assert ws.close_code == 1007
