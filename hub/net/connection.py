@@ -14,12 +14,9 @@ Rules:
 5. The send buffer is bounded: a socket whose transport holds more than
    ``Limits.outbox_bytes`` unsent is closed as a slow consumer, so it never stalls a
    broadcast or grows memory.
-6. HTTP is bounded too: the reader refuses oversize heads, targets and bodies; reading
-   stops while ``Limits.http_pipelined`` requests wait or the client leaves more than
-   ``Limits.http_unsent_bytes`` of answers unread; a request must arrive within
-   ``Limits.http_request_timeout`` (408) and an idle connection is closed after
-   ``Limits.http_keepalive_timeout``. A malformed request is answered after the valid
-   requests before it, in order, then the connection closes.
+6. HTTP is the ``HttpExchange``'s (hub/net/exchange.py: bounds, order, timeouts,
+   backpressure); this class pauses reading for it, and while an upgrade waits for the
+   object, once more than ``Limits.message_bytes`` of early frames are held.
 7. An exception escaping the handling of a connection's input is a hub fault: it is
    logged once; a WebSocket is closed with 1011 and no reason (the object gets
    ``websocket_error``), an HTTP connection gets 500 ``internal_error`` and closes.
@@ -37,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import http
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
@@ -52,16 +48,12 @@ from websockets.protocol import CLOSED, OPEN
 from websockets.typing import Subprotocol
 
 from hub.errors import (
-    HttpError,
-    HubError,
-    InternalError,
     InvalidUtf8Error,
-    RequestTimeoutError,
     WebSocketError,
     WebSocketInternalError,
 )
-from hub.net.answers import error_response
-from hub.net.http1 import ParsedRequest, RequestReader
+from hub.net.exchange import HttpExchange, reason_phrase
+from hub.net.http1 import ParsedRequest
 from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
 from protocol import SUBPROTOCOL
 
@@ -77,11 +69,6 @@ log = logging.getLogger("roost.net")
 SLOW_CONSUMER = (1008, "slow consumer")
 #: Seconds to wait for the client's Close frame after the hub sent one.
 CLOSE_TIMEOUT = 5.0
-#: Seconds an HTTP connection refused mid-request keeps reading (and discarding) after
-#: its answer, so the client reads the answer instead of a reset (a lingering close).
-LINGER_TIMEOUT = 2.0
-#: The interim answer to ``Expect: 100-continue`` (RFC 9110 §10.1.1).
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Seconds the Close of a failed socket waits for the object to handle what came first.
 DRAIN_TIMEOUT = 5.0
 _UTF8 = codecs.getincrementaldecoder("utf-8")
@@ -105,7 +92,6 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_buffered",
-        "_busy",
         "_close_timer",
         "_decoder",
         "_early",
@@ -116,15 +102,10 @@ class Connection(asyncio.Protocol):
         "_handshake",
         "_held",
         "_http",
-        "_http_error",
-        "_lingering",
         "_pending",
         "_pending_size",
         "_reading_paused",
         "_reported",
-        "_timer",
-        "_timer_kind",
-        "_write_paused",
         "front",
         "object_id",
         "session",
@@ -137,29 +118,11 @@ class Connection(asyncio.Protocol):
     def __init__(self, front: Front) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
-        limits = front.limits
-        #: HTTP/1.1 parsing state; dropped when the connection becomes a WebSocket.
-        self._http: RequestReader | None = RequestReader(
-            max_body=limits.message_bytes,
-            max_target=limits.http_target_bytes,
-            max_head=limits.http_head_bytes,
-            max_headers=limits.http_headers,
-        )
-        #: True while one request is being answered (requests are answered in order).
-        self._busy = False
-        #: A request the reader refused: answered after those before it, then closed.
-        self._http_error: HttpError | None = None
-        #: The transport's buffer is over ``Limits.http_unsent_bytes`` (HTTP only).
-        self._write_paused = False
+        #: The HTTP/1.1 side; dropped when the connection becomes a WebSocket.
+        self._http: HttpExchange | None = HttpExchange(self, front.limits)
         self._reading_paused = False
-        #: The HTTP timer ("request" or "idle") while one is armed.
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_kind: str | None = None
         #: Set once a hub fault was handled (logged once, closed once).
         self._failed = False
-        #: After a refusal mid-request: input is read and dropped until the client
-        #: closes or ``LINGER_TIMEOUT`` passes (see ``_linger``).
-        self._lingering = False
         self._early: bytearray | None = None
         #: Frames of broadcasts waiting for this loop turn's flush (see ``queue_frame``).
         self._pending: list[bytes] | None = None
@@ -193,41 +156,41 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self.transport.set_write_buffer_limits(high=self.front.limits.http_unsent_bytes)
         self.front.connection_made(self)
-        self._arm_timer()
+        if self._http is not None:
+            self._http.start()
 
     def data_received(self, data: bytes) -> None:
         try:
             if self.ws is not None:
                 if self.socket_id is None:
-                    self._keep_early(data)  # frames sent before the upgrade completed
+                    self.keep_early(data)  # frames sent before the upgrade completed
                 elif self.ws.state is not CLOSED:
                     self._receive_frames(data)
-                return
-            if not self._lingering:
-                self._receive_http(data)
+            elif self._http is not None:
+                self._http.received(data)
         except Exception:
             self._hub_fault()
 
-    def _keep_early(self, data: bytes) -> None:
+    def keep_early(self, data: bytes) -> None:
+        """Keep frames that came before the upgrade completed (bounded: rule 6)."""
         if self._early is None:
             self._early = bytearray()
         self._early += data
-        self._update_reading()
+        self.update_reading()
 
     def pause_writing(self) -> None:
-        # Called by the transport when its buffer passes ``http_unsent_bytes``. Only
-        # HTTP reacts here; a WebSocket's buffer is bounded by ``_check_buffer``.
-        self._write_paused = True
-        self._update_reading()
-        self._arm_timer()
+        # The transport's buffer passed ``http_unsent_bytes``. Only HTTP reacts here;
+        # a WebSocket's buffer is bounded by ``_check_buffer``.
+        if self._http is not None:
+            self._http.pause_writing()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        self._update_reading()
-        self._next_request()
+        if self._http is not None:
+            self._http.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timer()
+        if self._http is not None:
+            self._http.close()
         if self._close_timer is not None:
             self._close_timer.cancel()
         self._held = None
@@ -241,39 +204,6 @@ class Connection(asyncio.Protocol):
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _receive_http(self, data: bytes) -> None:
-        http = self._http
-        assert http is not None
-        if self._http_error is not None:
-            return  # refused already: the answer is on its way, then the close
-        try:
-            rest = http.feed(data)
-        except HttpError as error:
-            self._http_error = error
-        else:
-            if rest:
-                self._keep_early(rest)
-        self._next_request()
-        self._update_reading()
-        self._arm_timer()
-
-    def _next_request(self) -> None:
-        """Serve the next queued request, if the previous one was answered."""
-        http = self._http
-        if self._busy or http is None or self.ws is not None or self._write_paused:
-            return
-        if http.requests:
-            self._busy = True
-            self._cancel_timer()
-            self.front.handle_request(self, http.requests.popleft())
-            self._update_reading()
-        elif self._http_error is not None:
-            self._fail_http(self._http_error)
-        elif http.continue_wanted and self.transport is not None:
-            # Only now, with every earlier answer written: 100 goes before the body.
-            http.continue_wanted = False
-            self.transport.write(_CONTINUE)
-
     def respond(
         self,
         status: int,
@@ -283,71 +213,22 @@ class Connection(asyncio.Protocol):
         keep_alive: bool,
     ) -> None:
         """Write one HTTP response, then serve the next queued request (or close)."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        keep_alive = keep_alive and not self.front.stopping  # a draining hub closes
-        all_headers = WsHeaders(list(headers))
-        all_headers["Content-Length"] = str(len(body))
-        all_headers["Connection"] = "keep-alive" if keep_alive else "close"
-        transport.write(WsResponse(status, _phrase(status), all_headers, body).serialize())
-        if not keep_alive:
-            self._cancel_timer()
-            if self._lingering:
-                self._linger(transport)
-            else:
-                transport.close()
-            return
-        self._busy = False
-        self._next_request()
-        self._update_reading()
-        self._arm_timer()
-
-    def _fail_http(self, error: HubError) -> None:
-        """Answer ``error`` and close (the reader cannot go on after it)."""
         if self._http is not None:
-            self._http.requests.clear()
-        self._busy = True
-        self._lingering = True
-        status, headers, body = error_response(error)
-        self.respond(status, headers, body, keep_alive=False)
+            self._http.respond(status, headers, body, keep_alive=keep_alive)
 
-    def _linger(self, transport: asyncio.Transport) -> None:
-        """Close after a refusal without losing the answer to a reset.
-
-        Closing a socket with unread input makes the kernel send RST, which can destroy
-        the answer still in flight (RFC 9112 §9.6): so half-close, keep reading and
-        dropping what the client still sends, and close when it does or after
-        ``LINGER_TIMEOUT``.
-        """
-        self._http = None
-        if self._reading_paused:
-            self._reading_paused = False
-            transport.resume_reading()
-        if not transport.can_write_eof():
-            transport.close()
-            return
-        transport.write_eof()
-        self._timer = asyncio.get_running_loop().call_later(LINGER_TIMEOUT, transport.close)
-        self._timer_kind = "linger"
-
-    def _update_reading(self) -> None:
+    def update_reading(self) -> None:
         """Pause reading while requests or early frames pile up, or answers go unread."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        limits = self.front.limits
-        http = self._http
-        if http is not None:
-            pause = (
-                self._write_paused
-                or self._http_error is not None
-                or len(http.requests) >= limits.http_pipelined
-            )
+        if self._http is not None:
+            pause = self._http.wants_pause
         else:  # a WebSocket, or an upgrade waiting for the object's answer
             early = self._early
             pause = (
-                self.socket_id is None and early is not None and (len(early) > limits.message_bytes)
+                self.socket_id is None
+                and early is not None
+                and len(early) > self.front.limits.message_bytes
             )
         if pause and not self._reading_paused:
             self._reading_paused = True
@@ -355,45 +236,6 @@ class Connection(asyncio.Protocol):
         elif not pause and self._reading_paused:
             self._reading_paused = False
             transport.resume_reading()
-
-    def _arm_timer(self) -> None:
-        """Time the request being read, or the idle wait for the next one.
-
-        Nothing is timed while the hub answers a request or the client reads one (the
-        client is not the slow side then); a request's time starts when the hub is
-        free to read it.
-        """
-        if self._lingering:
-            return  # the linger timer stays: it closes the connection
-        http = self._http
-        if http is None or self._busy or self._write_paused or self._http_error is not None:
-            self._cancel_timer()
-            return
-        kind = "request" if http.reading or http.requests else "idle"
-        if kind == self._timer_kind:
-            return
-        self._cancel_timer()
-        limits = self.front.limits
-        delay = limits.http_request_timeout if kind == "request" else limits.http_keepalive_timeout
-        self._timer_kind = kind
-        self._timer = asyncio.get_running_loop().call_later(delay, self._timed_out)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_kind = None
-
-    def _timed_out(self) -> None:
-        kind, self._timer, self._timer_kind = self._timer_kind, None, None
-        if self.transport is None or self.transport.is_closing():
-            return
-        if kind == "request":
-            limit = self.front.limits.http_request_timeout
-            log.info("request timed out after %.1f s", limit)
-            self._fail_http(RequestTimeoutError(f"request not received within {limit} s"))
-        else:
-            self.transport.close()  # idle keep-alive connection: closed without a word
 
     def _hub_fault(self) -> None:
         """An exception escaped the handling of this connection's input (a hub bug)."""
@@ -403,8 +245,8 @@ class Connection(asyncio.Protocol):
         log.exception("connection failed socket=%s", self.socket_id)
         ws = self.ws
         if ws is None:
-            self._busy = False
-            self._fail_http(InternalError("internal error"))
+            if self._http is not None:
+                self._http.fail_internal()
             return
         if self.socket_id is None or ws.state is not OPEN:
             self.abort()
@@ -446,8 +288,9 @@ class Connection(asyncio.Protocol):
         response = protocol.accept(ws_request)
         self.v1 = protocol.subprotocol == SUBPROTOCOL
         self.ws = protocol
+        if self._http is not None:
+            self._http.close()
         self._http = None  # the connection is a WebSocket from here on
-        self._cancel_timer()
         if response.status_code != 101:
             protocol.send_response(response)
             self._flush()
@@ -465,7 +308,7 @@ class Connection(asyncio.Protocol):
         if self._early:
             early, self._early = bytes(self._early), None
             self._receive_frames(early)
-        self._update_reading()
+        self.update_reading()
 
     def reject_upgrade(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
         """The object answered the upgrade with a plain HTTP response."""
@@ -475,7 +318,7 @@ class Connection(asyncio.Protocol):
         response_headers["Content-Length"] = str(len(body))
         response_headers["Connection"] = "close"
         self._handshake = None
-        self.ws.send_response(WsResponse(status, _phrase(status), response_headers, body))
+        self.ws.send_response(WsResponse(status, reason_phrase(status), response_headers, body))
         self._flush()
 
     # -- frames in --------------------------------------------------------------------------
@@ -758,10 +601,3 @@ def _select_subprotocol(
     # roost.v1 when the client offers it; otherwise a plain socket (SPEC §1.2), rather
     # than websockets' default of refusing a client that offers no known subprotocol.
     return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
