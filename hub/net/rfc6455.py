@@ -3,15 +3,26 @@
 Rules:
 
 1. These are checks and mappings, never a second frame parser: websockets parses.
+   ``TextCheckingReader`` only watches the reads websockets' ``Frame.parse`` makes
+   (head, length, mask, payload, in that order) to know the frame it is reading.
 2. An upgrade is refused here before the object sees it; the answer is JSON with a
    stable code, as every other HTTP error.
+3. Invalid UTF-8 fails the connection as soon as it arrives (RFC 6455 §8.1), even in
+   the middle of one frame still being received: a text payload waiting for more
+   bytes is checked as far as it has come (Autobahn cases 6.4.3 and 6.4.4).
 """
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Generator
+from typing import Any
+
 import websockets.server
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+from websockets.utils import apply_mask
 
 from hub.errors import (
     BadRequestError,
@@ -25,20 +36,21 @@ from hub.errors import (
 from hub.net.answers import error_response
 from hub.net.http1 import ParsedRequest
 
-__all__ = ["ServerProtocol", "parser_problem", "refuse_upgrade"]
+__all__ = ["ServerProtocol", "TextCheckingReader", "parser_problem", "refuse_upgrade"]
 
 
 def parser_problem(error: Exception) -> WebSocketError:
     """What websockets' parser failed on, as the error the object gets."""
     if isinstance(error, PayloadTooBig):
         return MessageTooBigError(str(error))
-    if isinstance(error, UnicodeDecodeError):  # a close reason (RFC 6455 §5.5.1)
-        return InvalidUtf8Error("invalid UTF-8 in a close reason")
+    if isinstance(error, UnicodeDecodeError):  # a text payload or a close reason
+        return InvalidUtf8Error(f"invalid UTF-8: {error.reason} at position {error.start}")
     return WebSocketProtocolError(str(error))
 
 
 class ServerProtocol(websockets.server.ServerProtocol):
-    """websockets' server side, except that a Close frame may end a fragmented message.
+    """websockets' server side, except that a Close frame may end a fragmented message,
+    and that text is checked as it arrives (``TextCheckingReader``).
 
     RFC 6455 §5.4 allows control frames between the fragments of a message; websockets
     fails the connection with 1002 ("incomplete fragmented message") when the one in
@@ -46,10 +58,103 @@ class ServerProtocol(websockets.server.ServerProtocol):
     handshake completes with the client's code (Autobahn case 7.1.5).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The parser started on websockets' own reader in ``__init__``, before any data:
+        # start it again on ours, as ``Protocol.__init__`` does (rule 3).
+        self.reader = TextCheckingReader()
+        self.parser = self.parse()
+        next(self.parser)
+
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.CLOSE:
             self.current_size = None
         super().recv_frame(frame)
+
+
+_UTF8 = codecs.getincrementaldecoder("utf-8")
+# What the next ``read_exact`` of ``Frame.parse`` reads.
+_HEAD, _LENGTH, _MASK, _PAYLOAD = range(4)
+_TEXT, _CONT, _CONTROL = Opcode.TEXT.value, Opcode.CONT.value, 0x8
+
+
+class TextCheckingReader(StreamReader):
+    """websockets' stream reader that also checks text as it arrives (rule 3).
+
+    A text payload that is all there already is left to the connection, which decodes
+    every message (the common case costs one head parse per frame here). One that
+    waits for more bytes is unmasked and decoded, so far as it came, with an
+    incremental decoder; so is every fragment of a fragmented text message, so that the
+    decoder's state runs on across fragments. Invalid UTF-8 raises
+    ``UnicodeDecodeError``, which websockets turns into a 1007 close. Compressed
+    messages (permessage-deflate) are not checked here.
+    """
+
+    __slots__ = ("_check", "_compressed", "_fin", "_mask", "_opcode", "_step", "_text")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._step = _HEAD
+        self._fin = True
+        self._opcode = 0
+        self._mask = b""
+        #: A fragmented text message is in progress (its first frame was TEXT, not FIN).
+        self._text = False
+        #: The message in progress is compressed (RSV1 on its first frame).
+        self._compressed = False
+        #: The decoder checking the text message in progress, when one is needed.
+        self._check: codecs.IncrementalDecoder | None = None
+
+    def read_exact(self, n: int) -> Generator[None, None, bytearray]:
+        step = self._step
+        if step != _PAYLOAD:
+            data = yield from super().read_exact(n)
+            self._watch(step, data)
+            return data
+        self._step = _HEAD
+        opcode = self._opcode
+        if opcode >= _CONTROL or self._compressed or not (opcode == _TEXT or self._text):
+            return (yield from super().read_exact(n))
+        check = self._check
+        checked = 0
+        while len(self.buffer) < n and not self.eof:
+            have = len(self.buffer)
+            if have > checked:
+                if check is None:
+                    check = self._check = _UTF8()
+                check.decode(self._unmask(self.buffer[checked:have], checked), False)
+                checked = have
+            yield
+        data = yield from super().read_exact(n)
+        if check is not None or not self._fin:  # fragments run on through one decoder
+            if check is None:
+                check = self._check = _UTF8()
+            check.decode(self._unmask(data[checked:], checked), self._fin)
+        if self._fin:
+            self._text, self._check = False, None
+        elif opcode == _TEXT:
+            self._text = True
+        return data
+
+    def _unmask(self, data: bytearray, offset: int) -> bytes:
+        shift = offset % 4
+        mask = self._mask[shift:] + self._mask[:shift]
+        return apply_mask(bytes(data), mask)
+
+    def _watch(self, step: int, data: bytearray) -> None:
+        """Note what ``Frame.parse`` just read of the frame's header."""
+        if step == _HEAD:
+            head1, head2 = data[0], data[1]
+            self._fin = bool(head1 & 0x80)
+            self._opcode = opcode = head1 & 0x0F
+            if opcode == _TEXT or opcode == Opcode.BINARY.value:
+                self._compressed = bool(head1 & 0x40)
+                self._text, self._check = False, None  # a new message starts
+            self._step = _LENGTH if head2 & 0x7F >= 126 else _MASK
+        elif step == _LENGTH:
+            self._step = _MASK
+        else:
+            self._mask, self._step = bytes(data), _PAYLOAD
 
 
 def refuse_upgrade(request: ParsedRequest) -> tuple[int, list[tuple[str, str]], bytes] | None:

@@ -76,6 +76,21 @@ async def test_invalid_utf8_fails_at_the_bad_fragment_with_1007(serve: Serve) ->
     assert await served.next_event("error") == ("error", "InvalidUtf8Error", 1007)
 
 
+async def test_invalid_utf8_fails_inside_one_frame_still_arriving_with_1007(
+    serve: Serve,
+) -> None:
+    # Autobahn 6.4.3 / 6.4.4: one frame, sent in pieces; the Close comes at the bad piece.
+    served = await serve()
+    ws = await served.connect()
+    frame = _masked(Opcode.TEXT, VALID_PART + INVALID_PART + b"x" * 2000)
+    head = 2 + 2 + 4  # 16-bit length, mask
+    ws.transport.write(frame[: head + len(VALID_PART) + len(INVALID_PART)])
+    with pytest.raises(ConnectionClosed):  # the rest of the frame is never sent
+        await within(ws.recv())
+    assert ws.close_code == 1007
+    assert await served.next_event("error") == ("error", "InvalidUtf8Error", 1007)
+
+
 async def test_a_fragmented_text_message_is_decoded_across_fragments(serve: Serve) -> None:
     served = await serve()
     ws = await served.connect()
