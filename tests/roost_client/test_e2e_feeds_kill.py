@@ -112,7 +112,9 @@ async def test_subscribers_end_with_the_committed_rows_through_cuts_and_kills(
     readers: list[roost_client.Connection] = []
     followers: list[Follower] = []
     reconnects = [0] * SUBSCRIBERS
-    #: Kills each subscriber lived through.
+    #: Kills that hit each subscriber while its connection was open (one that a proxy cut
+    #: had already sent reconnecting lives through the kill without a transition of its
+    #: own: counting it made this test fail now and then, on main as well).
     kills = [0] * SUBSCRIBERS
     written = 0
     progress = asyncio.Event()
@@ -159,7 +161,9 @@ async def test_subscribers_end_with_the_committed_rows_through_cuts_and_kills(
                 await subscribe()
             else:
                 await hubs[-1].kill()
-                kills[: len(readers)] = [k + 1 for k in kills[: len(readers)]]
+                for i, reader in enumerate(readers):
+                    if reader.state is State.OPEN:
+                        kills[i] += 1
                 hubs.append(await HubProcess.start(data, log, port))
         await within(writing, factor=3)
 
