@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.errors import UnauthorizedError
+from hub.net.answers import JSON
 from hub.net.metrics import render
 from hub.net.routes import AdminRoute
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["handle"]
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
-_JSON = [("Content-Type", "application/json")]
 
 
 async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
@@ -34,15 +34,15 @@ async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
         if not secrets.compare_digest(given.encode(), expected.encode()):
             raise UnauthorizedError("admin key required: Authorization: Bearer <key>")
     if route.action == "health":
-        return 200, _JSON, orjson.dumps({"status": "ok"})
+        return 200, JSON, orjson.dumps({"status": "ok"})
     if route.action == "metrics":
         return 200, [("Content-Type", "text/plain; version=0.0.4")], metrics(front).encode()
     if route.action == "objects":
-        return 200, _JSON, orjson.dumps(await objects(front))
+        return 200, JSON, orjson.dumps(await objects(front))
     assert route.binding is not None and route.name is not None
     object_id = front.host.namespace(route.binding).id_from_name(route.name)
     hibernated = await front.host.hibernate(object_id)
-    return 200, _JSON, orjson.dumps({"hibernated": hibernated})
+    return 200, JSON, orjson.dumps({"hibernated": hibernated})
 
 
 def metrics(front: Front) -> str:

@@ -43,7 +43,7 @@ from hub.errors import (
 )
 from hub.http import Request, Response
 from hub.net import admin, roost_v1, routes
-from hub.net.answers import error_body, error_response
+from hub.net.answers import JSON, error_response
 from hub.net.connection import Connection
 from hub.net.feeds import Subscriptions
 from hub.net.http1 import ParsedRequest
@@ -66,8 +66,6 @@ log = logging.getLogger("roost.net")
 #: ``router(request)`` may answer (a ``Response``), route to ``(binding, name)``, or
 #: return None for the default routes. It may be a coroutine function.
 Router = Callable[[Request], "Response | tuple[str, str] | Awaitable[Any] | None"]
-
-_JSON = [("Content-Type", "application/json")]
 
 
 class Front:
@@ -242,8 +240,7 @@ class Front:
             conn.reject_upgrade(result.status, result.headers.raw_items(), result.body)
         else:
             error = result if isinstance(result, RpcError) else InternalError("bad upgrade")
-            status, body = error_body(error)
-            conn.reject_upgrade(status, _JSON, body)
+            conn.reject_upgrade(*error_response(error))
 
     async def _rpc(
         self, conn: Connection, parsed: ParsedRequest, route: routes.RpcRoute, request: Request
@@ -261,7 +258,7 @@ class Front:
         object_id = self.host.namespace(route.binding).id_from_name(route.name)
         reply = self.host.call_wire(object_id, route.method, args, kwargs)
         result = await reply
-        conn.respond(200, _JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+        conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
 
     def _presence_list(
         self, conn: Connection, parsed: ParsedRequest, route: routes.PresenceRoute
@@ -273,7 +270,7 @@ class Front:
             len(members),
             b",".join(b'{"socket":%d,"state":%s}' % member for member in members),
         )
-        conn.respond(200, _JSON, body, keep_alive=parsed.keep_alive)
+        conn.respond(200, JSON, body, keep_alive=parsed.keep_alive)
 
     def _answer(self, conn: Connection, parsed: ParsedRequest, response: Response) -> None:
         if parsed.upgrade:
