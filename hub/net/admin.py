@@ -36,18 +36,18 @@ async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
     if route.action == "health":
         return 200, JSON, orjson.dumps({"status": "ok"})
     if route.action == "metrics":
-        return 200, [("Content-Type", "text/plain; version=0.0.4")], metrics(front).encode()
+        return 200, [("Content-Type", "text/plain; version=0.0.4")], (await metrics(front)).encode()
     if route.action == "objects":
         return 200, JSON, orjson.dumps(await objects(front))
     assert route.binding is not None and route.name is not None
-    object_id = front.host.namespace(route.binding).id_from_name(route.name)
+    object_id = front.host.object_id(route.binding, route.name)
     hibernated = await front.host.hibernate(object_id)
     return 200, JSON, orjson.dumps({"hibernated": hibernated})
 
 
-def metrics(front: Front) -> str:
+async def metrics(front: Front) -> str:
     """The Prometheus text of the hub."""
-    stats = front.host.stats()
+    stats = await front.host.report()
     table = front.table
     open_sockets = len(table)
     active_keys = {obj.id for obj in stats.objects}
@@ -68,7 +68,7 @@ def metrics(front: Front) -> str:
 
 async def objects(front: Front) -> dict[str, object]:
     """Active objects with why they stay, and evicted ones with their parked sockets."""
-    stats = front.host.stats()
+    stats = await front.host.report()
     table = front.table
     active = [
         {
@@ -85,7 +85,7 @@ async def objects(front: Front) -> dict[str, object]:
     live = {obj.id for obj in stats.objects}
     evicted = [
         {"binding": binding, "id": hex_id, "name": name, "sockets": table.count(hex_id)}
-        for binding, hex_id, name in await front.host.registry.list_objects()
+        for binding, hex_id, name in await front.host.list_objects()
         if hex_id not in live
     ]
     return {"active": active, "evicted": evicted}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -54,9 +53,10 @@ from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMes
 from hub.runtime.ports import FeedAnswer, FeedOpened, FeedResetNeeded
 
 if TYPE_CHECKING:
+    from hub.clock import Clock
     from hub.ids import ObjectId
     from hub.limits import Limits
-    from hub.runtime.host import ObjectHost
+    from hub.runtime.ports import HostPort
     from hub.storage.feeds import Change
 
 __all__ = ["Front", "Router"]
@@ -73,26 +73,31 @@ class Front:
 
     def __init__(
         self,
-        host: ObjectHost,
+        host: HostPort,
         *,
+        limits: Limits,
+        clock: Clock,
         router: Router | None = None,
         admin_key: str | None = None,
         compression: bool = False,
+        table: SocketTable | None = None,
     ) -> None:
         self.host = host
-        self.limits: Limits = host.limits
+        self.limits = limits
+        self.clock = clock
         self.router = router
         self.admin_key = admin_key
         self.compression = compression
-        self.table = SocketTable(host.limits)
-        self.subscriptions = Subscriptions(host.limits.subscriptions_per_socket, self._write_v1)
+        self.table = table if table is not None else SocketTable(limits)
+        self.subscriptions = Subscriptions(limits.subscriptions_per_socket, self._write_v1)
         self.presence = PresenceTable(self._write_v1)
         self.counters = Counters()
         self.connections: set[Connection] = set()
         self._sockets: dict[int, Connection] = {}
+        #: Upgrades waiting for their object, by the socket id reserved for each.
         self._upgrades: dict[int, Connection] = {}
-        self._accepted_upgrade: dict[int, int] = {}
-        self._upgrade_ids = itertools.count(1)
+        #: Those of them an object accepted (its answer has not come yet).
+        self._accepted: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         #: Fetches (and upgrades) submitted to an object and not answered yet.
         self._fetches = 0
@@ -138,7 +143,8 @@ class Front:
         try:
             hosts = [value for name, value in parsed.headers if name.lower() == "host"]
             url = routes.request_url(parsed.target, hosts, parsed.version)
-            upgrade_id = next(self._upgrade_ids) if parsed.upgrade else None
+            # An upgrade's socket id is chosen now, so an object accepts it without a reply.
+            upgrade_id = self.table.reserve_id() if parsed.upgrade else None
             # Upgrades too get an http:// URL, as in the anchor.
             request = Request(
                 parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id
@@ -180,7 +186,7 @@ class Front:
     def _fetch(
         self, conn: Connection, parsed: ParsedRequest, route: routes.ObjectRoute, request: Request
     ) -> None:
-        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        object_id = self.host.object_id(route.binding, route.name)
         upgrade_id = request.upgrade_id
         if upgrade_id is not None:
             if not conn.begin_upgrade(parsed):
@@ -216,9 +222,10 @@ class Front:
                 self._answer(conn, parsed, result)
             return
         self._upgrades.pop(upgrade_id, None)
-        ws = result.accepted_websocket if isinstance(result, Response) else None
-        socket_id = None if ws is None else ws.socket_id
-        if socket_id is not None and self._accepted_upgrade.pop(socket_id, None) == upgrade_id:
+        accepted = upgrade_id in self._accepted
+        self._accepted.discard(upgrade_id)
+        if accepted and isinstance(result, Response) and result.status == 101:
+            socket_id = upgrade_id
             if conn.transport is not None and not conn.transport.is_closing():
                 self._sockets[socket_id] = conn
                 conn.complete_upgrade(socket_id, object_id)
@@ -233,9 +240,8 @@ class Front:
                 return
             self._forget(socket_id)
             return
-        for sid, uid in list(self._accepted_upgrade.items()):
-            if uid == upgrade_id:  # accepted, but the object answered something else
-                self.abandon(sid)
+        if accepted:  # accepted, but the object answered something else
+            self.abandon(upgrade_id)
         if isinstance(result, Response) and result.status != 101:
             conn.reject_upgrade(result.status, result.headers.raw_items(), result.body)
         else:
@@ -255,7 +261,7 @@ class Front:
         args, kwargs = payload.get("args", []), payload.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise InvalidArgumentsError('"args" must be a list and "kwargs" an object')
-        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        object_id = self.host.object_id(route.binding, route.name)
         reply = self.host.call_wire(object_id, route.method, args, kwargs)
         result = await reply
         conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
@@ -264,7 +270,7 @@ class Front:
         self, conn: Connection, parsed: ParsedRequest, route: routes.PresenceRoute
     ) -> None:
         """``GET .../presence``: the members, from the socket table (no wake)."""
-        object_id = self.host.namespace(route.binding).id_from_name(route.name)
+        object_id = self.host.object_id(route.binding, route.name)
         members = self.presence.members(object_id.hex)
         body = b'{"count":%d,"members":[%s]}' % (
             len(members),
@@ -310,7 +316,7 @@ class Front:
     def auto_respond(self, conn: Connection, data: str | bytes) -> bool:
         """Answer ``data`` with the object's auto-response, if it matches; True if so."""
         assert conn.socket_id is not None
-        answer = self.table.match_auto_response(conn.socket_id, data, self.host.clock.now())
+        answer = self.table.match_auto_response(conn.socket_id, data, self.clock.now())
         if answer is None:
             return False
         self.counters.auto_responses += 1
@@ -356,7 +362,7 @@ class Front:
 
     def _to_object(self, object_id: ObjectId, event: SocketClosed | SocketErrored) -> None:
         handler = "websocket_close" if isinstance(event, SocketClosed) else "websocket_error"
-        if not callable(getattr(self.host.spec(object_id.binding).cls, handler, None)):
+        if not self.host.handles(object_id.binding, handler):
             return  # nothing would run: a hibernated object stays asleep
         try:
             self.host.submit(object_id, event)
@@ -378,18 +384,19 @@ class Front:
     # -- SocketPort: commands from objects ----------------------------------------------
 
     def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
-        """Register the pending upgrade ``upgrade_id`` as a socket of ``object_key``."""
+        """Register the pending upgrade ``upgrade_id`` as a socket of ``object_key``
+        (the socket id is ``upgrade_id``)."""
         if upgrade_id not in self._upgrades:
             raise ValueError(f"upgrade {upgrade_id} is no longer pending")
-        if upgrade_id in self._accepted_upgrade.values():
+        if upgrade_id in self._accepted:
             raise ValueError("this request was already accepted")
-        record = self.table.add(object_key, tags)
-        self._accepted_upgrade[record.socket_id] = upgrade_id
-        return record.socket_id
+        self.table.add(object_key, tags, upgrade_id)
+        self._accepted.add(upgrade_id)
+        return upgrade_id
 
     def abandon(self, socket_id: int) -> None:
         """Forget a socket whose upgrade will not complete."""
-        self._accepted_upgrade.pop(socket_id, None)
+        self._accepted.discard(socket_id)
         if self.table.find(socket_id) is not None:
             self.table.remove(socket_id)
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front, Router
-from hub.runtime.ports import DetachedPort
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -80,7 +79,14 @@ class Server:
         self._requested_port = port
         self.port = port
         self.shutdown_timeout = shutdown_timeout
-        self.front = Front(app.host, router=router, admin_key=admin_key, compression=compression)
+        self.front = Front(
+            app.host,
+            limits=app.host.limits,
+            clock=app.host.clock,
+            router=router,
+            admin_key=admin_key,
+            compression=compression,
+        )
         self._adopted = list(sockets)
         self._servers: list[asyncio.Server] = []
         self._started_app = False
@@ -106,11 +112,8 @@ class Server:
             for server in servers:
                 server.close()
             raise
-        detached = self.app.host.port
-        if isinstance(detached, DetachedPort):
-            for key, (request, response) in detached.auto_responses.items():
-                self.front.table.set_auto_response(key, request, response)
-        self.app.host.port = self.front
+        for key, (request, response) in self.app.host.attach(self.front).items():
+            self.front.table.set_auto_response(key, request, response)
         self._servers = servers
         for server in servers:
             await server.start_serving()
@@ -186,7 +189,7 @@ class Server:
         await self.front.close_connections(code, CLOSE_TIMEOUT)
         for server in servers:
             await server.wait_closed()
-        self.app.host.port = DetachedPort()
+        self.app.host.detach()
 
 
 def _address(host: str, port: int) -> str:

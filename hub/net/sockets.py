@@ -83,6 +83,7 @@ class SocketTable:
     __slots__ = (
         "_auto_responses",
         "_by_object",
+        "_id_step",
         "_limits",
         "_next_id",
         "_open",
@@ -90,9 +91,13 @@ class SocketTable:
         "_records",
     )
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(
+        self, limits: Limits | None = None, *, first_id: int = 1, id_step: int = 1
+    ) -> None:
         self._limits = limits if limits is not None else Limits()
-        self._next_id = 1
+        #: Ids are ``first_id + k * id_step``: gateways of one hub take disjoint ids.
+        self._next_id = first_id
+        self._id_step = id_step
         self._records: dict[int, SocketRecord] = {}
         # Dicts with ``None`` values serve as insertion-ordered sets of socket ids.
         self._by_object: dict[str, dict[int, None]] = {}
@@ -107,8 +112,17 @@ class SocketTable:
 
     # -- sockets ---------------------------------------------------------------------
 
-    def add(self, object_key: str, tags: Iterable[str]) -> SocketRecord:
-        """Record a newly accepted socket of ``object_key``; returns its OPEN record.
+    def reserve_id(self) -> int:
+        """A new socket id, for an upgrade that an object may accept (``add``)."""
+        socket_id = self._next_id
+        self._next_id += self._id_step
+        return socket_id
+
+    def add(
+        self, object_key: str, tags: Iterable[str], socket_id: int | None = None
+    ) -> SocketRecord:
+        """Record a newly accepted socket of ``object_key`` (under ``socket_id`` from
+        ``reserve_id``, or a new id); returns its OPEN record.
 
         Raises ``LimitExceededError`` when the tags are over their limits or the object
         already has ``limits.sockets_per_object`` sockets open or closing.
@@ -121,8 +135,10 @@ class SocketTable:
                 f"too many sockets on object {object_key!r}: {count + 1} sockets, "
                 f"expected at most {limit}"
             )
-        socket_id = self._next_id
-        self._next_id += 1
+        if socket_id is None:
+            socket_id = self.reserve_id()
+        elif socket_id in self._records:
+            raise ValueError(f"socket id {socket_id} is taken")
         record = SocketRecord(
             socket_id=socket_id,
             object_key=object_key,

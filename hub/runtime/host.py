@@ -36,7 +36,7 @@ from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Barrier, Event, RpcCall
-from hub.runtime.ports import DetachedPort, SocketPort
+from hub.runtime.ports import DetachedPort, HubStats, ObjectStats, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
@@ -64,32 +64,11 @@ class LifecycleEvent:
     detail: dict[str, str | int | float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectStats:
-    """One live object, and why it is not evicted yet."""
-
-    binding: str
-    id: str
-    name: str | None
-    queued: int
-    idle_seconds: float
-    not_evictable: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class HubStats:
-    """Counts over the whole hub, plus every live object."""
-
-    active: int
-    evicted: int
-    activations: int
-    evictions: int
-    alarms_scheduled: int
-    objects: list[ObjectStats]
-
-
 class ObjectHost:
-    """Owns the live activations, the alarm scheduler and the registry."""
+    """Owns the live activations, the alarm scheduler and the registry.
+
+    Implements ``hub.runtime.ports.HostPort`` for a network front in the same process.
+    """
 
     def __init__(
         self,
@@ -127,7 +106,8 @@ class ObjectHost:
         self._closing: dict[str, Activation] = {}
         self._close_reasons: dict[Activation, str] = {}
         self._listeners: list[Callable[[LifecycleEvent], None]] = []
-        #: The network front while the hub is served, else a stand-in with no sockets.
+        #: The network front while the hub is served (``attach``), else a stand-in with
+        #: no sockets.
         self.port: SocketPort = DetachedPort()
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,6 +151,17 @@ class ObjectHost:
                 await asyncio.wait(pending)
         await self.registry.close()
 
+    def attach(self, port: SocketPort) -> dict[str, tuple[str, str]]:
+        """Send socket commands to ``port`` (a front) from now on; the auto-responses set
+        while no front was attached, for the front to take over."""
+        detached = self.port
+        self.port = port
+        return detached.auto_responses if isinstance(detached, DetachedPort) else {}
+
+    def detach(self) -> None:
+        """No front from now on: sockets are gone, new auto-responses are kept."""
+        self.port = DetachedPort()
+
     # -- events -------------------------------------------------------------------------
 
     def spec(self, binding: str) -> ClassSpec:
@@ -182,6 +173,14 @@ class ObjectHost:
             raise UnknownBindingError(
                 f"unknown binding {binding!r}, expected one of: {known}"
             ) from None
+
+    def handles(self, binding: str, handler: str) -> bool:
+        """True if the class bound to ``binding`` defines ``handler``."""
+        return callable(getattr(self.spec(binding).cls, handler, None))
+
+    def object_id(self, binding: str, name: str) -> ObjectId:
+        """The id of ``name`` in ``binding``."""
+        return self.namespace(binding).id_from_name(name)
 
     def parse_id(self, binding: str, hex_id: str) -> ObjectId:
         """Parse a hex id of a known binding."""
@@ -331,6 +330,14 @@ class ObjectHost:
             alarms_scheduled=len(self.scheduler),
             objects=objects,
         )
+
+    async def report(self) -> HubStats:
+        """``HostPort.report``: ``stats()``."""
+        return self.stats()
+
+    async def list_objects(self) -> list[tuple[str, str, str | None]]:
+        """``(binding, id, name)`` of every object with a file."""
+        return await self.registry.list_objects()
 
     def add_listener(self, listener: Callable[[LifecycleEvent], None]) -> Callable[[], None]:
         """Call ``listener`` for every lifecycle event; returns a function that removes it."""

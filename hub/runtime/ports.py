@@ -1,21 +1,36 @@
-"""The commands an object may give the network front (the other half of the seam).
+"""The two halves of the seam between the network front and the object host.
 
-The runtime never imports the front: it holds a ``SocketPort`` and calls it. Calls that
-change what clients see (``send``, ``broadcast``, ``close``) are made only from the
-output gate, after the event's writes committed. The rest (accepting, tags,
-attachments, auto-responses) take effect at once, as in the anchor.
+``HostPort`` is what the front may ask of the objects: submit an event, call a method,
+wait behind the queued events, and read facts for the admin API. ``ObjectHost``
+implements it in one process; a gateway implements it over its links to the workers
+(``hub.cluster``).
 
-Sockets are named by the front's integer ids; objects by their 64-hex-digit key.
+``SocketPort`` is what an object may ask of the front (commands). The runtime never
+imports the front: it holds a ``SocketPort`` and calls it. Calls that change what
+clients see (``send``, ``broadcast``, ``close``) are made only from the output gate,
+after the event's writes committed. The rest (accepting, tags, attachments,
+auto-responses) take effect at once, as in the anchor.
+
+Sockets are named by the front's integer ids (an upgrade's socket id is chosen by the
+front before the object sees the request, so accepting needs no answer); objects by
+their 64-hex-digit key. Only builtins, ids and the plain dataclasses of
+``hub.runtime.events`` and this module cross the seam, so either half can move into
+another process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import asyncio
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import ConfigurationError, HubError
 from hub.storage.feeds import Change
+
+if TYPE_CHECKING:
+    from hub.ids import ObjectId
+    from hub.runtime.events import Event
 
 __all__ = [
     "DetachedPort",
@@ -23,6 +38,9 @@ __all__ = [
     "FeedOpened",
     "FeedRefused",
     "FeedResetNeeded",
+    "HostPort",
+    "HubStats",
+    "ObjectStats",
     "SocketPort",
 ]
 
@@ -65,11 +83,70 @@ class FeedRefused:
 FeedAnswer = FeedOpened | FeedResetNeeded | FeedRefused
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectStats:
+    """One live object, and why it is not evicted yet."""
+
+    binding: str
+    id: str
+    name: str | None
+    queued: int
+    idle_seconds: float
+    not_evictable: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Counts over the whole hub (every worker), plus every live object."""
+
+    active: int
+    evicted: int
+    activations: int
+    evictions: int
+    alarms_scheduled: int
+    objects: list[ObjectStats]
+
+
+class HostPort(Protocol):
+    """What the network front may ask of the objects (``ObjectHost`` in one process, the
+    gateway's worker links in several)."""
+
+    def object_id(self, binding: str, name: str) -> ObjectId:
+        """The id of ``name`` in ``binding`` (``UnknownBindingError`` if unknown)."""
+
+    def handles(self, binding: str, handler: str) -> bool:
+        """True if the class bound to ``binding`` defines ``handler`` (the front does not
+        wake an object for a close or error it would not handle)."""
+
+    def submit(self, object_id: ObjectId, event: Event) -> None:
+        """Queue ``event`` for the object, waking it if it is evicted."""
+
+    def call_wire(
+        self, object_id: ObjectId, method: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        """Queue an RPC call with builtins arguments; the future gets the builtins result
+        or an ``RpcError``."""
+
+    def after_queued(self, object_id: ObjectId, reached: Callable[[], None]) -> None:
+        """Call ``reached`` once the events queued for the object so far are handled and
+        their output sent (at once when it is not live; never wakes it)."""
+
+    async def hibernate(self, object_id: ObjectId) -> bool:
+        """Evict the object once its queued events are done; False if it was not live."""
+
+    async def report(self) -> HubStats:
+        """Counts and the live objects (the admin API, metrics)."""
+
+    async def list_objects(self) -> list[tuple[str, str, str | None]]:
+        """``(binding, id, name)`` of every object with a file."""
+
+
 class SocketPort(Protocol):
     """Implemented by the network front (``hub.net.front.Front``)."""
 
     def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
-        """Register the pending upgrade as a socket of ``object_key``; its id."""
+        """Register the pending upgrade as a socket of ``object_key``; its id, which is
+        ``upgrade_id`` (the front chose it with the request)."""
 
     def abandon(self, socket_id: int) -> None:
         """Forget a socket accepted by an event that did not complete the upgrade."""
