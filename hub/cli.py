@@ -81,6 +81,8 @@ def load_app(target: str) -> Hub:
     return hubs[0]
 
 
+#: In the data directory: the pid of the serving process, which ``roost reload`` signals.
+PID_FILE = "roost.pid"
 #: Environment variable naming the listening sockets a restarted process adopts.
 LISTEN_FDS = "ROOST_LISTEN_FDS"
 #: Close code of SIGHUP's restart (1012 service restart); SIGTERM / SIGINT: 1001.
@@ -121,7 +123,12 @@ async def _serve(app: Hub, args: argparse.Namespace) -> list[int]:
         sockets=_adopted_sockets(),
     ) as server:
         print(f"roost: serving on {server.url} (data in {app.data_dir})", flush=True)
-        code = await stop
+        pid_file = app.data_dir / PID_FILE
+        pid_file.write_text(f"{os.getpid()}\n")
+        try:
+            code = await stop
+        finally:
+            pid_file.unlink(missing_ok=True)
         log.info("%s with close code %d", "restarting" if code == RESTART else "stopping", code)
         if code == RESTART:
             handover = server.inheritable_fds()
@@ -172,8 +179,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds requests and events in flight get to finish on stop/restart (10)",
     )
     serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="run objects in N worker processes behind gateway processes that keep"
+        " sockets open across `roost reload` (default: one process)",
+    )
+    serve.add_argument(
+        "--gateways",
+        type=_positive,
+        help="gateway processes sharing the port (with --workers; default 1)",
+    )
+    reload = commands.add_parser(
+        "reload", help="load new code: workers are replaced, sockets stay open"
+    )
+    reload.add_argument("--data-dir", default=".roost", help="the served hub's data directory")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.command == "reload":
+        return _reload(Path(args.data_dir))
+    if args.gateways is not None and args.workers is None:
+        parser.error("--gateways needs --workers")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -184,12 +210,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roost: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.workers is not None:
+            return _run_cluster(app, args)
         handover = _run(_serve(app, args))
     except ListenError as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 1
     if handover:
         _restart(argv, handover)
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a count of at least 1, got {value}")
+    return value
+
+
+def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
+    """``--workers``: supervise gateway and worker processes (``hub.cluster``)."""
+    from hub.cluster.processes import ProcessConfig
+    from hub.cluster.supervisor import Supervisor
+
+    config = ProcessConfig(
+        target=args.target,
+        index=0,
+        workers=args.workers,
+        gateways=args.gateways or 1,
+        run_dir="",
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        idle_timeout=args.idle_timeout,
+        admin_key=args.admin_key,
+        compression=args.compression,
+        shutdown_timeout=args.shutdown_timeout,
+        log_level=args.log_level,
+    )
+    return asyncio.run(Supervisor(config, data_dir=app.data_dir.resolve()).run())
+
+
+def _reload(data_dir: Path) -> int:
+    """``roost reload``: SIGHUP to the process serving from ``data_dir``."""
+    pid_file = data_dir / PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"roost: no hub is serving from {str(data_dir)!r}: {exc}", file=sys.stderr)
+        return 1
+    print(f"roost: reloading (pid {pid})")
     return 0
 
 

@@ -251,6 +251,10 @@ class SocketTable:
         """How many sockets of ``object_key`` are OPEN or CLOSING."""
         return len(self._by_object.get(object_key, ()))
 
+    def records(self, object_key: str) -> list[SocketRecord]:
+        """Every socket of ``object_key`` (OPEN and CLOSING), in accept order."""
+        return [self._records[socket_id] for socket_id in self._by_object.get(object_key, ())]
+
     def objects(self) -> list[str]:
         """The keys of the objects with at least one socket (OPEN or CLOSING)."""
         return list(self._by_object)
@@ -307,6 +311,13 @@ class SocketTable:
             return None
         self._store(dataclasses.replace(record, auto_response_at=now))
         return pair[1]
+
+    def note_auto_response(self, socket_id: int, at: float) -> None:
+        """Record that the socket was auto-responded to at ``at`` (a worker's mirror
+        learns it from its gateway)."""
+        record = self._records.get(socket_id)
+        if record is not None:
+            self._store(dataclasses.replace(record, auto_response_at=at))
 
     def auto_response_timestamp(self, socket_id: int) -> float | None:
         """When an auto-response was last sent on ``socket_id`` (epoch seconds), or ``None``."""

@@ -52,7 +52,7 @@ from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
 from hub.runtime.socket_events import handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
-from hub.storage.database import ObjectDatabase
+from hub.storage.database import ObjectBusyError, ObjectDatabase
 from hub.storage.feeds import FeedRetention
 from hub.storage.storage import Storage
 
@@ -245,7 +245,7 @@ class Activation:
     async def _activate(self) -> RpcError | None:
         host = self.host
         try:
-            db = ObjectDatabase(host.path_for(self.id), host.durability)
+            db = await self._open_database()
             meta = db.meta
         except (sqlite3.Error, OSError):
             log.exception("cannot open the database of %r", self.id)
@@ -278,6 +278,19 @@ class Activation:
             return ActivationError(type(exc).__name__, str(exc))
         host.emit("activate", self.id)
         return None
+
+    async def _open_database(self) -> ObjectDatabase:
+        """Open the object's file, waiting while another process still has it (a worker
+        handing its objects over finishes first; ``host.lock_timeout`` at most)."""
+        host = self.host
+        deadline = asyncio.get_running_loop().time() + host.lock_timeout
+        while True:
+            try:
+                return ObjectDatabase(host.path_for(self.id), host.durability)
+            except ObjectBusyError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.01)
 
     async def transact(
         self,

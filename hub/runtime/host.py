@@ -43,12 +43,19 @@ from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
 from hub.storage.database import Durability
 from hub.storage.registry import Registry
 
-__all__ = ["HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats"]
+__all__ = ["Forward", "HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats", "partition_of"]
 
 log = logging.getLogger("roost.runtime")
 
 BINDING_RE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
+
+
+#: ``forward(object_id, method, args, kwargs, chain)``: a call to an object that another
+#: worker runs; the future gets the builtins result or an ``RpcError``.
+Forward = Callable[
+    [ObjectId, str, list[Any], dict[str, Any], tuple[str, ...]], "asyncio.Future[Any]"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,12 @@ class ObjectHost:
         #: The network front while the hub is served (``attach``), else a stand-in with
         #: no sockets.
         self.port: SocketPort = DetachedPort()
+        #: This host runs the objects of partition ``index`` of ``count`` (a worker of
+        #: ``roost serve --workers``); calls to other objects go to ``forward``.
+        self.partition: tuple[int, int] = (0, 1)
+        self.forward: Forward | None = None
+        #: How long an activation waits for an object file another process has open.
+        self.lock_timeout = 10.0
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._known = 0
@@ -117,15 +130,17 @@ class ObjectHost:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open ``hub.db`` and start firing alarms."""
+    async def start(self, *, alarms: bool = True) -> None:
+        """Open ``hub.db`` and start firing alarms (a worker that is taking objects over
+        from another passes ``alarms=False`` and starts ``scheduler`` once it has them)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Kept, not looked up per call: on Python 3.11 the lookup costs a getpid() syscall.
         self._loop = asyncio.get_running_loop()
         await self.registry.open()
         self._known = await self.registry.count_objects()
         self._running = True
-        await self.scheduler.start()
+        if alarms:
+            await self.scheduler.start()
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Refuse new events, let queued ones finish (up to ``drain_timeout``), close."""
@@ -211,6 +226,11 @@ class ObjectHost:
         else:
             activation.add_barrier(Barrier(reached))
 
+    def owns(self, hex_id: str) -> bool:
+        """True if the object runs here (always, unless this host is one worker of many)."""
+        index, count = self.partition
+        return count == 1 or partition_of(hex_id, count) == index
+
     def namespace(self, binding: str) -> DurableObjectNamespace:
         """The namespace of ``binding``, or ``UnknownBindingError``."""
         namespace = self.namespaces.get(binding)
@@ -243,6 +263,8 @@ class ObjectHost:
                 f"call to {object_id.binding}.{method}() would deadlock: that object is "
                 "waiting for this call to finish (events of one object never interleave)"
             )
+        if self.forward is not None and not self.owns(object_id.hex):
+            return self.forward(object_id, method, args, kwargs, chain)
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
         reply: asyncio.Future[Any] = self._loop.create_future()
@@ -362,6 +384,11 @@ class ObjectHost:
                 listener(event)
             except Exception:
                 log.exception("lifecycle listener %r raised", listener)
+
+
+def partition_of(hex_id: str, count: int) -> int:
+    """Which of ``count`` workers runs the object ``hex_id`` (stable across restarts)."""
+    return int(hex_id[:8], 16) % count
 
 
 def _describe(binding: str, cls: type, base: type) -> ClassSpec:

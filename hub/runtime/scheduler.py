@@ -52,6 +52,8 @@ class AlarmScheduler:
         """Load the index and arm the timer."""
         self._running = True
         for binding, hex_id, at in await self._host.registry.load_alarms():
+            if not self._host.owns(hex_id):
+                continue  # another worker's object
             try:
                 object_id = self._host.parse_id(binding, hex_id)
             except UnknownBindingError:

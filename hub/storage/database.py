@@ -13,13 +13,19 @@ Rules:
    not against the object's author: the author's code runs in this process.
 4. Internal statements carry a ``-- roost`` suffix so a user statement of the same text
    never shares a prepared (and so already authorized) statement with them.
-5. WAL mode; ``synchronous=NORMAL`` survives a process crash (kill -9) with every
+5. One process at a time: opening takes an exclusive ``flock`` on the file (SQLite's own
+   locks are POSIX record locks, which this does not touch) and closing releases it, so
+   two workers can never both run one object. The kernel drops the lock of a process
+   that died, so a crash never leaves an object locked.
+6. WAL mode; ``synchronous=NORMAL`` survives a process crash (kill -9) with every
    committed transaction intact; ``durability="full"`` sets ``synchronous=FULL`` so a
    commit also survives power loss, at the price of an fsync on every commit.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +34,7 @@ from typing import Literal
 
 from hub.errors import SqlError
 
-__all__ = ["Durability", "ObjectDatabase", "SqlValue"]
+__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue"]
 
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
@@ -114,6 +120,10 @@ _DENIED_ACTIONS = {
 }
 
 
+class ObjectBusyError(OSError):
+    """Another process (or activation) has the object's file open: try again later."""
+
+
 class ObjectDatabase:
     """The SQLite connection of one object and the transaction around each event."""
 
@@ -122,7 +132,20 @@ class ObjectDatabase:
         self.created = not path.exists()
         if self.created:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+        self._lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise ObjectBusyError(f"{path.name} is open in another process") from None
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+            self._setup(durability)
+        except BaseException:
+            os.close(self._lock)
+            raise
+
+    def _setup(self, durability: Durability) -> None:
         self._user_mode = False
         self._denied: str | None = None
         self._savepoints = 0
@@ -276,6 +299,7 @@ class ObjectDatabase:
             self.rollback()
         finally:
             self._conn.close()
+            os.close(self._lock)  # releases the flock
 
     # -- meta ----------------------------------------------------------------------
 

@@ -1,0 +1,254 @@
+"""The messages between gateways and workers, and their tuple forms.
+
+Every message is a tuple whose first item is its kind; only builtins, ids and bytes
+cross. Gateway to worker (events and socket facts)::
+
+    sync      records, auto_responses, presence   the partition's sockets (on taking over)
+    gone      socket                               the gateway dropped a socket
+    auto_at   socket, epoch seconds                it auto-responded on a socket
+    event     object, event                        one ``hub.runtime.events`` event
+    fetch     call, object, request                ``FetchCall``, answered by fetched/failed
+    call      call, object, method, args, kwargs, chain      ``RpcCall``, answered by result
+    barrier   barrier, object                      answered by ``reached``
+    hibernate call, object / report call / list call         admin, answered by result
+    result    call, ok, value | error              the answer to a worker's ``call``
+    retire                                         stop taking events: a new worker is here
+
+Worker to gateway (commands and answers)::
+
+    hello     index, count, generation, handlers   a worker for partition index of count
+    accept socket, object, tags / abandon socket / tags socket, tags
+    attachment socket, bytes | None / send socket, data / close socket, code, reason
+    broadcast object, data, tag, exclude           one per gateway, never one per socket
+    ack       socket, message id, error | None
+    auto_response object, request, response / presence object, socket, state
+    feed_answer answer / feed_changes object, changes / feed_ended object, table
+    fetched   call, status, headers, body / failed call, error
+    result    call, ok, value | error / reached barrier
+    call      call, object, method, args, kwargs, chain     a call to another worker's object
+    retired                                        every event is handled and committed
+
+An object is ``(binding, hex, name)``; an error ``(code, message, type name)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.errors import (
+    ActivationError,
+    HubError,
+    InternalError,
+    RemoteError,
+    RpcError,
+    WebSocketError,
+    WebSocketInternalError,
+)
+from hub.http import Request
+from hub.ids import ObjectId
+from hub.runtime.events import (
+    Event,
+    FeedSubscribe,
+    SocketClosed,
+    SocketErrored,
+    SocketMessage,
+)
+from hub.runtime.ports import FeedAnswer, FeedOpened, FeedRefused, FeedResetNeeded
+from hub.storage.feeds import Change
+
+__all__ = [
+    "WireObject",
+    "change_from_wire",
+    "change_to_wire",
+    "error_from_wire",
+    "error_to_wire",
+    "event_from_wire",
+    "event_to_wire",
+    "feed_answer_from_wire",
+    "feed_answer_to_wire",
+    "object_from_wire",
+    "object_to_wire",
+    "request_from_wire",
+    "request_to_wire",
+]
+
+WireObject = tuple[str, str, str | None]
+WireError = tuple[str, str, str | None]
+
+
+def object_to_wire(object_id: ObjectId) -> WireObject:
+    """``(binding, hex, name)``."""
+    return (object_id.binding, object_id.hex, object_id.name)
+
+
+def object_from_wire(value: Any) -> ObjectId:
+    """The ``ObjectId`` of ``(binding, hex, name)``."""
+    binding, hex_id, name = value
+    return ObjectId(binding, hex_id, name)
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def _classes(root: type[HubError]) -> list[type[HubError]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found += _classes(sub)
+    return found
+
+
+#: code -> the most specific class raising it (depth-first order: a subclass sharing
+#: its parent's code comes later and wins).
+_BY_CODE: dict[str, type[HubError]] = {}
+for _cls in _classes(HubError):
+    _BY_CODE[_cls.code] = _cls
+
+
+def error_to_wire(error: HubError) -> WireError:
+    """``(code, message, type name of a remote error)``."""
+    type_name = error.type_name if isinstance(error, RemoteError) else None
+    message = error.message if isinstance(error, RemoteError) else str(error)
+    return (error.code, message, type_name)
+
+
+def error_from_wire(value: Any, family: type[HubError] = RpcError) -> HubError:
+    """The error of ``(code, message, type name)``, a subclass of ``family`` when the
+    code has one there (``internal_error`` is ``InternalError`` for calls,
+    ``WebSocketInternalError`` for sockets)."""
+    code, message, type_name = value
+    if code == "activation_failed":
+        return ActivationError(type_name or "Exception", message)
+    if code == "object_error":
+        return RemoteError(type_name or "Exception", message)
+    if code == "internal_error":
+        return (
+            WebSocketInternalError(message) if family is WebSocketError else InternalError(message)
+        )
+    cls = _BY_CODE.get(code)
+    if cls is None or not issubclass(cls, family):
+        return InternalError(message) if family is RpcError else HubError(message)
+    return cls(message)
+
+
+# -- requests ------------------------------------------------------------------------
+
+
+def request_to_wire(request: Request) -> tuple[Any, ...]:
+    """``(method, url, headers, body, upgrade id)``."""
+    return (
+        request.method,
+        request.url,
+        request.headers.raw_items(),
+        request.body,
+        request.upgrade_id,
+    )
+
+
+def request_from_wire(value: Any) -> Request:
+    """The ``Request`` of ``request_to_wire``."""
+    method, url, headers, body, upgrade_id = value
+    return Request(method, url, [tuple(pair) for pair in headers], body, upgrade_id=upgrade_id)
+
+
+# -- events --------------------------------------------------------------------------
+
+
+def event_to_wire(event: Event) -> tuple[Any, ...]:
+    """A socket or feed event (calls and fetches travel as their own messages)."""
+    if isinstance(event, SocketMessage):
+        return ("msg", event.socket_id, event.data, event.session, event.message_id)
+    if isinstance(event, SocketClosed):
+        return (
+            "closed",
+            event.socket_id,
+            event.code,
+            event.reason,
+            event.was_clean,
+            list(event.tags),
+            event.attachment,
+        )
+    if isinstance(event, SocketErrored):
+        return (
+            "errored",
+            event.socket_id,
+            error_to_wire(event.error),
+            list(event.tags),
+            event.attachment,
+        )
+    if isinstance(event, FeedSubscribe):
+        return (
+            "sub",
+            event.socket_id,
+            event.sub_id,
+            event.table,
+            event.where,
+            event.columns,
+            event.snapshot,
+            event.since,
+        )
+    raise TypeError(f"not a wire event: {type(event).__name__}")
+
+
+def event_from_wire(value: Any) -> Event:
+    """The event of ``event_to_wire``."""
+    kind = value[0]
+    if kind == "msg":
+        return SocketMessage(value[1], value[2], value[3], value[4])
+    if kind == "closed":
+        return SocketClosed(value[1], value[2], value[3], value[4], tuple(value[5]), value[6])
+    if kind == "errored":
+        error = error_from_wire(value[2], WebSocketError)
+        assert isinstance(error, WebSocketError)
+        return SocketErrored(value[1], error, tuple(value[3]), value[4])
+    if kind == "sub":
+        return FeedSubscribe(*value[1:])
+    raise ValueError(f"unknown wire event {kind!r}")
+
+
+# -- feeds ---------------------------------------------------------------------------
+
+
+def change_to_wire(change: Change) -> tuple[Any, ...]:
+    """A committed change as a tuple."""
+    return (change.seq, change.table, change.op, change.pk, change.row, change.at, change.old)
+
+
+def change_from_wire(value: Any) -> Change:
+    """The ``Change`` of ``change_to_wire``."""
+    return Change(*value)
+
+
+def feed_answer_to_wire(answer: FeedAnswer) -> tuple[Any, ...]:
+    """A ``FeedAnswer`` as a tuple."""
+    if isinstance(answer, FeedOpened):
+        changes = None if answer.changes is None else [change_to_wire(c) for c in answer.changes]
+        return (
+            "opened",
+            answer.socket_id,
+            answer.sub_id,
+            answer.table,
+            answer.where,
+            answer.columns,
+            answer.table_columns,
+            answer.keys,
+            answer.seq,
+            answer.rows,
+            changes,
+        )
+    if isinstance(answer, FeedResetNeeded):
+        return ("reset", answer.socket_id, answer.sub_id)
+    return ("refused", answer.socket_id, answer.sub_id, error_to_wire(answer.error))
+
+
+def feed_answer_from_wire(value: Any) -> FeedAnswer:
+    """The ``FeedAnswer`` of ``feed_answer_to_wire``."""
+    kind = value[0]
+    if kind == "opened":
+        changes = None if value[10] is None else [change_from_wire(c) for c in value[10]]
+        socket_id, sub_id, table, where, columns, table_columns, keys, seq, rows = value[1:10]
+        return FeedOpened(
+            socket_id, sub_id, table, where, columns, table_columns, keys, seq, rows, changes
+        )
+    if kind == "reset":
+        return FeedResetNeeded(value[1], value[2])
+    return FeedRefused(value[1], value[2], error_from_wire(value[3], HubError))
