@@ -2,8 +2,9 @@
 
 Rules:
 
-1. The server owns the listening sockets and the front; it attaches the front to the
-   object host on start and detaches it on stop.
+1. The server owns the listening sockets and the front; it attaches the front's
+   commands (``Front.commands``, the ``SocketPort``) to the object host on start and
+   detaches them on stop.
 2. Starting binds first (or adopts sockets handed over by a previous process), then
    starts the hub, then accepts: a port in use raises ``ListenError`` and starts nothing.
 3. Stopping is ordered, and drains before it closes anything a client is waiting on:
@@ -112,7 +113,7 @@ class Server:
             for server in servers:
                 server.close()
             raise
-        for key, (request, response) in self.app.host.attach(self.front).items():
+        for key, (request, response) in self.app.host.attach(self.front.commands).items():
             self.front.table.set_auto_response(key, request, response)
         self._servers = servers
         for server in servers:

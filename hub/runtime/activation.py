@@ -17,6 +17,11 @@ Rules:
 5. The alarm in the object's file commits with the event; the hub-wide index is moved
    earlier *before* the commit and to the exact time *after* it (see
    ``hub.storage.registry``), through the scheduler.
+6. Each kind of event is run and refused as its entry in ``_KINDS`` says, and only
+   there: an object that failed to activate refuses every event with that failure; an
+   activation that stops refuses the events still queued with ``HubStoppingError``. A
+   ``Barrier`` is not an event and has no entry: it is reached whether the activation
+   runs or stops.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import logging
 import math
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from hub.alarms import AlarmInfo
 from hub.clock import TimerHandle
@@ -46,7 +52,17 @@ from hub.hibernation import IdleTracker
 from hub.http import Request, Response
 from hub.runtime.alarm_events import handle_alarm, retry_alarm
 from hub.runtime.context import DurableObjectState
-from hub.runtime.events import AlarmFire, Barrier, Event, FeedSubscribe, FetchCall, RpcCall
+from hub.runtime.events import (
+    AlarmFire,
+    Barrier,
+    Event,
+    FeedSubscribe,
+    FetchCall,
+    RpcCall,
+    SocketClosed,
+    SocketErrored,
+    SocketMessage,
+)
 from hub.runtime.feed_events import FeedPublisher, handle_subscribe
 from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
@@ -66,6 +82,7 @@ if TYPE_CHECKING:
 __all__ = ["Activation", "call_chain"]
 
 T = TypeVar("T")
+E = TypeVar("E")
 log = logging.getLogger("roost.runtime")
 
 #: Hex ids of the objects whose events are waiting on the current call (strict gate:
@@ -228,14 +245,16 @@ class Activation:
                 if isinstance(item, Barrier):
                     item.reached()  # the events before it have sent their output
                     continue
-                event: Event = item  # type: ignore[assignment]
+                kind = _KINDS[type(item)]
                 self.tracker.hold("event_running")
                 self.tracker.release("events_queued", self.host.clock.now())
                 try:
                     if failure is not None:
-                        await self._refuse(event, failure)
+                        later = kind.refuse(self, item, failure)
+                        if later is not None:
+                            await later
                     else:
-                        await self._handle(event)
+                        await kind.handle(self, item)
                 finally:
                     self.tracker.release("event_running", self.host.clock.now())
                     self._arm_idle_timer()
@@ -340,18 +359,6 @@ class Activation:
                 log.exception("output of %r failed", self.id)
         return result
 
-    async def _handle(self, event: Event) -> None:
-        if isinstance(event, RpcCall):
-            await self._handle_call(event)
-        elif isinstance(event, AlarmFire):
-            await handle_alarm(self)
-        elif isinstance(event, FetchCall):
-            await self._handle_fetch(event)
-        elif isinstance(event, FeedSubscribe):
-            await handle_subscribe(self, event)
-        else:
-            await handle_socket(self, event)
-
     async def _handle_call(self, call: RpcCall) -> None:
         try:
             method = self.spec.method(call.method)
@@ -404,19 +411,6 @@ class Activation:
         except BaseException:
             call.respond(HubStoppingError("the hub stopped during the request"))
             raise
-
-    async def _refuse(self, event: Event, failure: RpcError) -> None:
-        if isinstance(event, RpcCall):
-            _settle(event.reply, failure)
-        elif isinstance(event, FetchCall):
-            event.respond(failure)
-        elif isinstance(event, AlarmFire) and not isinstance(failure, HubStoppingError):
-            stored = self.committed_alarm
-            at = stored if stored is not None else round(self.host.clock.now() * 1000)
-            retry = self.host.scheduler.retry_count(self.id, at)
-            await retry_alarm(self, AlarmInfo(retry_count=retry, scheduled_time=at))
-        elif isinstance(event, FeedSubscribe):
-            self.port.feed_answer(FeedRefused(event.socket_id, event.sub_id, failure))
 
     # -- transactions -------------------------------------------------------------------
 
@@ -488,14 +482,11 @@ class Activation:
         stopping = HubStoppingError("the hub is stopping")
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if isinstance(item, RpcCall):
-                _settle(item.reply, stopping)
-            elif isinstance(item, FetchCall):
-                item.respond(stopping)
-            elif isinstance(item, FeedSubscribe):
-                self.port.feed_answer(FeedRefused(item.socket_id, item.sub_id, stopping))
-            elif isinstance(item, Barrier):
+            if isinstance(item, Barrier):
                 item.reached()
+            elif item is not _CLOSE:
+                # Refusing with HubStoppingError leaves nothing to await (see _Kind).
+                _KINDS[type(item)].refuse(self, item, stopping)
         for task in self._blockers:
             task.cancel()
         if self._db is not None:
@@ -510,3 +501,71 @@ class Activation:
 def _settle(reply: asyncio.Future[Any], error: RpcError) -> None:
     if not reply.done():
         reply.set_exception(error)
+
+
+# -- the kinds of event -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind(Generic[E]):
+    """How an activation runs one kind of event, and how it refuses one."""
+
+    #: Run the event, in the activation's task.
+    handle: Callable[[Activation, E], Awaitable[None]]
+    #: Answer whoever waits on the event with ``error`` instead of running it, at once.
+    #: What must still happen (a refused alarm is retried) is returned, to be awaited;
+    #: never when ``error`` is ``HubStoppingError``: an activation that stops awaits
+    #: nothing.
+    refuse: Callable[[Activation, E, RpcError], Awaitable[None] | None]
+
+
+async def _run_alarm(act: Activation, fire: AlarmFire) -> None:
+    await handle_alarm(act)
+
+
+def _refuse_call(act: Activation, call: RpcCall, error: RpcError) -> None:
+    _settle(call.reply, error)
+
+
+def _refuse_fetch(act: Activation, call: FetchCall, error: RpcError) -> None:
+    call.respond(error)
+
+
+def _refuse_alarm(act: Activation, fire: AlarmFire, error: RpcError) -> Awaitable[None] | None:
+    if isinstance(error, HubStoppingError):
+        return None  # stays due in the file and the index: fired again after a restart
+    return _retry_refused_alarm(act)
+
+
+async def _retry_refused_alarm(act: Activation) -> None:
+    stored = act.committed_alarm
+    at = stored if stored is not None else round(act.host.clock.now() * 1000)
+    retry = act.host.scheduler.retry_count(act.id, at)
+    await retry_alarm(act, AlarmInfo(retry_count=retry, scheduled_time=at))
+
+
+def _refuse_subscribe(act: Activation, sub: FeedSubscribe, error: RpcError) -> None:
+    act.port.feed_answer(FeedRefused(sub.socket_id, sub.sub_id, error))
+
+
+def _refuse_socket_event(
+    act: Activation, event: SocketMessage | SocketClosed | SocketErrored, error: RpcError
+) -> None:
+    """Nobody waits on a socket event: it is dropped."""
+
+
+_socket_events: _Kind[SocketMessage | SocketClosed | SocketErrored] = _Kind(
+    handle_socket, _refuse_socket_event
+)
+
+#: Every kind of ``Event``, by its exact type: adding a kind is adding its entry here.
+_KINDS: dict[type[Any], _Kind[Any]] = {
+    RpcCall: _Kind(Activation._handle_call, _refuse_call),
+    AlarmFire: _Kind(_run_alarm, _refuse_alarm),
+    FetchCall: _Kind(Activation._handle_fetch, _refuse_fetch),
+    FeedSubscribe: _Kind(handle_subscribe, _refuse_subscribe),
+    SocketMessage: _socket_events,
+    SocketClosed: _socket_events,
+    SocketErrored: _socket_events,
+}
+assert set(_KINDS) == set(get_args(Event)), "every kind of Event needs its entry in _KINDS"

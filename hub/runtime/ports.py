@@ -142,7 +142,7 @@ class HostPort(Protocol):
 
 
 class SocketPort(Protocol):
-    """Implemented by the network front (``hub.net.front.Front``)."""
+    """Implemented by the network front (``hub.net.commands.Commands``)."""
 
     def accept(self, upgrade_id: int, object_key: str, tags: Sequence[str]) -> int:
         """Register the pending upgrade as a socket of ``object_key``; its id, which is

@@ -1,0 +1,203 @@
+"""HTTP requests in the front: route each one, and answer it or hand it to its object.
+
+``serve`` runs one parsed request, in a task the front owns: the hub's router or the
+default routes (``routes.py``) pick the admin API, RPC over HTTP, the presence list, or
+an object's ``fetch`` (which may upgrade the connection to a WebSocket).
+
+Rules:
+
+1. Errors become HTTP statuses and stable codes in one place (``hub.net.answers``,
+   through ``answer_error``); the text of unexpected exceptions never reaches a client.
+2. A request is routed on its target alone; ``Host`` is validated and only names the
+   URL an object sees (``routes.request_url``).
+3. An upgrade's socket id is reserved before its object sees the request, so the object
+   accepts it without a reply (``upgrades.py``). Only a 101 from an object that
+   accepted completes the upgrade; any other answer rejects it and abandons the
+   acceptance. A plain request answered 101 is an internal error.
+4. No state here: requests in flight, pending upgrades and the connection map are the
+   front's, changed through its methods (``submit_fetch``, ``upgrades``,
+   ``open_socket``, ``forget``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING
+
+import orjson
+
+from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
+from hub.http import Request, Response
+from hub.net import admin, routes
+from hub.net.answers import JSON, error_response
+
+if TYPE_CHECKING:
+    from hub.ids import ObjectId
+    from hub.net.connection import Connection
+    from hub.net.front import Front
+    from hub.net.http1 import ParsedRequest
+
+__all__ = ["answer", "answer_error", "serve"]
+
+log = logging.getLogger("roost.net")
+
+
+async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
+    """Route and answer one request (or submit it to its object, which answers later)."""
+    try:
+        hosts = [value for name, value in parsed.headers if name.lower() == "host"]
+        url = routes.request_url(parsed.target, hosts, parsed.version)
+        # An upgrade's socket id is chosen now, so an object accepts it without a reply.
+        upgrade_id = front.table.reserve_id() if parsed.upgrade else None
+        # Upgrades too get an http:// URL, as in the anchor.
+        request = Request(parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id)
+        await _dispatch(front, conn, parsed, request)
+    except HubError as error:
+        answer_error(conn, parsed, error)
+    except Exception:
+        log.exception("request %s %r failed", parsed.method, parsed.target[:200])
+        answer_error(conn, parsed, InternalError("internal error"))
+
+
+async def _dispatch(
+    front: Front, conn: Connection, parsed: ParsedRequest, request: Request
+) -> None:
+    route: routes.Route | None = None
+    if front.router is not None:
+        answered = front.router(request)
+        if inspect.isawaitable(answered):
+            answered = await answered
+        if isinstance(answered, Response):
+            answer(conn, parsed, answered)
+            return
+        if isinstance(answered, tuple):
+            route = routes.ObjectRoute(*answered)
+        elif answered is not None:
+            raise TypeError(f"router must return a Response, (binding, name) or None: {answered!r}")
+    if route is None:
+        route = routes.match(parsed.method, request.path)
+    if isinstance(route, routes.AdminRoute):
+        status, headers, body = await admin.handle(front, route, request)
+        conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
+    elif isinstance(route, routes.RpcRoute):
+        await _rpc(front, conn, parsed, route, request)
+    elif isinstance(route, routes.PresenceRoute):
+        _presence_list(front, conn, parsed, route)
+    else:
+        _fetch(front, conn, parsed, route, request)
+
+
+def _fetch(
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    route: routes.ObjectRoute,
+    request: Request,
+) -> None:
+    object_id = front.host.object_id(route.binding, route.name)
+    upgrade_id = request.upgrade_id
+    if upgrade_id is not None:
+        if not conn.begin_upgrade(parsed):
+            return
+        front.upgrades.submitted(upgrade_id, conn)
+
+    def fetched(result: Response | RpcError) -> None:
+        _fetched(front, conn, parsed, object_id, upgrade_id, result)
+
+    front.submit_fetch(object_id, request, fetched)
+
+
+def _fetched(
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    object_id: ObjectId,
+    upgrade_id: int | None,
+    result: Response | RpcError,
+) -> None:
+    if upgrade_id is None:
+        if isinstance(result, Response) and result.status == 101:
+            result = InternalError("fetch returned 101 for a plain HTTP request")
+        if isinstance(result, RpcError):
+            answer_error(conn, parsed, result)
+        else:
+            answer(conn, parsed, result)
+        return
+    accepted = front.upgrades.answered(upgrade_id)
+    if accepted and isinstance(result, Response) and result.status == 101:
+        socket_id = upgrade_id
+        if conn.transport is not None and not conn.transport.is_closing():
+            front.open_socket(conn, socket_id, object_id)
+            return
+        front.forget(socket_id)
+        return
+    if accepted:  # accepted, but the object answered something else
+        front.commands.abandon(upgrade_id)
+    if isinstance(result, Response) and result.status != 101:
+        conn.reject_upgrade(result.status, result.headers.raw_items(), result.body)
+    else:
+        error = result if isinstance(result, RpcError) else InternalError("bad upgrade")
+        conn.reject_upgrade(*error_response(error))
+
+
+async def _rpc(
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    route: routes.RpcRoute,
+    request: Request,
+) -> None:
+    front.counters.rpc_calls += 1
+    try:
+        payload = orjson.loads(parsed.body) if parsed.body else {}
+    except orjson.JSONDecodeError:
+        raise InvalidArgumentsError("request body is not valid JSON") from None
+    if not isinstance(payload, dict) or set(payload) - {"args", "kwargs"}:
+        raise InvalidArgumentsError('expected a JSON object {"args": [...], "kwargs": {...}}')
+    args, kwargs = payload.get("args", []), payload.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise InvalidArgumentsError('"args" must be a list and "kwargs" an object')
+    object_id = front.host.object_id(route.binding, route.name)
+    reply = front.host.call_wire(object_id, route.method, args, kwargs)
+    result = await reply
+    conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+
+
+def _presence_list(
+    front: Front, conn: Connection, parsed: ParsedRequest, route: routes.PresenceRoute
+) -> None:
+    """``GET .../presence``: the members, from the socket table (no wake)."""
+    object_id = front.host.object_id(route.binding, route.name)
+    members = front.presence.members(object_id.hex)
+    body = b'{"count":%d,"members":[%s]}' % (
+        len(members),
+        b",".join(b'{"socket":%d,"state":%s}' % member for member in members),
+    )
+    conn.respond(200, JSON, body, keep_alive=parsed.keep_alive)
+
+
+def answer(conn: Connection, parsed: ParsedRequest, response: Response) -> None:
+    """Answer the request with ``response`` (an upgrade request: reject it with it)."""
+    if parsed.upgrade:
+        if conn.ws is None and not conn.begin_upgrade(parsed):
+            return  # a bad handshake was already answered by the protocol
+        conn.reject_upgrade(response.status, response.headers.raw_items(), response.body)
+    else:
+        conn.respond(
+            response.status,
+            response.headers.raw_items(),
+            response.body,
+            keep_alive=parsed.keep_alive,
+        )
+
+
+def answer_error(conn: Connection, parsed: ParsedRequest, error: HubError) -> None:
+    """Answer the request with ``error``'s status and code (an upgrade: reject it)."""
+    status, headers, body = error_response(error)
+    if parsed.upgrade:
+        if conn.ws is None:
+            conn.begin_upgrade(parsed)  # may answer a bad handshake itself
+        conn.reject_upgrade(status, headers, body)
+    else:
+        conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
