@@ -98,6 +98,11 @@ class Request:
         """The request body."""
         return self._body
 
+    @property
+    def raw_body(self) -> bytes:
+        """The request body, without awaiting (the hub buffers it before routing)."""
+        return self._body
+
     async def text(self) -> str:
         """The request body decoded as UTF-8."""
         return self._body.decode("utf-8")

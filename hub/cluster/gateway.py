@@ -103,20 +103,24 @@ class Workers:
             "hello": self._on_hello,
             "retired": self._on_retired,
             "accept": self._on_accept,
-            "abandon": lambda link, m: self._front.abandon(m[1]),
-            "tags": lambda link, m: self._front.set_tags(m[1], m[2]),
-            "attachment": lambda link, m: self._front.set_attachment(m[1], m[2]),
-            "send": lambda link, m: self._front.send(m[1], m[2]),
+            "abandon": lambda link, m: self._front.commands.abandon(m[1]),
+            "tags": lambda link, m: self._front.commands.set_tags(m[1], m[2]),
+            "attachment": lambda link, m: self._front.commands.set_attachment(m[1], m[2]),
+            "send": lambda link, m: self._front.commands.send(m[1], m[2]),
             "broadcast": self._on_broadcast,
-            "close": lambda link, m: self._front.close(m[1], m[2], m[3]),
+            "close": lambda link, m: self._front.commands.close(m[1], m[2], m[3]),
             "ack": self._on_ack,
-            "auto_response": lambda link, m: self._front.set_auto_response(m[1], m[2], m[3]),
+            "auto_response": lambda link, m: self._front.commands.set_auto_response(
+                m[1], m[2], m[3]
+            ),
             "presence": self._on_presence,
-            "feed_answer": lambda link, m: self._front.feed_answer(feed_answer_from_wire(m[1])),
-            "feed_changes": lambda link, m: self._front.feed_changes(
+            "feed_answer": lambda link, m: self._front.commands.feed_answer(
+                feed_answer_from_wire(m[1])
+            ),
+            "feed_changes": lambda link, m: self._front.commands.feed_changes(
                 m[1], [change_from_wire(c) for c in m[2]]
             ),
-            "feed_ended": lambda link, m: self._front.feed_ended(m[1], m[2]),
+            "feed_ended": lambda link, m: self._front.commands.feed_ended(m[1], m[2]),
             "fetched": self._on_fetched,
             "failed": self._on_failed,
             "result": self._on_result,
@@ -381,7 +385,7 @@ class Workers:
     def _on_accept(self, link: Link, message: Message) -> None:
         _kind, socket_id, key, tags = message
         try:
-            self._front.accept(socket_id, key, tags)
+            self._front.commands.accept(socket_id, key, tags)
         except (HubError, ValueError) as exc:
             # The client left before its object accepted it: the worker forgets it too.
             log.info("accept of socket %d refused: %s", socket_id, exc)
@@ -389,19 +393,19 @@ class Workers:
 
     def _on_broadcast(self, link: Link, message: Message) -> None:
         _kind, key, data, tag, exclude = message
-        self._front.broadcast(key, data, tag, set(exclude))
+        self._front.commands.broadcast(key, data, tag, set(exclude))
 
     def _on_ack(self, link: Link, message: Message) -> None:
         _kind, socket_id, message_id, error = message
         self._unacked.pop((socket_id, message_id), None)
         failure = None if error is None else error_from_wire(error, HubError)
-        self._front.acknowledge(socket_id, message_id, failure)
+        self._front.commands.acknowledge(socket_id, message_id, failure)
 
     def _on_presence(self, link: Link, message: Message) -> None:
         _kind, key, socket_id, state = message
         front = self._front
         if front.table.find(socket_id) is not None:
-            front.set_presence(socket_id, state)
+            front.commands.set_presence(socket_id, state)
         elif socket_id % self.gateways != self.gateway:
             front.presence.set(key, socket_id, state)  # a member held by another gateway
 

@@ -139,7 +139,7 @@ def request_to_wire(request: Request) -> tuple[Any, ...]:
         request.method,
         request.url,
         request.headers.raw_items(),
-        request.body,
+        request.raw_body,
         request.upgrade_id,
     )
 

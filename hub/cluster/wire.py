@@ -62,8 +62,7 @@ class Link(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -126,7 +125,18 @@ class Link(asyncio.Protocol):
         if not self._out or self.transport is None:
             return
         batch, self._out = self._out, []
-        payload = _encode(batch)
+        try:
+            payload = _encode(batch)
+        except TypeError:  # a bug: say which message, keep the others
+            kept = []
+            for message in batch:
+                try:
+                    _encode(message)
+                except TypeError:
+                    log.exception("link message %r cannot be encoded: dropped", message[:1])
+                else:
+                    kept.append(message)
+            payload = _encode(kept)
         self.transport.write(len(payload).to_bytes(4, "big") + payload)
 
     async def drain(self) -> None:

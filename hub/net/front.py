@@ -101,6 +101,11 @@ class Front:
         """The connection of each accepted socket whose upgrade completed, by socket id."""
         return self._sockets
 
+    def object_of(self, socket_id: int) -> ObjectId | None:
+        """The object of an open socket (None until its upgrade completed)."""
+        conn = self._sockets.get(socket_id)
+        return None if conn is None else conn.object_id
+
     # -- connections -------------------------------------------------------------------
 
     def connection_made(self, conn: Connection) -> None:
@@ -183,9 +188,12 @@ class Front:
     def auto_respond(self, conn: Connection, data: str | bytes) -> bool:
         """Answer ``data`` with the object's auto-response, if it matches; True if so."""
         assert conn.socket_id is not None
-        answer = self.table.match_auto_response(conn.socket_id, data, self.clock.now())
+        now = self.clock.now()
+        answer = self.table.match_auto_response(conn.socket_id, data, now)
         if answer is None:
             return False
+        assert conn.object_id is not None
+        self.host.auto_responded(conn.object_id, conn.socket_id, now)
         self.counters.auto_responses += 1
         self.commands.send(conn.socket_id, answer)
         return True
@@ -239,12 +247,14 @@ class Front:
     def forget(self, socket_id: int) -> tuple[tuple[str, ...], bytes | None]:
         """Drop a socket from the front (table, connection map, subscriptions, presence);
         its last tags and attachment."""
-        self._sockets.pop(socket_id, None)
+        conn = self._sockets.pop(socket_id, None)
         self.subscriptions.drop_socket(socket_id)
         self.presence.drop_socket(socket_id)
         if self.table.find(socket_id) is None:
             return (), None
         record = self.table.remove(socket_id)
+        if conn is not None and conn.object_id is not None:
+            self.host.socket_gone(conn.object_id, socket_id)
         self.counters.sockets_closed += 1
         log.info("close socket=%d id=%s", socket_id, record.object_key[:16])
         return record.tags, record.attachment

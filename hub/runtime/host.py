@@ -197,6 +197,12 @@ class ObjectHost:
         """The id of ``name`` in ``binding``."""
         return self.namespace(binding).id_from_name(name)
 
+    def socket_gone(self, object_id: ObjectId, socket_id: int) -> None:
+        """Nothing to do: in one process the front's table is the only copy."""
+
+    def auto_responded(self, object_id: ObjectId, socket_id: int, at: float) -> None:
+        """Nothing to do: in one process the front's table is the only copy."""
+
     def parse_id(self, binding: str, hex_id: str) -> ObjectId:
         """Parse a hex id of a known binding."""
         self.spec(binding)

@@ -131,6 +131,14 @@ class HostPort(Protocol):
         """Call ``reached`` once the events queued for the object so far are handled and
         their output sent (at once when it is not live; never wakes it)."""
 
+    def socket_gone(self, object_id: ObjectId, socket_id: int) -> None:
+        """The front dropped one of the object's sockets (before any ``SocketClosed``).
+        A worker's mirror of the sockets forgets it; in one process, nothing to do."""
+
+    def auto_responded(self, object_id: ObjectId, socket_id: int, at: float) -> None:
+        """The front answered an auto-response on the socket at ``at`` without an event
+        (``auto_response_timestamp`` reads it)."""
+
     async def hibernate(self, object_id: ObjectId) -> bool:
         """Evict the object once its queued events are done; False if it was not live."""
 

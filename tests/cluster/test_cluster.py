@@ -58,8 +58,10 @@ async def clients(cluster: Cluster, names: list[str]) -> AsyncIterator[list[Clie
     async with AsyncExitStack() as stack:
         opened = []
         for index, name in enumerate(names):
-            conn = await stack.enter_async_context(
-                roost_client.connect(host=cluster.host, binding="ROOM", name=name)
+            conn = await within(
+                stack.enter_async_context(
+                    roost_client.connect(host=cluster.host, binding="ROOM", name=name)
+                )
             )
             opened.append(Client(conn, f"c{index}"))
         yield opened
@@ -107,9 +109,10 @@ async def test_reload_under_load_keeps_every_socket_and_every_message(
 ) -> None:
     running = await cluster(workers=2, gateways=2)
     names = rooms(3, 0) + rooms(3, 1)
-    async with clients(running, names) as cs, roost_client.connect(
-        host=running.host, binding="ROOM", name=names[0]
-    ) as watcher:
+    async with (
+        clients(running, names) as cs,
+        roost_client.connect(host=running.host, binding="ROOM", name=names[0]) as watcher,
+    ):
         changes: list[roost_client.Change] = []
 
         async def follow() -> None:
@@ -133,9 +136,7 @@ async def test_reload_under_load_keeps_every_socket_and_every_message(
         assert watcher.state == State.OPEN
         log = await running.call(names[0], "log")
         assert isinstance(log, list)
-        await eventually(
-            lambda: len([c for c in changes if c.op != "snapshot"]) >= 1, "changes"
-        )
+        await eventually(lambda: len([c for c in changes if c.op != "snapshot"]) >= 1, "changes")
         rows = [c.row for c in changes if c.row is not None]
         ids = [row["id"] for row in rows]
         assert ids == sorted(set(ids)), "the feed repeated or reordered a change"
