@@ -30,6 +30,7 @@ APP = textwrap.dedent(
 
     class Room(hub.DurableObject):
         feeds = ("log",)
+        presence_from_attachment = True
 
         def __init__(self, ctx, env):
             super().__init__(ctx, env)
@@ -39,6 +40,9 @@ APP = textwrap.dedent(
             )
 
         async def websocket_message(self, ws, message):
+            if message.startswith("as "):
+                ws.serialize_attachment({"name": message[3:]})  # and its presence
+                return
             if message.startswith("stall "):
                 time.sleep(float(message[6:]))  # blocks the whole worker
                 return
@@ -111,6 +115,14 @@ class Cluster:
                 Child(int(child), argv[-3].decode(), config["index"], config["generation"])
             )
         return found
+
+    @staticmethod
+    def is_child_alive(child: Child) -> bool:
+        """True while ``child``'s pid is a cluster process (not a reused pid)."""
+        try:
+            return b"hub.cluster" in Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            return False
 
     def workers(self) -> list[Child]:
         return sorted((c for c in self.children() if c.role == "worker"), key=lambda c: c.index)

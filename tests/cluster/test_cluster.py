@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import roost_client
+import websockets
 from roost_client import State
 
 from hub.ids import id_from_name
@@ -223,3 +224,40 @@ async def test_a_worker_that_never_finishes_draining_is_killed_at_the_deadline(
         client.send()
         await eventually(lambda: client.replies[-1] == "v2 c0:1", "the new worker answers")
         assert not client.reconnected
+
+
+async def test_presence_spans_gateways(cluster: StartCluster) -> None:
+    running = await cluster(workers=1, gateways=2)
+    async with clients(running, ["lobby"] * 8) as cs:
+        gateways = [c.conn.socket_id % 2 for c in cs if c.conn.socket_id is not None]
+        assert set(gateways) == {0, 1}, "the kernel spread the sockets over both gateways"
+        watcher = next(c for c in cs if c.conn.socket_id is not None and c.conn.socket_id % 2 == 0)
+        leaver = next(c for c in cs if c.conn.socket_id is not None and c.conn.socket_id % 2 == 1)
+        members = watcher.conn.presence
+        for client in cs:
+            client.conn.send(f"as {client.sender}")
+        everyone = {c.conn.socket_id: {"name": c.sender} for c in cs}
+        await eventually(lambda: members.members == everyone, "every member, from both gateways")
+        await leaver.conn.close()
+        del everyone[leaver.conn.socket_id]
+        await eventually(lambda: members.members == everyone, "the leaver gone")
+
+
+async def test_sigterm_stops_every_process_and_closes_sockets_with_1001(
+    cluster: StartCluster,
+) -> None:
+    running = await cluster(workers=2, gateways=2)
+    sockets = [
+        await within(websockets.connect(f"ws://{running.host}/objects/room/r{i}")) for i in range(4)
+    ]
+    for index, ws in enumerate(sockets):
+        await ws.send(f"s{index}:0")
+        assert await within(ws.recv()) == f"v1 s{index}:0"
+    children = running.children()
+    running.process.send_signal(signal.SIGTERM)
+    assert await within(running.process.wait()) == 0
+    for ws in sockets:
+        await within(ws.wait_closed())
+        assert ws.close_code == 1001
+    for child in children:
+        assert not running.is_child_alive(child), f"{child.role} {child.index} still runs"
