@@ -100,13 +100,13 @@ class Cluster:
         pid = self.process.pid
         try:
             text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-        except FileNotFoundError:
+        except OSError:
             return []
         found = []
         for child in text.split():
             try:
                 argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
+            except OSError:  # it just exited
                 continue
             if b"hub.cluster" not in argv:
                 continue
@@ -121,7 +121,7 @@ class Cluster:
         """True while ``child``'s pid is a cluster process (not a reused pid)."""
         try:
             return b"hub.cluster" in Path(f"/proc/{child.pid}/cmdline").read_bytes()
-        except FileNotFoundError:
+        except OSError:
             return False
 
     def workers(self) -> list[Child]:
