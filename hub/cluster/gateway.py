@@ -153,7 +153,13 @@ class Workers:
         if isinstance(event, FetchCall):
             respond = event.respond
             call_id = self._expect(partition, lambda ok, value: respond(_response(ok, value)))
-            self._send(partition, ("fetch", call_id, wire_object, request_to_wire(event.request)))
+            try:
+                self._send(
+                    partition, ("fetch", call_id, wire_object, request_to_wire(event.request))
+                )
+            except HubError:
+                del self._pending[call_id]
+                raise
             return
         message = ("event", wire_object, event_to_wire(event))
         link = self._send(partition, message)
