@@ -258,3 +258,34 @@ async def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
     (line,) = stderr.decode().splitlines()
     assert line.startswith(f"roost: cannot listen on 127.0.0.1:{port}: [Errno ")
     assert line.endswith("address already in use")
+
+
+async def test_roost_reload_signals_the_process_serving_the_data_dir(roost: Roost) -> None:
+    pid_file = roost.data_dir / "roost.pid"
+    assert pid_file.read_text().strip() == str(roost.process.pid)
+    ws = await within(websockets.connect(roost.url.replace("http", "ws") + "/objects/ledger/l"))
+    reload = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "reload", "--data-dir", str(roost.data_dir),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await within(reload.communicate())
+    assert reload.returncode == 0
+    assert out.decode().startswith(f"roost: reloading (pid {roost.process.pid})")
+    with pytest.raises(ConnectionClosed):
+        await within(ws.recv())
+    assert ws.close_code == 1012  # one process restarts; --workers keeps sockets open
+    await roost.serving()
+    roost.process.send_signal(signal.SIGTERM)
+    assert await within(roost.process.wait()) == 0
+    assert not pid_file.exists()
+
+
+async def test_roost_reload_without_a_hub_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    reload = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "reload", "--data-dir", str(tmp_path),
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await within(reload.communicate())
+    assert reload.returncode == 1
+    assert err.decode().startswith(f"roost: no hub is serving from {str(tmp_path)!r}")
+    assert err.decode().count("\n") == 1
