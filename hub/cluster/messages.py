@@ -91,7 +91,9 @@ def object_from_wire(value: Any) -> ObjectId:
 
 
 def _classes(root: type[HubError]) -> list[type[HubError]]:
-    found = [root]
+    """``root`` and its subclasses declared in ``hub.errors`` (the public ones; others,
+    like a feed's internal reset, never cross a link), depth first."""
+    found = [root] if root.__module__ == HubError.__module__ else []
     for sub in root.__subclasses__():
         found += _classes(sub)
     return found

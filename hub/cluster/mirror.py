@@ -49,7 +49,7 @@ class MirrorPort:
     def sync(self, gateway: int, records: list[Any], presence: list[Any]) -> None:
         """Take the sockets gateway ``gateway`` holds for this partition (replacing what
         the mirror had of that gateway)."""
-        self.drop_gateway(gateway)
+        self.drop_gateway(gateway, tell_others=False)
         table = self.table
         for socket_id, binding, key, name, tags, attachment, closing, auto_at in records:
             self.objects.setdefault(key, (binding, name))
@@ -76,9 +76,12 @@ class MirrorPort:
             self._others(socket_id, ("presence", record.object_key, socket_id, None))
         return record.tags, record.attachment
 
-    def drop_gateway(self, gateway: int) -> list[tuple[int, str, tuple[str, ...], bytes | None]]:
+    def drop_gateway(
+        self, gateway: int, *, tell_others: bool = True
+    ) -> list[tuple[int, str, tuple[str, ...], bytes | None]]:
         """Forget every socket of gateway ``gateway`` (it is gone, or about to resync);
-        ``(socket id, object key, tags, attachment)`` of each."""
+        ``(socket id, object key, tags, attachment)`` of each. Its presence members
+        leave, which the other gateways are told unless ``tell_others`` is False."""
         count = len(self.links)
         dropped = []
         for key in self.table.objects():
@@ -86,8 +89,12 @@ class MirrorPort:
                 if record.socket_id % count == gateway:
                     self.table.remove(record.socket_id)
                     members = self._presence.get(key)
-                    if members is not None:
-                        members.pop(record.socket_id, None)
+                    if members is not None and members.pop(record.socket_id, None) is not None:
+                        if not members:
+                            del self._presence[key]
+                        if tell_others:  # their watchers see the member leave
+                            leave = ("presence", key, record.socket_id, None)
+                            self._others(record.socket_id, leave)
                     dropped.append((record.socket_id, key, record.tags, record.attachment))
         return dropped
 

@@ -127,12 +127,12 @@ class Link(asyncio.Protocol):
         batch, self._out = self._out, []
         try:
             payload = _encode(batch)
-        except TypeError:  # a bug: say which message, keep the others
+        except (TypeError, ValueError, OverflowError):  # a bug: say which, keep the others
             kept = []
             for message in batch:
                 try:
                     _encode(message)
-                except TypeError:
+                except (TypeError, ValueError, OverflowError):
                     log.exception("link message %r cannot be encoded: dropped", message[:1])
                 else:
                     kept.append(message)
