@@ -317,13 +317,6 @@ async def test_over_the_hold_limit_new_events_are_refused_as_overloaded(
     await eventually(lambda: reached == ["reached"], "the barrier was reached")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Workers.submit registers a FetchCall's pending answer before _send raises "
-    "OverloadedError and never drops it: each refused request's callback (and the "
-    "connection it closes over) stays in Workers._pending for good",
-)
 async def test_a_fetch_refused_over_the_hold_limit_is_not_kept(small_gateway: Gateway) -> None:
     room = room_in(1)
     for n in range(3):

@@ -193,18 +193,7 @@ def test_the_table_of_this_file_names_every_code_of_hub_errors() -> None:
     assert codes == set(CODES)
 
 
-#: ``hub.storage.feeds.FeedReset`` (a ``StorageError`` sharing its code, raised and
-#: caught inside the runtime) is what ``storage_error`` comes back as.
-FEED_RESET_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="error_from_wire maps codes over every subclass of HubError loaded at import, "
-    "so storage_error comes back as hub.storage.feeds.FeedReset, not StorageError",
-)
-ALL_CODES = [
-    pytest.param(code, marks=FEED_RESET_BUG) if code == "storage_error" else code
-    for code in sorted(CODES)
-]
+ALL_CODES = sorted(CODES)
 
 
 @pytest.mark.parametrize("code", ALL_CODES)
@@ -401,14 +390,6 @@ def test_a_socket_error_comes_back_with_its_class_and_close_code(
     assert (got.socket_id, got.tags, got.attachment) == (9, ("a", "b"), b"att")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="in a gateway or worker process hub.net.http1 is imported before "
-    "hub.cluster.messages, so message_too_big maps to http1.BodyTooLargeError (an "
-    "HttpError): event_from_wire fails its assert and the worker drops the event, "
-    "so websocket_error never runs for a message over the limit",
-)
 def test_in_a_cluster_process_a_message_too_big_socket_error_crosses_the_wire() -> None:
     """The codec as a worker process has it: ``hub.cluster.processes`` imported first,
     as ``python -m hub.cluster worker`` does (a fresh interpreter: the table of codes is

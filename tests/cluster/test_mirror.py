@@ -489,12 +489,6 @@ def test_drop_gateway_returns_and_removes_only_that_gateways_sockets() -> None:
     assert mirror.drop_gateway(0) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="drop_gateway (and Worker._on_lost, its caller) tell no other gateway that "
-    "the lost gateway's members left: their presence lists keep them for good",
-)
 def test_members_lost_with_a_gateway_leave_the_other_gateways_presence() -> None:
     mirror, links = populated()
     mirror.links[0] = None  # the gateway went away
