@@ -63,6 +63,17 @@ class MirrorPort:
         for key, socket_id, state in presence:
             self._presence.setdefault(key, {})[socket_id] = state
 
+    def members_elsewhere(self, gateway: int) -> list[tuple[str, int, bytes]]:
+        """``(object key, socket id, state)`` of the members held by the other gateways:
+        a gateway that (re)joins learns them, so its watchers see every member."""
+        count = len(self.links)
+        return [
+            (key, socket_id, state)
+            for key, members in self._presence.items()
+            for socket_id, state in members.items()
+            if socket_id % count != gateway
+        ]
+
     def forget(self, socket_id: int) -> tuple[tuple[str, ...], bytes | None] | None:
         """The gateway dropped the socket; its last tags and attachment (None if unknown)."""
         record = self.table.find(socket_id)

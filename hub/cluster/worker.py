@@ -206,6 +206,8 @@ class Worker:
     def _on_sync(self, link: Link, message: Message) -> None:
         _kind, records, presence = message
         self.mirror.sync(link.peer, records, presence)
+        for key, socket_id, state in self.mirror.members_elsewhere(link.peer):
+            link.send(("presence", key, socket_id, state))
         if not self._alarms_started:  # the previous worker of the partition is done
             self._alarms_started = True
             self._spawn(self.host.scheduler.start())

@@ -494,3 +494,9 @@ def test_members_lost_with_a_gateway_leave_the_other_gateways_presence() -> None
     mirror.links[0] = None  # the gateway went away
     mirror.drop_gateway(0)
     assert taken(links)[1] == [("presence", ROOM, G0, None), ("presence", ROOM, G0B, None)]
+
+
+def test_a_gateway_that_joins_learns_the_members_the_others_hold() -> None:
+    mirror, _links = populated()
+    assert mirror.members_elsewhere(0) == [(ROOM, G1, b"%d" % G1)]
+    assert mirror.members_elsewhere(1) == [(ROOM, G0, b"%d" % G0), (ROOM, G0B, b"%d" % G0B)]
