@@ -10,10 +10,13 @@ Rules:
    ``hello``. A gateway that already has a worker for the partition asks that one to
    ``retire`` and holds the partition's events meanwhile; this worker gets the sockets
    (``sync``) and the held events once the old one is ``retired``.
-3. Retiring (every connected gateway said ``retire``, or SIGTERM): take no new event,
+3. Taking the partition over: events wait until every gateway sent its sockets
+   (``sync``), so a broadcast reaches the sockets of every gateway (``SYNC_WAIT`` at
+   most, for a gateway that is down). Alarms start then.
+4. Retiring (every connected gateway said ``retire``, or SIGTERM): take no new event,
    finish the queued ones and commit them (within ``shutdown_timeout``), send what they
-   output, say ``retired``, exit. Alarms start only once the partition is ours.
-4. A gateway that goes away takes its sockets with it: each gets ``websocket_close``
+   output, say ``retired``, exit.
+5. A gateway that goes away takes its sockets with it: each gets ``websocket_close``
    (1006) where the class handles it, and the worker dials the gateway again.
 """
 
@@ -57,6 +60,11 @@ __all__ = ["HANDLERS", "Worker"]
 
 log = logging.getLogger("roost.cluster")
 
+#: Messages that run object code or read the mirror: they wait for every gateway's sync.
+_WAIT_FOR_SYNC = frozenset({"event", "fetch", "call", "barrier", "hibernate", "report", "list"})
+#: Seconds a worker taking a partition over waits for the sockets of every gateway.
+SYNC_WAIT = 5.0
+
 #: The socket handlers a gateway needs to know of (it does not wake an object for a
 #: close or an error it would not handle).
 HANDLERS = ("websocket_message", "websocket_close", "websocket_error")
@@ -89,7 +97,11 @@ class Worker:
         self._retire_from: set[int] = set()
         self._stop = asyncio.Event()
         self._stopping = False
-        self._alarms_started = False
+        #: Events wait here until every gateway sent its sockets (``sync``): handled
+        #: earlier, a broadcast would miss the sockets of a gateway not heard yet.
+        self._released = False
+        self._synced: set[int] = set()
+        self._waiting: list[tuple[Link, Message]] = []
         self._calls: dict[int, tuple[asyncio.Future[Any], Link]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -125,6 +137,7 @@ class Worker:
         await self._retire()
 
     async def _retire(self) -> None:
+        self._release()  # what waited for the sockets is handled before the drain
         self._stopping = True
         log.info("worker %d.%d retiring", self.index, self.generation)
         await self.app.stop(self.shutdown_timeout)
@@ -167,6 +180,9 @@ class Worker:
     # -- links ------------------------------------------------------------------------------
 
     def _on_message(self, link: Link, message: Message) -> None:
+        if not self._released and message[0] in _WAIT_FOR_SYNC:
+            self._waiting.append((link, message))
+            return
         self._handlers[message[0]](link, message)
 
     def _on_lost(self, link: Link) -> None:
@@ -208,9 +224,28 @@ class Worker:
         self.mirror.sync(link.peer, records, presence)
         for key, socket_id, state in self.mirror.members_elsewhere(link.peer):
             link.send(("presence", key, socket_id, state))
-        if not self._alarms_started:  # the previous worker of the partition is done
-            self._alarms_started = True
-            self._spawn(self.host.scheduler.start())
+        if self._released:
+            return
+        if not self._synced:  # a gateway that never syncs must not hold events for good
+            asyncio.get_running_loop().call_later(SYNC_WAIT, self._release)
+        self._synced.add(link.peer)
+        if len(self._synced) == len(self.mirror.links):
+            self._release()
+
+    def _release(self) -> None:
+        """Every gateway's sockets are here (or ``SYNC_WAIT`` passed): the partition is
+        ours. Handle the events that waited, in order; start firing alarms."""
+        if self._released:
+            return
+        self._released = True
+        missing = set(range(len(self.mirror.links))) - self._synced
+        if missing:
+            log.warning("no sockets from gateways %s after %.0f s: going on", missing, SYNC_WAIT)
+        waiting, self._waiting = self._waiting, []
+        for link, message in waiting:
+            if link.is_open:
+                self._handlers[message[0]](link, message)
+        self._spawn(self.host.scheduler.start())
 
     def _on_gone(self, link: Link, message: Message) -> None:
         self.mirror.forget(message[1])
