@@ -4,7 +4,10 @@
 Commands:
 
 * ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``wake``, ``feeds``: one scenario,
-  Roost and its baseline in the same run (``loadtest.params`` has the sizes). Prints the
+  Roost and its baseline in the same run (``loadtest.params`` has the sizes).
+  ``--workers N [--gateways M]`` serves Roost as a cluster (``roost serve --workers N
+  --gateways M``): ``echo``, ``fanout``, ``chat`` and ``rpc`` then compare it with Roost
+  in one process, ``idle`` with the bare server. Prints the
   headline and the detail table; ``--json FILE`` writes the result document,
   ``--plots DIR`` its PNG plots (latency CDF, throughput over time).
 * ``smoke``: every scenario at smoke sizes for ``--duration`` (10 s) each; exits 1 when a
@@ -56,6 +59,8 @@ _GIVEN = (
     "sources",
     "give_up",
     "missed",
+    "workers",
+    "gateways",
 )
 
 
@@ -106,6 +111,12 @@ def _scenario_options(parser: argparse.ArgumentParser) -> None:
     add("--sources", type=positive_int, help="connect from 127.0.0.1..N (ephemeral ports)")
     add("--give-up", type=non_negative, help="connect errors per client process before giving up")
     add("--missed", type=positive_int, help="feeds: changes missed before the resume")
+    add(
+        "--workers",
+        type=positive_int,
+        help="serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle)",
+    )
+    add("--gateways", type=positive_int, help="with --workers: gateway processes (default 1)")
     add("--smoke", action="store_true", help="small sizes, 10 s (CI)")
     add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     add("--no-progress", action="store_true", help="no live progress line")

@@ -11,6 +11,9 @@ Rules:
    ``wake`` samples for ``duration``.
 3. A value not given on the command line comes from the scenario's defaults, then from
    ``SMOKE`` in smoke mode (small sizes that still exercise every path).
+4. ``workers`` (0: none) serves the Roost side as a cluster, ``roost serve --workers N
+   --gateways M`` (``loadtest.cluster``), for the scenarios in ``CLUSTER_SCENARIOS``;
+   ``gateways`` needs ``workers``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
+__all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
 
 #: Every scenario the load generator knows, in the suite's order.
 SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds")
+#: The scenarios whose Roost server may run as a cluster (rule 4).
+CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,21 @@ class Params:
     give_up: int = 0
     #: ``feeds``: changes each writer makes; ``resume``: changes missed before resuming.
     missed: int = 100
+    #: Worker processes of a cluster (rule 4); 0: Roost in one process, no cluster.
+    workers: int = 0
+    #: Gateway processes of a cluster; 0: one (``roost serve``'s default).
+    gateways: int = 0
     smoke: bool = False
+
+    @property
+    def cluster(self) -> bool:
+        """True when the Roost side runs as a cluster (rule 4)."""
+        return self.workers > 0
+
+    @property
+    def gateway_count(self) -> int:
+        """The cluster's gateway processes (1 unless given)."""
+        return max(1, self.gateways)
 
     @property
     def window_seconds(self) -> float:
@@ -137,3 +156,11 @@ def _check(params: Params) -> None:
         raise ValueError(f"duration must be above 0, got {params.duration:g}")
     if not 1 <= params.sources <= 250:
         raise ValueError(f"sources must be from 1 to 250, got {params.sources}")
+    if params.workers < 0 or params.gateways < 0:
+        raise ValueError("workers and gateways must be at least 0")
+    if params.gateways and not params.workers:
+        raise ValueError("gateways needs workers (a cluster)")
+    if params.workers and params.scenario not in CLUSTER_SCENARIOS:
+        raise ValueError(
+            f"{params.scenario} cannot run against a cluster, expected one of {CLUSTER_SCENARIOS}"
+        )
