@@ -7,7 +7,9 @@ Commands:
   Roost and its baseline in the same run (``loadtest.params`` has the sizes).
   ``--workers N [--gateways M]`` serves Roost as a cluster (``roost serve --workers N
   --gateways M``): ``echo``, ``fanout``, ``chat`` and ``rpc`` then compare it with Roost
-  in one process, ``idle`` with the bare server. Prints the
+  in one process, ``idle`` with the bare server.
+* ``reload``: chat traffic with exactly-once messages against a cluster reloaded every
+  ``--reload-every`` seconds (``loadtest.reload``). Prints the
   headline and the detail table; ``--json FILE`` writes the result document,
   ``--plots DIR`` its PNG plots (latency CDF, throughput over time).
 * ``smoke``: every scenario at smoke sizes for ``--duration`` (10 s) each; exits 1 when a
@@ -61,6 +63,7 @@ _GIVEN = (
     "missed",
     "workers",
     "gateways",
+    "reload_every",
 )
 
 
@@ -114,9 +117,11 @@ def _scenario_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--workers",
         type=positive_int,
-        help="serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle)",
+        help="serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, "
+        "idle, reload)",
     )
     add("--gateways", type=positive_int, help="with --workers: gateway processes (default 1)")
+    add("--reload-every", type=positive_float, help="reload: seconds between reloads (3)")
     add("--smoke", action="store_true", help="small sizes, 10 s (CI)")
     add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     add("--no-progress", action="store_true", help="no live progress line")
@@ -156,6 +161,7 @@ def params_from(args: argparse.Namespace) -> Params:
 def _runners() -> dict[str, Callable[..., Outcome]]:
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
+    from loadtest.reload import run_reload
     from loadtest.traffic import run_traffic
     from loadtest.wake import run_wake
 
@@ -167,6 +173,7 @@ def _runners() -> dict[str, Callable[..., Outcome]]:
         "idle": run_idle,
         "wake": run_wake,
         "feeds": run_feeds,
+        "reload": run_reload,
     }
 
 

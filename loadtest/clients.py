@@ -141,6 +141,7 @@ class Recorder:
         "latencies",
         "measure_from",
         "received",
+        "samples",
         "sent",
         "series",
         "start",
@@ -150,6 +151,9 @@ class Recorder:
         self.start = start
         self.measure_from = measure_from
         self.latencies = array("d")
+        #: (send time, latency) pairs, kept only by sockets that need the send times
+        #: (``loadtest.sequenced``): the parent sorts them by when they were sent.
+        self.samples = array("d")
         self.series = [0] * ticks
         self.delivered = 0
         self.received: Counter[int] = Counter()
@@ -172,6 +176,7 @@ class Recorder:
             "errors": dict(self.errors),
             "latency": Histogram.of(self.latencies).to_wire(),
             "series": self.series,
+            "samples": self.samples.tobytes(),
         }
 
 
@@ -278,6 +283,11 @@ class Socket(asyncio.Protocol):
         recorder.delivered += messages
         recorder.received[self.room] += messages
         recorder.tick(now, messages)
+
+    def tally(self) -> dict[str, Any] | None:
+        """What this socket counted of its run beyond the recorder's figures (none here;
+        ``loadtest.sequenced``: messages seen by sequence number)."""
+        return None
 
     def close(self) -> None:
         """End the TCP connection (the server sees it dropped)."""
@@ -567,14 +577,21 @@ class FeedWriter(Writer):
             self.own(now)
 
 
-ROLES: dict[str, Callable[..., Socket]] = {
-    "member": lambda url, room, recorder, number, **kw: Socket(url, room, recorder, **kw),
-    "writer": Writer,
-    "caller": Caller,
-    "probe": Probe,
-    "subscriber": Subscriber,
-    "feed_writer": FeedWriter,
-}
+def roles() -> dict[str, Callable[..., Socket]]:
+    """The socket class of each role an item may name."""
+    # The sequenced sockets live with their module (they subclass these).
+    from loadtest.sequenced import SequencedMember, SequencedWriter
+
+    return {
+        "member": lambda url, room, recorder, number, **kw: Socket(url, room, recorder, **kw),
+        "writer": Writer,
+        "caller": Caller,
+        "probe": Probe,
+        "subscriber": Subscriber,
+        "feed_writer": FeedWriter,
+        "seq_member": SequencedMember,
+        "seq_writer": SequencedWriter,
+    }
 
 
 #: Linux's ``IP_BIND_ADDRESS_NO_PORT`` (``socket`` names it from Python 3.12 on).
@@ -687,6 +704,7 @@ class _ClientProcess:
         base = int(options.get("first_number", 0))
         give_up = int(options.get("give_up") or 0)
         skipped: list[int] = []
+        kinds = roles()
 
         async def one(index: int, path: str, role: str, room: int) -> None:
             if ramp:
@@ -694,7 +712,7 @@ class _ClientProcess:
                 if delay > 0:
                     await asyncio.sleep(delay)
             url = f"ws://{host}:{port}{path}"
-            make = ROLES[role]
+            make = kinds[role]
 
             def factory() -> Socket:
                 return make(url, room, recorder, base + index, roost_v1=roost_v1)
@@ -749,7 +767,11 @@ class _ClientProcess:
         if not unpaced:
             await self._paced(writers, rate, deadline)
         await self._drain(writers, deadline, counted=count > 0)
-        self.commands.reply("done", recorder.outcome())
+        outcome = recorder.outcome()
+        tallies = [t for socket in sockets if (t := socket.tally()) is not None]
+        if tallies:
+            outcome["tallies"] = tallies
+        self.commands.reply("done", outcome)
 
     async def _paced(self, writers: Sequence[Socket], rate: float, deadline: float) -> None:
         """Raise every writer's allowance ``rate`` a second until ``deadline``."""

@@ -13,7 +13,7 @@ Rules:
    ``SMOKE`` in smoke mode (small sizes that still exercise every path).
 4. ``workers`` (0: none) serves the Roost side as a cluster, ``roost serve --workers N
    --gateways M`` (``loadtest.cluster``), for the scenarios in ``CLUSTER_SCENARIOS``;
-   ``gateways`` needs ``workers``.
+   ``reload`` always runs one (2 workers by default). ``gateways`` needs ``workers``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 __all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
 
 #: Every scenario the load generator knows, in the suite's order.
-SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds")
+SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload")
 #: The scenarios whose Roost server may run as a cluster (rule 4).
-CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle")
+CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,8 @@ class Params:
     workers: int = 0
     #: Gateway processes of a cluster; 0: one (``roost serve``'s default).
     gateways: int = 0
+    #: ``reload``: seconds from one reload's start to the next.
+    reload_every: float = 3.0
     smoke: bool = False
 
     @property
@@ -110,6 +112,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "idle": {"connections": 10_000, "rooms": 1, "procs": 2, "duration": 10.0, "rounds": 1},
     "wake": {"connections": 20, "rooms": 20, "rounds": 1},
     "feeds": {"connections": 1000, "rooms": 1, "writers": 1, "window": 8, "missed": 100},
+    "reload": {
+        "connections": 300,
+        "rooms": 30,
+        "writers": 2,
+        "rate": 20.0,
+        "window": 64,
+        "rounds": 1,
+        "duration": 30.0,
+        "workers": 2,
+    },
 }
 
 #: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
@@ -121,6 +133,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "idle": {"connections": 1000, "procs": 1},
     "wake": {"connections": 5, "rooms": 5},
     "feeds": {"connections": 100, "missed": 20, "rounds": 1},
+    "reload": {"connections": 60, "rooms": 6, "reload_every": 2.5},
 }
 
 
@@ -164,3 +177,10 @@ def _check(params: Params) -> None:
         raise ValueError(
             f"{params.scenario} cannot run against a cluster, expected one of {CLUSTER_SCENARIOS}"
         )
+    if params.scenario == "reload":
+        if not params.workers:
+            raise ValueError("reload needs a cluster: workers must be at least 1")
+        if params.size < 40:
+            raise ValueError(f"reload: size must be at least 40 bytes, got {params.size}")
+        if params.reload_every <= 0:
+            raise ValueError(f"reload_every must be above 0, got {params.reload_every:g}")

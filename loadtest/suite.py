@@ -89,6 +89,7 @@ PARTS = (
     Part("idle-cluster-100k", "idle", {"workers": 1, "gateways": 6, **_MANY}),
     Part("wake", "wake", {}),
     Part("feeds", "feeds", {}),
+    Part("reload", "reload", {}),
 )
 #: The benchmarks with their own command line (``loadtest.bench_*``).
 OTHER_PARTS = ("storage", "sdk")
@@ -179,7 +180,21 @@ def summary_lines(part: str, outcome: Outcome, command: str) -> list[Line]:
             shown = f"+{number(delta)} {outcome.roost.unit} over live ({shown})"
         verdict = ("met" if met else "NOT met") + errors + saturated
         lines.append(Line(part, sizes, roost, base, shown, goal.text, verdict, command))
+    if outcome.checks:
+        lines.append(_checks_line(part, outcome, sizes, command))
     return lines
+
+
+def _checks_line(part: str, outcome: Outcome, sizes: str, command: str) -> Line:
+    """One row for every count of the outcome that must stay within its limit."""
+    counts = ", ".join(f"{check.count:,} {check.name}" for check in outcome.checks)
+    target = ", ".join(
+        f"{check.name} {'= 0' if not check.limit else f'≤ {check.limit:,}'}"
+        for check in outcome.checks
+    )
+    failed = [check.name for check in outcome.checks if not check.met]
+    verdict = "met" if not failed else "NOT met: " + ", ".join(failed)
+    return Line(part, sizes, counts, "—", "—", target, verdict, command)
 
 
 #: The issue's target for parked sockets on this machine.

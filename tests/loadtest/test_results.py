@@ -109,6 +109,26 @@ def test_summary_rows_survive_a_partial_run(tmp_path: Path) -> None:
     assert merged[0].command == "a --b"
 
 
+def test_checks_get_their_own_summary_row() -> None:
+    from loadtest.results import Check
+
+    outcome = _outcome(50.0, 5.0, higher=False)
+    outcome.checks = [Check("sockets closed", 0), Check("messages lost", 2)]
+    lines = summary_lines("reload", outcome, "python -m loadtest reload")
+    assert len(lines) == 2
+    assert lines[1].roost == "0 sockets closed, 2 messages lost"
+    assert lines[1].target == "sockets closed = 0, messages lost = 0"
+    assert lines[1].met == "NOT met: messages lost"
+    assert "messages lost 2: NOT met" in outcome.summary()
+    assert outcome.checks[0].to_json() == {
+        "name": "sockets closed",
+        "count": 0,
+        "limit": 0,
+        "met": True,
+    }
+    assert "checks" in outcome.to_json()
+
+
 def test_a_row_without_baseline_reads_as_a_dash() -> None:
     from loadtest.report import Row, Target, render_table
 
@@ -140,6 +160,7 @@ def test_new_parts_have_their_commands() -> None:
 
     commands = {part.name: part.command() for part in PARTS}
     assert commands["echo-cluster"] == "python -m loadtest echo --workers 1"
+    assert commands["reload"] == "python -m loadtest reload"
     assert commands["idle-cluster-100k"].startswith(
         "python -m loadtest idle --workers 1 --gateways 6 --connections 100000"
     )
