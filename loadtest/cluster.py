@@ -239,6 +239,18 @@ class ClusterServer:
             system += s
         return user, system
 
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds (user + system) of each live process so far, by label; the
+        supervisor's include the workers it reaped (replaced by reloads)."""
+        labels = {self.pid: "supervisor"}
+        labels.update({c.pid: f"{c.role} {c.index}" for c in self.children()})
+        seconds: dict[str, float] = {}
+        for pid, label in labels.items():
+            with contextlib.suppress(OSError):
+                text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+                seconds[label] = sum(stat_seconds(text))
+        return seconds
+
     def rss(self) -> int:
         """RSS of the whole cluster in KiB, summed over its processes (rule 2)."""
         total = 0

@@ -313,7 +313,7 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
     if cluster:
         label = "idle-cluster" + ("-100k" if params.connections >= 100_000 else "")
     shape = (
-        f"; Roost as {params.workers} worker(s) behind {params.gateway_count} gateway(s)"
+        f"Roost as {params.workers} worker(s) behind {params.gateway_count} gateway(s): "
         if cluster
         else ""
     )
@@ -330,10 +330,10 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
         heading="Idle WebSockets: server memory per socket"
         + (", Roost as a cluster" if cluster else ""),
         sizes=(
-            f"{params.connections} idle sockets over {params.rooms} room(s), held by "
+            f"{shape}{params.connections} idle sockets over {params.rooms} room(s), held by "
             f"{params.procs} client process(es) from {max(1, params.sources)} local "
-            f"address(es){shape}; {WARMUP_SOCKETS} warm-up sockets opened and closed first; "
-            f"held {params.duration:g} s"
+            f"address(es); {WARMUP_SOCKETS} warm-up sockets opened and closed first; held "
+            f"{params.duration:g} s"
         ),
         rows=rows,
         extra={

@@ -50,7 +50,7 @@ from loadtest.sequenced import Tally, tally
 from loadtest.servers import CLUSTER, object_path
 from loadtest.stats import Histogram, percentile
 
-__all__ = ["Reloader", "in_window", "run_reload", "split_samples"]
+__all__ = ["Reloader", "in_window", "reload_label", "run_reload", "split_samples"]
 
 #: Seconds a reload gets to finish before it counts as failed.
 RELOAD_TIMEOUT = 60.0
@@ -218,8 +218,8 @@ def summarize(
     errors = {f"{CLUSTER}:{k}": v for k, v in (connected.errors + window.errors).items()}
     checks = [
         Check("sockets closed", closed),
-        Check("acknowledged messages lost", counts.lost),
-        Check("messages duplicated", counts.duplicated),
+        Check("acknowledged copies lost", counts.lost),
+        Check("copies or acks duplicated", counts.duplicated),
         Check("messages never acknowledged", counts.unacknowledged),
         Check("reloads that failed", len(reloader.failures)),
     ]
@@ -267,12 +267,18 @@ def summarize(
         Row("time in reload windows (info)", sum(lengths) / params.duration * 100, nan, "%"),
         Row("sockets closed", closed, nan, "sockets", zero),
         Row("messages acknowledged (info)", counts.acknowledged, nan, "msgs"),
-        Row("acknowledged messages lost (copies never received)", counts.lost, nan, "msgs", zero),
         Row(
-            "messages duplicated (copies or acks received twice)",
+            "copies of acknowledged messages a socket never received (lost)",
+            counts.lost,
+            nan,
+            "copies",
+            zero,
+        ),
+        Row(
+            "copies or acknowledgements received twice (duplicated)",
             counts.duplicated,
             nan,
-            "msgs",
+            "copies",
             zero,
         ),
         Row("messages never acknowledged", counts.unacknowledged, nan, "msgs", zero),
@@ -304,24 +310,27 @@ def summarize(
         notes.append("Reload failures: " + "; ".join(reloader.failures) + ".")
     return Outcome(
         scenario="reload",
-        label="reload",
+        label=reload_label(params),
         params=params.to_json(),
         roost=Side(
-            "sent during a reload (p99)",
+            "sent during reloads",
             during.quantile(0.99) * MS,
-            "ms",
+            "ms (p99)",
             {"latency_ms": during.summary_ms()},
         ),
         baseline=Side(
-            "same run, sent outside reloads (p99)",
+            "sent outside reloads, same run",
             outside.quantile(0.99) * MS,
-            "ms",
+            "ms (p99)",
             {"latency_ms": outside.summary_ms()},
         ),
         higher_is_better=False,
         checks=checks,
         errors=errors,
-        heading="Reload under load: exactly-once chat while the workers are replaced",
+        heading=(
+            "Reload under load: exactly-once chat while the workers are replaced "
+            f"({params.workers} workers, {params.gateway_count} gateway(s))"
+        ),
         sizes=_sizes(params),
         notes=notes,
         rows=rows,
@@ -343,6 +352,17 @@ def summarize(
     )
 
 
+def reload_label(params: Params) -> str:
+    """``reload`` (2 workers, 1 gateway), else ``reload-2g``, ``reload-2g-4w``: the name
+    of its section in RESULTS.md."""
+    label = "reload"
+    if params.gateway_count > 1:
+        label += f"-{params.gateway_count}g"
+    if params.workers != 2:
+        label += f"-{params.workers}w"
+    return label
+
+
 def _ms(lengths: Sequence[float], q: float) -> float:
     return percentile(lengths, q) * MS
 
@@ -350,11 +370,11 @@ def _ms(lengths: Sequence[float], q: float) -> float:
 def _sizes(params: Params) -> str:
     p = params
     return (
-        f"{p.connections} sockets over {p.rooms} rooms + {max(1, p.writers)} roost.v1 "
-        f"writer(s) a room, {p.rate:g} exactly-once msg/s each (at most {p.window} "
-        f"unacknowledged), {p.size} bytes; {p.duration:g} s, reload every "
-        f"{p.reload_every:g} s; cluster of {p.workers} worker(s), {p.gateway_count} "
-        f"gateway(s); {p.procs} client process(es)"
+        f"cluster of {p.workers} worker(s), {p.gateway_count} gateway(s), reloaded every "
+        f"{p.reload_every:g} s: {p.connections} sockets over {p.rooms} rooms + "
+        f"{max(1, p.writers)} roost.v1 writer(s) a room, {p.rate:g} exactly-once msg/s each "
+        f"(at most {p.window} unacknowledged), {p.size} bytes; {p.duration:g} s; "
+        f"{p.procs} client process(es)"
     )
 
 

@@ -90,6 +90,7 @@ PARTS = (
     Part("wake", "wake", {}),
     Part("feeds", "feeds", {}),
     Part("reload", "reload", {}),
+    Part("reload-2g", "reload", {"gateways": 2}),
 )
 #: The benchmarks with their own command line (``loadtest.bench_*``).
 OTHER_PARTS = ("storage", "sdk")
@@ -330,6 +331,13 @@ def run_suite(args: argparse.Namespace) -> int:
         failed += _other(name, args)
     if args.results_md is not None and lines:
         suite_command = "python -m loadtest suite --results-md " + str(args.results_md)
+        if only:
+            # Rows of the parts left out stay from earlier runs (each section has its date).
+            suite_command += " --only " + " ".join(sorted(only))
+            date += (
+                f" (the rows of {', '.join(sorted(only))}; the others are from earlier runs, "
+                "dated in their sections)"
+            )
         lines = merge_lines(earlier_lines(args.results_md), lines)
         summary = render_summary(lines, machine_line(machine), date, suite_command)
         write_summary(args.results_md, summary)

@@ -39,6 +39,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest.cluster import ClusterServer
+from loadtest.contention import paired_ratios, spread
 from loadtest.params import Params
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
@@ -159,7 +161,19 @@ def run_traffic(params: Params, *, progress: bool | None = None) -> Outcome:
                 windows.append(rig.run(side, side, number, run_options))
         for side in sides:
             rig.close(side)
-    return summarize(params, windows, connected, per_room)
+        server = rig.servers.get(CLUSTER)
+        by_process = server.cpu_by_process() if isinstance(server, ClusterServer) else {}
+    outcome = summarize(params, windows, connected, per_room)
+    if by_process:
+        total = sum(by_process.values()) or 1.0
+        outcome.notes.insert(
+            -1,
+            "Cluster CPU by process over the whole run (connects included): "
+            + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in by_process.items())
+            + ".",
+        )
+        outcome.extra["cluster_cpu_seconds"] = by_process
+    return outcome
 
 
 @dataclass(slots=True)
@@ -355,7 +369,7 @@ def summarize_cluster(
         errors=errors,
         client_saturated=(not by_cpu) and c.client_busy >= SATURATED,
         heading=_HEADINGS[scenario] + f": Roost as a cluster ({_shape(params)}) vs one process",
-        sizes=_sizes(params) + f"; Roost cluster of {_shape(params)}",
+        sizes=f"Roost cluster of {_shape(params)} vs one process: " + _sizes(params),
         notes=[
             _cluster_method(params),
             "Saturation (server CPU summed over the cluster's processes; it may pass 100 %): "
@@ -369,6 +383,17 @@ def summarize_cluster(
     )
     if params.rate:
         outcome.notes.append(_paced_note(params, per_room, c, one))
+    ratios = paired_ratios(
+        windows,
+        lambda w: w.round,
+        lambda w: w.side,
+        lambda w: w.server_cpu / max(1, w.delivered),
+        CLUSTER,
+        "roost",
+    )
+    outcome.notes.append(
+        "Server CPU per delivery, cluster / one process, round by round: " + spread(ratios) + "."
+    )
     outcome.notes.append(_windows_note(windows))
     return outcome
 

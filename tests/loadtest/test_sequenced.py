@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from loadtest.clients import stamped
-from loadtest.reload import in_window, split_samples
+from loadtest.params import resolve
+from loadtest.reload import in_window, reload_label, split_samples
 from loadtest.sequenced import SEQ_AT, ranges, read_payload, sequenced, tally
 
 
@@ -91,3 +92,9 @@ def test_samples_split_by_send_time() -> None:
     assert during.max == pytest.approx(0.100)
     assert outside.max == pytest.approx(0.002)
     assert within.total == 1 and within.max == pytest.approx(0.100)  # sent at 13.1 only
+
+
+def test_reload_sections_are_named_by_their_cluster() -> None:
+    assert reload_label(resolve("reload", {})) == "reload"
+    assert reload_label(resolve("reload", {"gateways": 2})) == "reload-2g"
+    assert reload_label(resolve("reload", {"gateways": 2, "workers": 4})) == "reload-2g-4w"
