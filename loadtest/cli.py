@@ -4,7 +4,12 @@
 Commands:
 
 * ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``wake``, ``feeds``: one scenario,
-  Roost and its baseline in the same run (``loadtest.params`` has the sizes). Prints the
+  Roost and its baseline in the same run (``loadtest.params`` has the sizes).
+  ``--workers N [--gateways M]`` serves Roost as a cluster (``roost serve --workers N
+  --gateways M``): ``echo``, ``fanout``, ``chat`` and ``rpc`` then compare it with Roost
+  in one process, ``idle`` with the bare server.
+* ``reload``: chat traffic with exactly-once messages against a cluster reloaded every
+  ``--reload-every`` seconds (``loadtest.reload``). Prints the
   headline and the detail table; ``--json FILE`` writes the result document,
   ``--plots DIR`` its PNG plots (latency CDF, throughput over time).
 * ``smoke``: every scenario at smoke sizes for ``--duration`` (10 s) each; exits 1 when a
@@ -56,6 +61,9 @@ _GIVEN = (
     "sources",
     "give_up",
     "missed",
+    "workers",
+    "gateways",
+    "reload_every",
 )
 
 
@@ -106,6 +114,14 @@ def _scenario_options(parser: argparse.ArgumentParser) -> None:
     add("--sources", type=positive_int, help="connect from 127.0.0.1..N (ephemeral ports)")
     add("--give-up", type=non_negative, help="connect errors per client process before giving up")
     add("--missed", type=positive_int, help="feeds: changes missed before the resume")
+    add(
+        "--workers",
+        type=positive_int,
+        help="serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, "
+        "idle, reload)",
+    )
+    add("--gateways", type=positive_int, help="with --workers: gateway processes (default 1)")
+    add("--reload-every", type=positive_float, help="reload: seconds between reloads (3)")
     add("--smoke", action="store_true", help="small sizes, 10 s (CI)")
     add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     add("--no-progress", action="store_true", help="no live progress line")
@@ -145,6 +161,7 @@ def params_from(args: argparse.Namespace) -> Params:
 def _runners() -> dict[str, Callable[..., Outcome]]:
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
+    from loadtest.reload import run_reload
     from loadtest.traffic import run_traffic
     from loadtest.wake import run_wake
 
@@ -156,6 +173,7 @@ def _runners() -> dict[str, Callable[..., Outcome]]:
         "idle": run_idle,
         "wake": run_wake,
         "feeds": run_feeds,
+        "reload": run_reload,
     }
 
 

@@ -43,6 +43,7 @@ import errno
 import math
 import os
 import secrets
+import socket as _socket
 import struct
 import time
 from array import array
@@ -140,6 +141,7 @@ class Recorder:
         "latencies",
         "measure_from",
         "received",
+        "samples",
         "sent",
         "series",
         "start",
@@ -149,6 +151,9 @@ class Recorder:
         self.start = start
         self.measure_from = measure_from
         self.latencies = array("d")
+        #: (send time, latency) pairs, kept only by sockets that need the send times
+        #: (``loadtest.sequenced``): the parent sorts them by when they were sent.
+        self.samples = array("d")
         self.series = [0] * ticks
         self.delivered = 0
         self.received: Counter[int] = Counter()
@@ -171,6 +176,7 @@ class Recorder:
             "errors": dict(self.errors),
             "latency": Histogram.of(self.latencies).to_wire(),
             "series": self.series,
+            "samples": self.samples.tobytes(),
         }
 
 
@@ -277,6 +283,11 @@ class Socket(asyncio.Protocol):
         recorder.delivered += messages
         recorder.received[self.room] += messages
         recorder.tick(now, messages)
+
+    def tally(self) -> dict[str, Any] | None:
+        """What this socket counted of its run beyond the recorder's figures (none here;
+        ``loadtest.sequenced``: messages seen by sequence number)."""
+        return None
 
     def close(self) -> None:
         """End the TCP connection (the server sees it dropped)."""
@@ -566,24 +577,62 @@ class FeedWriter(Writer):
             self.own(now)
 
 
-ROLES: dict[str, Callable[..., Socket]] = {
-    "member": lambda url, room, recorder, number, **kw: Socket(url, room, recorder, **kw),
-    "writer": Writer,
-    "caller": Caller,
-    "probe": Probe,
-    "subscriber": Subscriber,
-    "feed_writer": FeedWriter,
-}
+def roles() -> dict[str, Callable[..., Socket]]:
+    """The socket class of each role an item may name."""
+    # The sequenced sockets live with their module (they subclass these).
+    from loadtest.sequenced import SequencedMember, SequencedWriter
+
+    return {
+        "member": lambda url, room, recorder, number, **kw: Socket(url, room, recorder, **kw),
+        "writer": Writer,
+        "caller": Caller,
+        "probe": Probe,
+        "subscriber": Subscriber,
+        "feed_writer": FeedWriter,
+        "seq_member": SequencedMember,
+        "seq_writer": SequencedWriter,
+    }
+
+
+#: Linux's ``IP_BIND_ADDRESS_NO_PORT`` (``socket`` names it from Python 3.12 on).
+IP_BIND_ADDRESS_NO_PORT = getattr(_socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+def bound_socket(source: str) -> _socket.socket:
+    """A non-blocking TCP socket bound to ``source`` whose port the kernel picks only at
+    ``connect`` (``IP_BIND_ADDRESS_NO_PORT``), unique for that destination. A plain
+    ``bind((source, 0))`` must pick a port free for every destination, from ports that
+    fill up as sockets open: past the ephemeral range's size (28,232 here) every port is
+    held by some socket, and each bind searched them (a few hundred connects a second
+    near 100,000 sockets)."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        with contextlib.suppress(OSError):  # not Linux: the port is picked by bind
+            sock.setsockopt(_socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def open_socket(
     host: str, port: int, factory: Callable[[], Socket], source: str | None
 ) -> Socket:
-    """Connect one socket and complete its opening handshake."""
+    """Connect one socket (from ``source`` when given) and complete its opening handshake."""
     loop = asyncio.get_running_loop()
-    local = (source, 0) if source else None
     async with asyncio.timeout(CONNECT_TIMEOUT):
-        transport, socket = await loop.create_connection(factory, host, port, local_addr=local)
+        if source:
+            sock = bound_socket(source)
+            try:
+                await loop.sock_connect(sock, (host, port))
+                transport, socket = await loop.create_connection(factory, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            transport, socket = await loop.create_connection(factory, host, port)
         try:
             await socket.opened
         except BaseException:
@@ -655,6 +704,7 @@ class _ClientProcess:
         base = int(options.get("first_number", 0))
         give_up = int(options.get("give_up") or 0)
         skipped: list[int] = []
+        kinds = roles()
 
         async def one(index: int, path: str, role: str, room: int) -> None:
             if ramp:
@@ -662,7 +712,7 @@ class _ClientProcess:
                 if delay > 0:
                     await asyncio.sleep(delay)
             url = f"ws://{host}:{port}{path}"
-            make = ROLES[role]
+            make = kinds[role]
 
             def factory() -> Socket:
                 return make(url, room, recorder, base + index, roost_v1=roost_v1)
@@ -717,7 +767,11 @@ class _ClientProcess:
         if not unpaced:
             await self._paced(writers, rate, deadline)
         await self._drain(writers, deadline, counted=count > 0)
-        self.commands.reply("done", recorder.outcome())
+        outcome = recorder.outcome()
+        tallies = [t for socket in sockets if (t := socket.tally()) is not None]
+        if tallies:
+            outcome["tallies"] = tallies
+        self.commands.reply("done", outcome)
 
     async def _paced(self, writers: Sequence[Socket], rate: float, deadline: float) -> None:
         """Raise every writer's allowance ``rate`` a second until ``deadline``."""

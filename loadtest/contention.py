@@ -27,11 +27,12 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from loadtest.process import Child, machine_busy_seconds
+from loadtest.process import machine_busy_seconds
 
 __all__ = [
     "BUDGET",
     "CONTENDED",
+    "Measured",
     "Meter",
     "Windowed",
     "contended",
@@ -47,10 +48,18 @@ CONTENDED = 0.10
 BUDGET = 75.0
 
 
+class Measured(Protocol):
+    """A process (or a group of them) whose CPU time can be read."""
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds so far."""
+        ...
+
+
 class Meter:
     """CPU seconds spent outside this process and ``children`` since ``start()``."""
 
-    def __init__(self, children: Sequence[Child]) -> None:
+    def __init__(self, children: Sequence[Measured]) -> None:
         self._children = list(children)
         self._machine = 0.0
         self._ours = 0.0

@@ -22,6 +22,12 @@ Rules that keep the comparison fair:
 * The sockets are then held for ``--duration`` seconds; the server's CPU while they sit
   idle is reported.
 
+With ``--workers N [--gateways M]`` the Roost side is a cluster (``loadtest.cluster``):
+its RSS is summed over the supervisor and every gateway and worker (no ``gc.collect()``
+in them: none can be asked), the sockets held are counted from ``/proc/net/tcp`` (one
+count over every gateway) and the rooms are evicted through the admin API. Several
+gateways hold more sockets than one process's open-file limit allows.
+
 For many sockets (``--connections 100000``) the clients connect from several local
 addresses (``--sources``: 127.0.0.1..N, each with its own ephemeral ports) from several
 processes (``--procs``), every process raising its open-file limit as far as it may; a
@@ -36,16 +42,17 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+from loadtest.cluster import ClusterServer
 from loadtest.params import Params
-from loadtest.process import Child, raise_fd_limit
+from loadtest.process import raise_fd_limit
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
-from loadtest.rig import Connected, Rig
-from loadtest.servers import SIDES, object_path
+from loadtest.rig import Connected, Rig, Server
+from loadtest.servers import CLUSTER, SIDES, object_path
 
-__all__ = ["GOALS", "SideMemory", "run_idle", "settled_rss"]
+__all__ = ["GOALS", "SideMemory", "idle_sides", "run_idle", "settled_rss"]
 
 WARMUP_SOCKETS = 20
 SETTLE_INTERVAL = 0.3
@@ -73,6 +80,8 @@ class SideMemory:
     errors: dict[str, int]
     connect_p50_ms: float
     connect_p99_ms: float
+    #: A cluster's processes before and after: RSS, open files and their limit.
+    processes: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def per_socket(self) -> float:
@@ -93,7 +102,12 @@ class SideMemory:
         }
 
 
-def settled_rss(server: Child) -> int:
+def idle_sides(params: Params) -> tuple[str, str]:
+    """The servers compared: Roost (one process, or the cluster) and the bare server."""
+    return (CLUSTER, "baseline") if params.cluster else SIDES
+
+
+def settled_rss(server: Server) -> int:
     """The server's RSS in KiB after garbage collection, once it stops moving."""
     previous = server.call("gc")[1]
     deadline = time.monotonic() + SETTLE_TIMEOUT
@@ -105,7 +119,7 @@ def settled_rss(server: Child) -> int:
         previous = current
 
 
-def _wait_count(server: Child, expected: int, timeout: float = 60.0) -> int:
+def _wait_count(server: Server, expected: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while (held := int(server.call("count")[1])) != expected:
         if time.monotonic() > deadline:
@@ -118,8 +132,8 @@ def _rooms(params: Params) -> list[str]:
     return [object_path("room", k).rsplit("/", 1)[1] for k in range(params.rooms)]
 
 
-def _hibernate(server: Child, side: str, names: Sequence[str]) -> None:
-    if side == "roost":
+def _hibernate(server: Server, side: str, names: Sequence[str]) -> None:
+    if side != "baseline":
         server.call("hibernate", "ROOM", list(names), timeout=120.0)
 
 
@@ -140,6 +154,7 @@ def measure_side(
     _wait_count(server, 0)
     _hibernate(server, side, names)
     before = settled_rss(server)
+    processes = {"before": server.census()} if isinstance(server, ClusterServer) else {}
     items = [
         (object_path("room", k % params.rooms), "member", k % params.rooms)
         for k in range(params.connections)
@@ -150,6 +165,8 @@ def measure_side(
     _hibernate(server, side, names)
     held = _wait_count(server, connected.opened)  # parked: still open
     after = settled_rss(server)
+    if isinstance(server, ClusterServer):
+        processes["after"] = server.census()
     cpu0 = sum(server.cpu())
     time.sleep(params.duration)
     idle_cpu = sum(server.cpu()) - cpu0
@@ -172,14 +189,17 @@ def measure_side(
         errors=errors,
         connect_p50_ms=connected.times.quantile(0.5) * 1e3,
         connect_p99_ms=connected.times.quantile(0.99) * 1e3,
+        processes=processes,
     )
 
 
 def run_idle(params: Params, *, progress: bool | None = None) -> Outcome:
     """Measure Roost, then the baseline, with the same client processes."""
+    sides = idle_sides(params)
     with tempfile.TemporaryDirectory(prefix="roost-idle-") as tmp, ExitStack() as stack:
-        rig = Rig(stack, (), params.procs, tmp, progress=progress)
-        results = {side: measure_side(rig, stack, side, params, tmp) for side in SIDES}
+        shape = (params.workers, params.gateway_count)
+        rig = Rig(stack, (), params.procs, tmp, progress=progress, shape=shape)
+        results = {side: measure_side(rig, stack, side, params, tmp) for side in sides}
     return summarize(params, results)
 
 
@@ -198,17 +218,39 @@ def fd_limits() -> dict[str, int]:
 
 def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
     """The outcome of ``idle`` from both sides' readings."""
-    roost, base = results["roost"], results["baseline"]
+    sides = list(results)
+    roost, base = results[sides[0]], results[sides[1]]
+    cluster = roost.side == CLUSTER
     limits = fd_limits()
-    errors = {f"{s}:{k}": v for s in SIDES for k, v in results[s].errors.items()}
+    errors = {f"{s}:{k}": v for s in sides for k, v in results[s].errors.items()}
+    if cluster:
+        subject = (
+            f"Roost as a cluster ({params.workers} worker(s), {params.gateway_count} gateway(s))"
+        )
+        method = (
+            "Roost: `roost serve --workers N --gateways M`; RSS (VmRSS) summed over the "
+            "supervisor, its gateways and workers, once settled (no `gc.collect()` in them), "
+            "before and after the sockets open; growth / sockets open; sockets held counted "
+            "from /proc/net/tcp (ESTABLISHED on the port, every gateway); the rooms are then "
+            "evicted through `POST /_roost/objects/room/{name}/hibernate` (sockets stay "
+            "open, parked). Baseline: bare `websockets.asyncio.server.serve` in one process, "
+            "RSS after `gc.collect()`, handler awaiting messages (`compression=None`, "
+            "`ping_interval=None`). Each server alone; same client processes and code (no "
+            "permessage-deflate offered); uvloop on both sides."
+        )
+    else:
+        subject = "Roost (parked)"
+        method = (
+            "Server RSS (VmRSS, KiB = 1024 bytes) after `gc.collect()` in the server, once "
+            "settled, before and after the sockets open; growth / sockets open. Roost: the "
+            "rooms are then evicted with `app.hibernate` (sockets stay open, parked). "
+            "Baseline: bare `websockets.asyncio.server.serve`, handler awaiting messages "
+            "(`compression=None`, `ping_interval=None`). Each server alone in its own "
+            "process; same client processes and code (no permessage-deflate offered); "
+            "uvloop on both sides."
+        )
     notes = [
-        "Server RSS (VmRSS, KiB = 1024 bytes) after `gc.collect()` in the server, once "
-        "settled, before and after the sockets open; growth / sockets open. Roost: the "
-        "rooms are then evicted with `app.hibernate` (sockets stay open, parked). "
-        "Baseline: bare `websockets.asyncio.server.serve`, handler awaiting messages "
-        "(`compression=None`, `ping_interval=None`). Each server alone in its own "
-        "process; same client processes and code (no permessage-deflate offered); "
-        "uvloop on both sides.",
+        method,
         "Readings: "
         + "; ".join(
             f"{r.side}: {r.opened} of {r.asked} open, before {r.before_kib} KiB, open "
@@ -217,24 +259,29 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
         )
         + ".",
     ]
+    if roost.processes:
+        notes.append("Cluster processes, parked: " + process_table(roost.processes) + ".")
+    stopped = stopped_by(roost, limits)
     if roost.opened < params.connections or base.opened < params.connections:
         notes.append(
             f"Not every socket opened: {errors or 'no error reported'}; open-file limits "
             f"per process: soft {limits['soft']}, hard {limits['hard']} (kernel ceiling "
             f"fs.nr_open {limits['nr_open']}); a process may raise its soft limit to the "
             "hard one, and only one with CAP_SYS_RESOURCE the hard limit itself."
+            + (f" Roost stopped at {roost.opened:,}: {stopped}." if stopped else "")
         )
     ratio_target = Target("ratio", "at_most", 0.6)
+    parked = "cluster rooms evicted (parked)" if cluster else "Roost rooms evicted (parked)"
     rows = [
         Row(
-            f"RSS growth per socket, {roost.opened} sockets, Roost rooms evicted (parked)",
+            f"RSS growth per socket, {roost.opened} sockets, {parked}",
             roost.per_socket,
             base.per_socket,
             "KiB",
             Target("value", "at_most", 8.0),
         ),
         Row(
-            f"RSS growth per socket, {roost.opened} sockets, Roost rooms evicted (parked)",
+            f"RSS growth per socket, {roost.opened} sockets, {parked}",
             roost.per_socket,
             base.per_socket,
             "KiB",
@@ -262,23 +309,68 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
         ),
         Row("sockets open (info)", roost.opened, base.opened, "sockets"),
     ]
+    label = "idle" if params.connections < 100_000 else f"idle, {params.connections:,} asked"
+    if cluster:
+        label = "idle-cluster" + ("-100k" if params.connections >= 100_000 else "")
+    shape = (
+        f"Roost as {params.workers} worker(s) behind {params.gateway_count} gateway(s): "
+        if cluster
+        else ""
+    )
     return Outcome(
         scenario="idle",
-        label="idle" if params.connections < 100_000 else f"idle, {params.connections:,} asked",
+        label=label,
         params=params.to_json(),
-        roost=Side("Roost (parked)", roost.per_socket, "KiB/socket", roost.to_json()),
+        roost=Side(subject, roost.per_socket, "KiB/socket", roost.to_json()),
         baseline=Side("bare websockets server", base.per_socket, "KiB/socket", base.to_json()),
         higher_is_better=False,
         goals=GOALS,
         notes=notes,
         errors=errors,
-        heading="Idle WebSockets: server memory per socket",
+        heading="Idle WebSockets: server memory per socket"
+        + (", Roost as a cluster" if cluster else ""),
         sizes=(
-            f"{params.connections} idle sockets over {params.rooms} room(s), held by "
+            f"{shape}{params.connections} idle sockets over {params.rooms} room(s), held by "
             f"{params.procs} client process(es) from {max(1, params.sources)} local "
             f"address(es); {WARMUP_SOCKETS} warm-up sockets opened and closed first; held "
             f"{params.duration:g} s"
         ),
         rows=rows,
-        extra={"fd_limits": limits, "opened": {s: results[s].opened for s in SIDES}},
+        extra={
+            "fd_limits": limits,
+            "opened": {"roost": roost.opened, "baseline": base.opened},
+            "stopped_by": stopped,
+        },
     )
+
+
+def process_table(processes: dict[str, dict[str, dict[str, int]]]) -> str:
+    """``gateway 0 +97,412 KiB RSS, 16,702 of 20,000 files; ...`` from a cluster's census
+    before and after the sockets opened."""
+    before, after = processes.get("before", {}), processes.get("after", {})
+    parts = []
+    for label, now in after.items():
+        grown = now["rss_kib"] - before.get(label, {}).get("rss_kib", 0)
+        parts.append(
+            f"{label} {grown:+,} KiB RSS ({now['rss_kib']:,} KiB), {now['open_files']:,} of "
+            f"{now['fd_limit']:,} open files"
+        )
+    return "; ".join(parts)
+
+
+def stopped_by(memory: SideMemory, limits: dict[str, int]) -> str:
+    """Why fewer sockets opened than asked, as far as the readings tell ("" if all did)."""
+    if memory.opened >= memory.asked:
+        return ""
+    after = memory.processes.get("after", {})
+    full = [
+        label
+        for label, p in after.items()
+        if p["fd_limit"] > 0 and p["open_files"] >= p["fd_limit"] - 64
+    ]
+    kinds = ", ".join(f"{k} {v}" for k, v in memory.errors.items()) or "none"
+    if full:
+        return f"stopped by the open-file limit of {', '.join(full)}; connect errors: {kinds}"
+    if after:
+        return f"no process at its open-file limit; connect errors: {kinds}"
+    return f"stopped by the open-file limit of one process ({limits}); connect errors: {kinds}"

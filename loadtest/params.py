@@ -11,6 +11,9 @@ Rules:
    ``wake`` samples for ``duration``.
 3. A value not given on the command line comes from the scenario's defaults, then from
    ``SMOKE`` in smoke mode (small sizes that still exercise every path).
+4. ``workers`` (0: none) serves the Roost side as a cluster, ``roost serve --workers N
+   --gateways M`` (``loadtest.cluster``), for the scenarios in ``CLUSTER_SCENARIOS``;
+   ``reload`` always runs one (2 workers by default). ``gateways`` needs ``workers``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
+__all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
 
 #: Every scenario the load generator knows, in the suite's order.
-SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds")
+SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload")
+#: The scenarios whose Roost server may run as a cluster (rule 4).
+CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,23 @@ class Params:
     give_up: int = 0
     #: ``feeds``: changes each writer makes; ``resume``: changes missed before resuming.
     missed: int = 100
+    #: Worker processes of a cluster (rule 4); 0: Roost in one process, no cluster.
+    workers: int = 0
+    #: Gateway processes of a cluster; 0: one (``roost serve``'s default).
+    gateways: int = 0
+    #: ``reload``: seconds from one reload's start to the next.
+    reload_every: float = 3.0
     smoke: bool = False
+
+    @property
+    def cluster(self) -> bool:
+        """True when the Roost side runs as a cluster (rule 4)."""
+        return self.workers > 0
+
+    @property
+    def gateway_count(self) -> int:
+        """The cluster's gateway processes (1 unless given)."""
+        return max(1, self.gateways)
 
     @property
     def window_seconds(self) -> float:
@@ -91,6 +112,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "idle": {"connections": 10_000, "rooms": 1, "procs": 2, "duration": 10.0, "rounds": 1},
     "wake": {"connections": 20, "rooms": 20, "rounds": 1},
     "feeds": {"connections": 1000, "rooms": 1, "writers": 1, "window": 8, "missed": 100},
+    "reload": {
+        "connections": 300,
+        "rooms": 30,
+        "writers": 2,
+        "rate": 20.0,
+        "window": 64,
+        "rounds": 1,
+        "duration": 30.0,
+        "workers": 2,
+    },
 }
 
 #: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
@@ -102,6 +133,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "idle": {"connections": 1000, "procs": 1},
     "wake": {"connections": 5, "rooms": 5},
     "feeds": {"connections": 100, "missed": 20, "rounds": 1},
+    "reload": {"connections": 60, "rooms": 6, "reload_every": 2.5},
 }
 
 
@@ -137,3 +169,18 @@ def _check(params: Params) -> None:
         raise ValueError(f"duration must be above 0, got {params.duration:g}")
     if not 1 <= params.sources <= 250:
         raise ValueError(f"sources must be from 1 to 250, got {params.sources}")
+    if params.workers < 0 or params.gateways < 0:
+        raise ValueError("workers and gateways must be at least 0")
+    if params.gateways and not params.workers:
+        raise ValueError("gateways needs workers (a cluster)")
+    if params.workers and params.scenario not in CLUSTER_SCENARIOS:
+        raise ValueError(
+            f"{params.scenario} cannot run against a cluster, expected one of {CLUSTER_SCENARIOS}"
+        )
+    if params.scenario == "reload":
+        if not params.workers:
+            raise ValueError("reload needs a cluster: workers must be at least 1")
+        if params.size < 40:
+            raise ValueError(f"reload: size must be at least 40 bytes, got {params.size}")
+        if params.reload_every <= 0:
+            raise ValueError(f"reload_every must be above 0, got {params.reload_every:g}")

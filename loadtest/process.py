@@ -258,6 +258,10 @@ class Child:
         """User and system CPU seconds used by the child so far."""
         return cpu_times(self.pid)
 
+    def rss(self) -> int:
+        """The child's resident set size in KiB."""
+        return rss_kib(self.pid)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to stop; terminate, then kill it if it does not (Rule 3)."""
         if self.process.is_alive():

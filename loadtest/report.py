@@ -4,12 +4,14 @@ The shape follows ``loadtest.bench_storage``: a plain-text table on stdout, a JS
 document, and one delimited section of ``RESULTS.md`` (``<!-- name:begin -->`` ...
 ``<!-- name:end -->``) that a later run replaces and that leaves the other sections
 alone. A row's target bounds either its ratio to the baseline or Roost's own figure,
-from above or from below.
+from above or from below. A row whose baseline is NaN has none (a count that must be 0
+whatever a baseline does): its baseline and ratio read "—".
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sqlite3
@@ -44,7 +46,10 @@ class Target:
         return value >= self.limit if self.bound == "at_least" else value <= self.limit
 
     def text(self, row: Row) -> str:
-        """``≥ 1.5{TIMES} bare`` or ``≤ 8 KiB`` (``TIMES`` is the multiplication sign)."""
+        """``≥ 1.5{TIMES} bare``, ``≤ 8 KiB`` or ``= 0 sockets`` (``TIMES`` is the
+        multiplication sign)."""
+        if self.on == "value" and self.bound == "at_most" and self.limit == 0:
+            return f"= 0 {row.unit}"
         sign = "≥" if self.bound == "at_least" else "≤"
         if self.on == "ratio":
             return f"{sign} {self.limit:g}{TIMES} {row.baseline_word}"
@@ -65,7 +70,9 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        """Roost over the baseline."""
+        """Roost over the baseline (NaN when there is no baseline)."""
+        if math.isnan(self.baseline):
+            return math.nan
         return self.roost / self.baseline if self.baseline else float("inf")
 
     @property
@@ -76,13 +83,18 @@ class Row:
     def to_json(self) -> dict[str, object]:
         """The JSON form: every field plus ``ratio`` and ``met``."""
         row = asdict(self)
-        row["ratio"] = self.ratio
+        alone = math.isnan(self.baseline)
+        row["baseline"] = None if alone else self.baseline  # JSON has no NaN
+        row["ratio"] = None if alone else self.ratio
         row["met"] = self.met
         return row
 
 
 def number(value: float) -> str:
-    """A figure with three significant digits or so (thousands grouped)."""
+    """A figure with three significant digits or so (thousands grouped); a count (an
+    ``int``) in full."""
+    if isinstance(value, int):
+        return f"{value:,}"
     if abs(value) >= 10_000:
         return f"{value:,.0f}"
     if abs(value) < 10:
@@ -92,11 +104,12 @@ def number(value: float) -> str:
 
 def _cells(row: Row) -> tuple[str, str, str, str, str, str]:
     met = row.met
+    alone = math.isnan(row.baseline)
     return (
         row.name,
         f"{number(row.roost)} {row.unit}",
-        f"{number(row.baseline)} {row.unit}",
-        f"{row.ratio:.2f}{TIMES} {row.baseline_word}",
+        "—" if alone else f"{number(row.baseline)} {row.unit}",
+        "—" if alone else f"{row.ratio:.2f}{TIMES} {row.baseline_word}",
         "—" if row.target is None else row.target.text(row),
         "—" if met is None else ("met" if met else "NOT met"),
     )

@@ -12,6 +12,9 @@ Rules:
    and only here.
 3. The JSON document has at least ``scenario``, ``params``, ``roost``, ``baseline`` (each
    with ``figure`` and ``unit``), ``ratio`` and ``targets``; the rest is detail.
+4. A ``Check`` is a count that must stay within its limit whatever the baseline does
+   (sockets closed by a reload, messages lost or repeated: 0); it is met or not on its
+   own, decided here too.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Literal
 from loadtest.report import TIMES, Row, number
 from loadtest.stats import TICK, Histogram
 
-__all__ = ["Goal", "Outcome", "Side", "oriented_ratio"]
+__all__ = ["Check", "Goal", "Outcome", "Side", "oriented_ratio"]
 
 
 def oriented_ratio(roost: float, baseline: float, higher_is_better: bool) -> float:
@@ -50,6 +53,24 @@ class Goal:
         """True when the figures are within this target."""
         value = {"ratio": ratio, "value": roost, "delta": roost - baseline}[self.on]
         return value >= self.limit if self.bound == "at_least" else value <= self.limit
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A count that must not pass ``limit`` (rule 4)."""
+
+    name: str
+    count: int
+    limit: int = 0
+
+    @property
+    def met(self) -> bool:
+        """True when the count is within the limit."""
+        return self.count <= self.limit
+
+    def to_json(self) -> dict[str, object]:
+        """``name``, ``count``, ``limit`` and ``met``."""
+        return {"name": self.name, "count": self.count, "limit": self.limit, "met": self.met}
 
 
 @dataclass(slots=True)
@@ -77,6 +98,7 @@ class Outcome:
     baseline: Side
     higher_is_better: bool
     goals: Sequence[Goal] = ()
+    checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     client_saturated: bool = False
@@ -133,6 +155,7 @@ class Outcome:
                 {"text": g.text, "on": g.on, "bound": g.bound, "limit": g.limit, "met": m}
                 for g, m in zip(self.goals, met, strict=True)
             ],
+            "checks": [check.to_json() for check in self.checks],
             "errors": dict(self.errors),
             "client_saturated": self.client_saturated,
             "notes": list(self.notes),
@@ -154,8 +177,13 @@ class Outcome:
         if not self.available:
             return f"{self.label}: unavailable — {'; '.join(self.notes)}"
         goals = ", ".join(
-            f"{g.text}: {'met' if m else 'NOT met'}"
-            for g, m in zip(self.goals, self.met(), strict=True)
+            [
+                *(
+                    f"{g.text}: {'met' if m else 'NOT met'}"
+                    for g, m in zip(self.goals, self.met(), strict=True)
+                ),
+                *(f"{c.name} {c.count:,}: {'met' if c.met else 'NOT met'}" for c in self.checks),
+            ]
         )
         return (
             f"{self.label}: Roost {number(self.roost.figure)} {self.roost.unit}, "

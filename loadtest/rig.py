@@ -14,6 +14,9 @@ Rules:
 4. A process busy at least ``SATURATED`` of the wall time is taken as saturated: the
    server limits a window when its process was; the client side when a client process
    was (then Roost's figure is a lower bound, and the result says so).
+5. The side ``cluster`` is Roost served by ``roost serve --workers N --gateways M``
+   (``loadtest.cluster.ClusterServer``, given ``shape=(N, M)``): it answers the same
+   calls as a server child, and its CPU and RSS are summed over all its processes.
 """
 
 from __future__ import annotations
@@ -26,15 +29,26 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as connection_wait
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from loadtest.clients import PROGRESS_FIELDS, client_main
+from loadtest.cluster import ClusterServer
 from loadtest.contention import Meter
-from loadtest.process import Child, ChildError, CpuShares, Message, rss_kib
-from loadtest.servers import server_main
+from loadtest.process import Child, ChildError, CpuShares, Message
+from loadtest.servers import CLUSTER, server_main
 from loadtest.stats import Histogram, add_series
 
-__all__ = ["SATURATED", "Connected", "Progress", "Rig", "Window", "deal", "finding"]
+__all__ = [
+    "SATURATED",
+    "Connected",
+    "Progress",
+    "Rig",
+    "Server",
+    "Window",
+    "deal",
+    "finding",
+]
 
 #: A process busy this share of the wall time is taken as saturated (rule 4).
 SATURATED = 0.9
@@ -42,6 +56,34 @@ SATURATED = 0.9
 POLL = 0.25
 #: Seconds between the start command and the common start instant (rule 2).
 LEAD = 0.3
+
+
+class Server(Protocol):
+    """A server under test: a server child (``loadtest.servers``) or a cluster (rule 5)."""
+
+    name: str
+    ready: Message
+
+    @property
+    def pid(self) -> int:
+        """The process id (of the supervisor, for a cluster)."""
+        ...
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds so far."""
+        ...
+
+    def rss(self) -> int:
+        """Resident set size in KiB."""
+        ...
+
+    def call(self, *message: Any, timeout: float = 30.0, expect: str | None = None) -> Message:
+        """A command and its reply."""
+        ...
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it."""
+        ...
 
 
 def deal(items: Sequence[Any], parts: int) -> list[list[Any]]:
@@ -123,6 +165,10 @@ class Window(CpuShares):
     client_cpu: list[float]
     others: float
     rss_max_kib: int
+    #: What each client process answered, as it came (scenarios read more of it).
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds between the CPU readings around the window (its lead and drain included).
+    elapsed: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -139,6 +185,13 @@ class Window(CpuShares):
         """CPU seconds of other work on the machine over wall seconds (in CPUs)."""
         return self.others / self.seconds
 
+    @property
+    def machine_busy(self) -> float:
+        """CPU seconds of every process (server, clients, other work) between the CPU
+        readings, over the seconds between them: in CPUs, at most the machine's count."""
+        busy = self.server_cpu + sum(self.client_cpu) + self.others
+        return busy / (self.elapsed or self.seconds)
+
 
 class Rig:
     """Servers of ``sides`` and ``procs`` client processes (rule 1)."""
@@ -151,8 +204,10 @@ class Rig:
         data_dir: str,
         *,
         progress: bool | None = None,
+        shape: tuple[int, int] = (0, 0),
     ) -> None:
-        self.servers: dict[str, Child] = {}
+        self.servers: dict[str, Server] = {}
+        self.shape = shape
         for side in sides:
             self.start_server(stack, side, data_dir)
         context = multiprocessing.get_context("spawn")
@@ -165,9 +220,20 @@ class Rig:
         self.progress = Progress(self.arrays, progress)
         self.meter = Meter([*self.servers.values(), *self.clients])
 
-    def start_server(self, stack: ExitStack, side: str, data_dir: str) -> Child:
-        """Start (or restart) the server of ``side``."""
-        server = Child(f"{side} server", server_main, side, data_dir)
+    def start_server(self, stack: ExitStack, side: str, data_dir: str) -> Server:
+        """Start (or restart) the server of ``side`` (rule 5 for ``cluster``)."""
+        server: Server
+        if side == CLUSTER:
+            workers, gateways = self.shape
+            directory = Path(data_dir) / f"cluster-{len(self.servers)}"
+            server = ClusterServer(
+                f"cluster server ({workers} workers, {gateways} gateways)",
+                directory,
+                workers,
+                max(1, gateways),
+            )
+        else:
+            server = Child(f"{side} server", server_main, side, data_dir)
         stack.callback(server.stop)
         self.servers[side] = server
         if hasattr(self, "meter"):
@@ -237,7 +303,13 @@ class Rig:
         return connected
 
     def run(
-        self, side: str, group: str, number: int, options: dict[str, Any], *, extra: float = 60.0
+        self,
+        side: str,
+        group: str,
+        number: int,
+        options: dict[str, Any],
+        *,
+        extra: float = 60.0,
     ) -> Window:
         """One measured window of ``side`` (rule 2)."""
         self.progress.label = f"{side}: round {number}"
@@ -245,16 +317,16 @@ class Rig:
         seconds = float(options["seconds"])
         start = time.monotonic() + LEAD
         procs = [server, *self.clients]
+        read_at = time.monotonic()
         before = [proc.cpu() for proc in procs]
         self.meter.start()
         for client in self.clients:
             client.send("run", group, {**options, "start": start})
-        rss = [rss_kib(server.pid)]
-        replies = self.wait(
-            self.clients, "done", seconds + extra, lambda: rss.append(rss_kib(server.pid))
-        )
+        rss = [server.rss()]
+        replies = self.wait(self.clients, "done", seconds + extra, lambda: rss.append(server.rss()))
         after = [proc.cpu() for proc in procs]
         others = self.meter.others()
+        elapsed = time.monotonic() - read_at
         self.progress.done()
         window = Window(
             side=side,
@@ -272,10 +344,12 @@ class Rig:
             client_cpu=[sum(b) - sum(a) for a, b in zip(before[1:], after[1:], strict=True)],
             others=others,
             rss_max_kib=max(rss),
+            elapsed=elapsed,
         )
         series = []
         for reply in replies:
             outcome: dict[str, Any] = reply[1]
+            window.outcomes.append(outcome)
             window.delivered += outcome["delivered"]
             window.received.update(outcome["received"])
             window.sent.update(outcome["sent"])

@@ -13,6 +13,9 @@
     nothing (``loadtest.bench_sdk``);
   - ``FeedRoom`` and ``FeedBroadcast``: see ``loadtest.feeds``.
 
+* ``cluster``: the same objects served by ``roost serve --workers N --gateways M`` in a
+  subprocess (``loadtest.cluster``); its own data directory.
+
 * ``baseline``: a bare ``websockets.asyncio.server.serve`` doing the same jobs by path: a
   path under ``/objects/echo/`` sends each message back (``await ws.send(message)``);
   any other path is a room, and every message goes to every connection of that path
@@ -51,6 +54,7 @@ from loadtest.process import Commands, RssReader, raise_fd_limit, run_loop
 
 __all__ = [
     "BACKLOG",
+    "CLUSTER",
     "ECHO_PREFIX",
     "MAX_SIZE",
     "ROOM_PREFIX",
@@ -58,12 +62,15 @@ __all__ = [
     "Echo",
     "Room",
     "Sink",
+    "app_objects",
     "object_path",
     "server_main",
 ]
 
 #: The servers compared: Roost and the bare websockets server.
 SIDES = ("roost", "baseline")
+#: The side name of Roost served as a cluster (``loadtest.cluster``).
+CLUSTER = "cluster"
 #: URL path prefixes of the rooms and the echo objects (kebab-case bindings).
 ROOM_PREFIX = "/objects/room/"
 ECHO_PREFIX = "/objects/echo/"
@@ -118,7 +125,8 @@ class Sink(Echo):
         """Nothing to do."""
 
 
-def _objects() -> dict[str, type[hub.DurableObject]]:
+def app_objects() -> dict[str, type[hub.DurableObject]]:
+    """Every object class of the load generator by binding (for ``hub.Hub``)."""
     # The feed objects live with their scenario.
     from loadtest.feeds import BROADCAST_BINDING, FEED_BINDING, FeedBroadcast, FeedRoom
 
@@ -138,7 +146,7 @@ Served = tuple[int, Callable[[], int], Callable[[str, Sequence[str]], Awaitable[
 @asynccontextmanager
 async def _roost(data_dir: Path) -> AsyncIterator[Served]:
     # A long idle timeout: objects stay live during a run unless evicted on purpose.
-    app = hub.Hub(_objects(), data_dir=data_dir, idle_timeout=3600.0)
+    app = hub.Hub(app_objects(), data_dir=data_dir, idle_timeout=3600.0)
 
     async def evict(binding: str, names: Sequence[str]) -> int:
         return sum([await app.hibernate(binding, name) for name in names])

@@ -63,28 +63,34 @@ class Part:
         return shlex.join(words)
 
 
+#: The sizes of the 100,000-parked-sockets runs.
+_MANY = {
+    "connections": 100_000,
+    "rooms": 10,
+    "procs": 6,
+    "sources": 8,
+    "give_up": 100,
+    "duration": 5,
+}
+
 #: The scenario parts, in the summary's order.
 PARTS = (
     Part("echo", "echo", {}),
+    Part("echo-cluster", "echo", {"workers": 1}),
+    Part("echo-cluster-2x2", "echo", {"workers": 2, "gateways": 2, "rate": 300, "window": 4}),
     Part("fanout", "fanout", {}),
     Part("chat", "chat", {}),
+    Part("chat-cluster", "chat", {"workers": 1}),
+    Part("chat-cluster-2x2", "chat", {"workers": 2, "gateways": 2, "rate": 40}),
     Part("rpc", "rpc", {}),
     Part("rpc-one", "rpc", {"rooms": 1}),
     Part("idle", "idle", {}),
-    Part(
-        "idle-100k",
-        "idle",
-        {
-            "connections": 100_000,
-            "rooms": 10,
-            "procs": 6,
-            "sources": 8,
-            "give_up": 100,
-            "duration": 5,
-        },
-    ),
+    Part("idle-100k", "idle", _MANY),
+    Part("idle-cluster-100k", "idle", {"workers": 1, "gateways": 6, **_MANY}),
     Part("wake", "wake", {}),
     Part("feeds", "feeds", {}),
+    Part("reload", "reload", {}),
+    Part("reload-2g", "reload", {"gateways": 2}),
 )
 #: The benchmarks with their own command line (``loadtest.bench_*``).
 OTHER_PARTS = ("storage", "sdk")
@@ -166,18 +172,8 @@ def summary_lines(part: str, outcome: Outcome, command: str) -> list[Line]:
     )
     lines = _many_sockets(part, outcome, command)
     if not outcome.goals:
-        return [
-            Line(
-                part,
-                sizes,
-                roost,
-                base,
-                outcome.ratio_text(),
-                "—",
-                "—" + errors + saturated,
-                command,
-            )
-        ]
+        verdict = "—" + errors + saturated
+        lines.append(Line(part, sizes, roost, base, outcome.ratio_text(), "—", verdict, command))
     for goal, met in zip(outcome.goals, outcome.met(), strict=True):
         shown = outcome.ratio_text()
         if goal.on == "delta":
@@ -185,7 +181,21 @@ def summary_lines(part: str, outcome: Outcome, command: str) -> list[Line]:
             shown = f"+{number(delta)} {outcome.roost.unit} over live ({shown})"
         verdict = ("met" if met else "NOT met") + errors + saturated
         lines.append(Line(part, sizes, roost, base, shown, goal.text, verdict, command))
+    if outcome.checks:
+        lines.append(_checks_line(part, outcome, sizes, command))
     return lines
+
+
+def _checks_line(part: str, outcome: Outcome, sizes: str, command: str) -> Line:
+    """One row for every count of the outcome that must stay within its limit."""
+    counts = ", ".join(f"{check.count:,} {check.name}" for check in outcome.checks)
+    target = ", ".join(
+        f"{check.name} {'= 0' if not check.limit else f'≤ {check.limit:,}'}"
+        for check in outcome.checks
+    )
+    failed = [check.name for check in outcome.checks if not check.met]
+    verdict = "met" if not failed else "NOT met: " + ", ".join(failed)
+    return Line(part, sizes, counts, "—", "—", target, verdict, command)
 
 
 #: The issue's target for parked sockets on this machine.
@@ -199,16 +209,8 @@ def _many_sockets(part: str, outcome: Outcome, command: str) -> list[Line]:
     if outcome.scenario != "idle" or asked < MANY_SOCKETS or not isinstance(opened, dict):
         return []
     reached = int(opened.get("roost", 0))
-    limits = outcome.extra.get("fd_limits", {})
-    why = ", ".join(f"{k} {v}" for k, v in outcome.errors.items() if k.startswith("roost:"))
-    verdict = (
-        "met"
-        if reached >= MANY_SOCKETS
-        else (
-            f"NOT met: {reached:,} reached; stopped by the open-file limit of one process "
-            f"({limits}) — connect errors: {why or 'none'}"
-        )
-    )
+    why = str(outcome.extra.get("stopped_by") or "")
+    verdict = "met" if reached >= MANY_SOCKETS else f"NOT met: {reached:,} reached; {why}"
     return [
         Line(
             part,
@@ -329,6 +331,13 @@ def run_suite(args: argparse.Namespace) -> int:
         failed += _other(name, args)
     if args.results_md is not None and lines:
         suite_command = "python -m loadtest suite --results-md " + str(args.results_md)
+        if only:
+            # Rows of the parts left out stay from earlier runs (each section has its date).
+            suite_command += " --only " + " ".join(sorted(only))
+            date += (
+                f" (the rows of {', '.join(sorted(only))}; the others are from earlier runs, "
+                "dated in their sections)"
+            )
         lines = merge_lines(earlier_lines(args.results_md), lines)
         summary = render_summary(lines, machine_line(machine), date, suite_command)
         write_summary(args.results_md, summary)

@@ -18,10 +18,19 @@ connections, sockets closed, messages lost: sent times members minus received). 
 and the baseline take turns window by window, the order switching every round; the
 figure is the median over windows, the ratio median over median. Both servers run in
 processes of their own and idle while the other side is measured.
+
+With ``--workers N [--gateways M]`` Roost runs as a cluster (``roost serve --workers N
+--gateways M``, ``loadtest.cluster``) and its baseline is Roost in one process (the
+server child), the bare server left out. Server CPU is then summed over the
+supervisor, its gateways and workers. The headline with one worker is server CPU (user
++ system) per delivery, against one process (the issue's target: at most 1.3x); with
+more workers, deliveries per second (pace the writers with ``--rate`` to compare at
+the same offered load), and whether the machine's CPUs were the limit.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 from collections import Counter
@@ -30,14 +39,28 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from loadtest.cluster import ClusterServer
+from loadtest.contention import paired_ratios, spread
 from loadtest.params import Params
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
 from loadtest.rig import SATURATED, Connected, Rig, Window, finding
-from loadtest.servers import SIDES, object_path
+from loadtest.servers import CLUSTER, SIDES, object_path
 from loadtest.stats import Histogram, rate_over
 
-__all__ = ["GOALS", "Figures", "Item", "figure_rows", "layout", "lost", "run_traffic"]
+__all__ = [
+    "CLUSTER_CPU_GOAL",
+    "GOALS",
+    "Figures",
+    "Item",
+    "cluster_label",
+    "figure_rows",
+    "layout",
+    "lost",
+    "offered",
+    "run_traffic",
+    "traffic_sides",
+]
 
 Item = tuple[str, str, int]
 """A socket to open: (URL path, role, room key)."""
@@ -51,11 +74,20 @@ GOALS: dict[str, tuple[Goal, ...]] = {
     "fanout": (Goal("ratio", "at_least", 1.5, f"≥ 1.5{chr(0xD7)} websockets.broadcast"),),
 }
 
+#: With one worker: the cluster's server CPU per delivery at most 1.3x one process's.
+CLUSTER_CPU_GOAL = Goal("ratio", "at_least", 1 / 1.3, f"≤ 1.3{chr(0xD7)} one process")
+
 _BASELINES = {
     "echo": "bare websockets echo",
     "fanout": "bare websockets.broadcast",
     "chat": "bare websockets, broadcast per room",
     "rpc": "bare websockets echo",
+}
+_JOBS = {
+    "echo": "`Echo.websocket_message` -> `ws.send(message)`",
+    "rpc": "`roost.v1` `call` of `Echo.echo(value)`, answered by `result`",
+    "fanout": "`ctx.broadcast(message)` in `Room.websocket_message`",
+    "chat": "`ctx.broadcast(message)` in `Room.websocket_message`",
 }
 _HEADINGS = {
     "echo": "Echo through a handler (messages per second)",
@@ -63,6 +95,11 @@ _HEADINGS = {
     "chat": "Chat: many rooms, many writers (deliveries per second)",
     "rpc": "RPC round trips over roost.v1 (round trips per second)",
 }
+
+
+def traffic_sides(params: Params) -> tuple[str, str]:
+    """The servers compared: (Roost, bare server), or (cluster, Roost in one process)."""
+    return (CLUSTER, "roost") if params.cluster else SIDES
 
 
 def layout(params: Params) -> tuple[list[Item], list[Item]]:
@@ -112,17 +149,31 @@ def run_traffic(params: Params, *, progress: bool | None = None) -> Outcome:
     connected: dict[str, Connected] = {}
     windows: list[Window] = []
     run_options = params.run_options()
+    sides = traffic_sides(params)
+    shape = (params.workers, params.gateway_count)
     with tempfile.TemporaryDirectory(prefix="roost-loadtest-") as tmp, ExitStack() as stack:
-        rig = Rig(stack, SIDES, params.procs, tmp, progress=progress)
-        for side in SIDES:
+        rig = Rig(stack, sides, params.procs, tmp, progress=progress, shape=shape)
+        for side in sides:
             connected[side] = _connect(rig, side, params, members, writers)
         for number in range(1, params.rounds + 1):
-            order = SIDES if number % 2 else tuple(reversed(SIDES))
+            order = sides if number % 2 else tuple(reversed(sides))
             for side in order:
                 windows.append(rig.run(side, side, number, run_options))
-        for side in SIDES:
+        for side in sides:
             rig.close(side)
-    return summarize(params, windows, connected, per_room)
+        server = rig.servers.get(CLUSTER)
+        by_process = server.cpu_by_process() if isinstance(server, ClusterServer) else {}
+    outcome = summarize(params, windows, connected, per_room)
+    if by_process:
+        total = sum(by_process.values()) or 1.0
+        outcome.notes.insert(
+            -1,
+            "Cluster CPU by process over the whole run (connects included): "
+            + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in by_process.items())
+            + ".",
+        )
+        outcome.extra["cluster_cpu_seconds"] = by_process
+    return outcome
 
 
 @dataclass(slots=True)
@@ -134,10 +185,12 @@ class Figures:
     connected: Connected
     errors: Counter[str]
     delivered: int
+    sent: int
     server_user: float
     server_sys: float
     server_busy: float
     client_busy: float
+    machine_busy: float
     rss_max_kib: int
 
     @classmethod
@@ -157,16 +210,28 @@ class Figures:
             connected=connected,
             errors=errors,
             delivered=sum(w.delivered for w in done),
+            sent=sum(sum(w.sent.values()) for w in done),
             server_user=sum(w.server_user for w in done),
             server_sys=sum(w.server_sys for w in done),
             server_busy=statistics.median(w.server_busy for w in done),
             client_busy=statistics.median(w.client_busy for w in done),
+            machine_busy=statistics.median(w.machine_busy for w in done),
             rss_max_kib=max(w.rss_max_kib for w in done),
         )
 
     def per_delivery(self, seconds: float) -> float:
         """``seconds`` of CPU per delivery, in µs."""
         return seconds / max(1, self.delivered) * MICRO
+
+    @property
+    def cpu_per_delivery(self) -> float:
+        """Server CPU, user plus system, per delivery, in µs."""
+        return self.per_delivery(self.server_user + self.server_sys)
+
+    @property
+    def cpu_per_message(self) -> float:
+        """Server CPU, user plus system, per message sent (or call made), in µs."""
+        return (self.server_user + self.server_sys) / max(1, self.sent) * MICRO
 
     def to_json(self) -> dict[str, object]:
         """The side's detail in the JSON document."""
@@ -187,6 +252,8 @@ class Figures:
                 "rss_max_kib": self.rss_max_kib,
             },
             "busiest_client_busy": self.client_busy,
+            "machine_busy_cpus": self.machine_busy,
+            "sent": self.sent,
         }
 
 
@@ -197,6 +264,8 @@ def summarize(
     per_room: Counter[int],
 ) -> Outcome:
     """The outcome of a message scenario from its windows."""
+    if params.cluster:
+        return summarize_cluster(params, windows, connected, per_room)
     scenario = params.scenario
     unit = "calls/s" if scenario == "rpc" else "msg/s"
     by = {side: [w for w in windows if w.side == side] for side in SIDES}
@@ -233,12 +302,237 @@ def summarize(
         latency={side: figures[side].latency for side in SIDES},
         series={side: by[side][-1].series for side in SIDES},
     )
-    outcome.notes.append(
+    outcome.notes.append(_windows_note(windows))
+    return outcome
+
+
+def _windows_note(windows: Sequence[Window]) -> str:
+    return (
         "Windows (per second, in order): "
         + ", ".join(f"{w.side} {rate_over(w.series, w.warmup, w.seconds):,.0f}" for w in windows)
         + "."
     )
+
+
+def cluster_label(params: Params) -> str:
+    """``echo-cluster`` (one worker, one gateway) or ``chat-cluster-2x2`` (workers x
+    gateways): the name of its section in RESULTS.md."""
+    if (params.workers, params.gateway_count) == (1, 1):
+        return f"{params.scenario}-cluster"
+    return f"{params.scenario}-cluster-{params.workers}x{params.gateway_count}"
+
+
+def _shape(params: Params) -> str:
+    return f"{params.workers} worker(s), {params.gateway_count} gateway(s)"
+
+
+def summarize_cluster(
+    params: Params,
+    windows: Sequence[Window],
+    connected: dict[str, Connected],
+    per_room: Counter[int],
+) -> Outcome:
+    """The outcome of a message scenario whose Roost ran as a cluster, against Roost in
+    one process: CPU per delivery with one worker, deliveries per second with more."""
+    scenario = params.scenario
+    unit = "calls/s" if scenario == "rpc" else "msg/s"
+    sides = traffic_sides(params)
+    by = {side: [w for w in windows if w.side == side] for side in sides}
+    figures = {side: Figures.of(by[side], connected[side], per_room) for side in sides}
+    errors = {f"{side}:{k}": v for side in sides for k, v in figures[side].errors.items()}
+    c, one = figures[CLUSTER], figures["roost"]
+    names = {CLUSTER: f"Roost cluster, {_shape(params)}", "roost": "Roost, one process"}
+    by_cpu = params.workers == 1
+    if by_cpu:
+        headline = {side: (figures[side].cpu_per_delivery, "µs CPU/msg") for side in sides}
+    else:
+        headline = {side: (figures[side].rate, unit) for side in sides}
+    side_of = {side: Side(names[side], *headline[side], figures[side].to_json()) for side in sides}
+    findings = [
+        finding(
+            "cluster (all its processes)" if side == CLUSTER else "one process",
+            figures[side].server_busy * 100,
+            figures[side].client_busy * 100,
+        )
+        + f"; the machine {figures[side].machine_busy * 100:.0f}% busy of "
+        f"{_cpus() * 100}% (server, clients and other work)"
+        for side in sides
+    ]
+    outcome = Outcome(
+        scenario=scenario,
+        label=cluster_label(params),
+        params=params.to_json(),
+        roost=side_of[CLUSTER],
+        baseline=side_of["roost"],
+        higher_is_better=not by_cpu,
+        goals=(CLUSTER_CPU_GOAL,) if by_cpu else (),
+        errors=errors,
+        client_saturated=(not by_cpu) and c.client_busy >= SATURATED,
+        heading=_HEADINGS[scenario] + f": Roost as a cluster ({_shape(params)}) vs one process",
+        sizes=f"Roost cluster of {_shape(params)} vs one process: " + _sizes(params),
+        notes=[
+            _cluster_method(params),
+            "Saturation (server CPU summed over the cluster's processes; it may pass 100 %): "
+            + "; ".join(findings)
+            + ".",
+        ],
+        extra={"windows": [_window_json(w) for w in windows], "findings": findings},
+        rows=cluster_rows(params, c, one, unit, len(by[CLUSTER])),
+        latency={"roost": c.latency, "baseline": one.latency},
+        series={"roost": by[CLUSTER][-1].series, "baseline": by["roost"][-1].series},
+    )
+    if params.rate:
+        outcome.notes.append(_paced_note(params, per_room, c, one))
+    ratios = paired_ratios(
+        windows,
+        lambda w: w.round,
+        lambda w: w.side,
+        lambda w: w.server_cpu / max(1, w.delivered),
+        CLUSTER,
+        "roost",
+    )
+    outcome.notes.append(
+        "Server CPU per delivery, cluster / one process, round by round: " + spread(ratios) + "."
+    )
+    outcome.notes.append(_windows_note(windows))
     return outcome
+
+
+def offered(params: Params, per_room: Counter[int]) -> float:
+    """Deliveries a second the paced writers ask for: each writer's ``rate`` times the
+    sockets of its room (0 when unpaced)."""
+    _, writers = layout(params)
+    per_writer = Counter(room for _, _, room in writers)
+    return params.rate * sum(count * per_room[room] for room, count in per_writer.items())
+
+
+def _paced_note(params: Params, per_room: Counter[int], c: Figures, one: Figures) -> str:
+    asked = offered(params, per_room)
+    cpus = _cpus()
+    return (
+        f"Paced: {asked:,.0f} deliveries/s offered ({params.rate:g} msg/s per writer, at "
+        f"most {params.window} in flight); delivered: cluster {c.rate:,.0f}/s "
+        f"({c.rate / asked:.0%}), one process {one.rate:,.0f}/s ({one.rate / asked:.0%}). "
+        f"Server CPU per delivery: cluster {c.cpu_per_delivery:.2f} µs, one process "
+        f"{one.cpu_per_delivery:.2f} µs ({c.cpu_per_delivery / one.cpu_per_delivery:.2f}"
+        f"{chr(0xD7)}); the machine ({cpus} CPUs) was {c.machine_busy / cpus:.0%} busy in "
+        f"the cluster's windows, {one.machine_busy / cpus:.0%} in one process's."
+    )
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def cluster_rows(params: Params, c: Figures, one: Figures, unit: str, windows: int) -> list[Row]:
+    """The detail rows of a message scenario run against a cluster (``c``) and Roost in
+    one process (``one``)."""
+    word = "one process"
+    cpu_target = Target("ratio", "at_most", 1.3) if params.workers == 1 else None
+    rows = [
+        Row(
+            "server CPU (user + system) per delivery, summed over the cluster's processes",
+            c.cpu_per_delivery,
+            one.cpu_per_delivery,
+            "µs",
+            cpu_target,
+            baseline_word=word,
+        ),
+        Row(
+            "server CPU per message sent (info)",
+            c.cpu_per_message,
+            one.cpu_per_message,
+            "µs",
+            baseline_word=word,
+        ),
+        Row(
+            f"{unit}, {params.connections} connections (median of {windows} windows)",
+            c.rate,
+            one.rate,
+            unit,
+            baseline_word=word,
+        ),
+    ]
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)):
+        rows.append(
+            Row(
+                f"latency {name}, send to receipt (info)",
+                c.latency.quantile(q) * 1e3,
+                one.latency.quantile(q) * 1e3,
+                "ms",
+                baseline_word=word,
+            )
+        )
+    rows += [
+        Row(
+            "server user CPU per delivery (info)",
+            c.per_delivery(c.server_user),
+            one.per_delivery(one.server_user),
+            "µs",
+            baseline_word=word,
+        ),
+        Row(
+            "server system CPU per delivery (info)",
+            c.per_delivery(c.server_sys),
+            one.per_delivery(one.server_sys),
+            "µs",
+            baseline_word=word,
+        ),
+        Row(
+            "server CPU busy, all processes (info)",
+            c.server_busy * 100,
+            one.server_busy * 100,
+            "%",
+            baseline_word=word,
+        ),
+        Row(
+            f"busiest of {params.procs} client process(es), CPU busy (info)",
+            c.client_busy * 100,
+            one.client_busy * 100,
+            "%",
+            baseline_word=word,
+        ),
+        Row(
+            "machine CPU busy: server, clients and other work (info)",
+            c.machine_busy * 100,
+            one.machine_busy * 100,
+            "%",
+            baseline_word=word,
+        ),
+        Row(
+            "server RSS, largest sample, all processes (info)",
+            c.rss_max_kib / 1024,
+            one.rss_max_kib / 1024,
+            "MiB",
+            baseline_word=word,
+        ),
+        Row(
+            "connect time p50, TCP + handshake (info)",
+            c.connected.times.quantile(0.5) * 1e3,
+            one.connected.times.quantile(0.5) * 1e3,
+            "ms",
+            baseline_word=word,
+        ),
+    ]
+    return rows
+
+
+def _cluster_method(params: Params) -> str:
+    return (
+        f"Roost cluster: `roost serve APP --workers {params.workers} --gateways "
+        f"{params.gateway_count}` in a subprocess (APP: the same object classes); server "
+        "CPU is user + system from /proc summed over the supervisor, every gateway and "
+        "worker (the time of reaped children included), RSS summed likewise. Baseline: the "
+        "same objects served by Roost in one process (`hub.Hub.serve`, the other scenarios' "
+        f"Roost side). Objects: {_JOBS[params.scenario]}. Same client processes and code "
+        "for both, uvloop everywhere; both servers run "
+        "throughout and take turns, idle while the other is measured. Rate = receipts "
+        "counted after the warm-up / seconds; latency = receipt time - send time stamped in "
+        "the message."
+    )
 
 
 def figure_rows(params: Params, r: Figures, b: Figures, unit: str, windows: int) -> list[Row]:

@@ -107,3 +107,63 @@ def test_summary_rows_survive_a_partial_run(tmp_path: Path) -> None:
     assert merged[0].met == "met"
     assert merged[1] == first[1]
     assert merged[0].command == "a --b"
+
+
+def test_checks_get_their_own_summary_row() -> None:
+    from loadtest.results import Check
+
+    outcome = _outcome(50.0, 5.0, higher=False)
+    outcome.checks = [Check("sockets closed", 0), Check("messages lost", 2)]
+    lines = summary_lines("reload", outcome, "python -m loadtest reload")
+    assert len(lines) == 2
+    assert lines[1].roost == "0 sockets closed, 2 messages lost"
+    assert lines[1].target == "sockets closed = 0, messages lost = 0"
+    assert lines[1].met == "NOT met: messages lost"
+    assert "messages lost 2: NOT met" in outcome.summary()
+    assert outcome.checks[0].to_json() == {
+        "name": "sockets closed",
+        "count": 0,
+        "limit": 0,
+        "met": True,
+    }
+    assert "checks" in outcome.to_json()
+
+
+def test_a_row_without_baseline_reads_as_a_dash() -> None:
+    from loadtest.report import Row, Target, render_table
+
+    row = Row("sockets closed", 0, math.nan, "sockets", Target("value", "at_most", 0))
+    assert row.met is True
+    table = render_table([row])
+    assert "0 sockets" in table and "= 0 sockets" in table and "nan" not in table
+    assert row.to_json()["baseline"] is None and row.to_json()["ratio"] is None
+    assert "1,234 sockets" in render_table([Row("open", 1234, 1000, "sockets")])
+
+
+def test_the_many_sockets_row_says_what_stopped_it() -> None:
+    outcome = _outcome(7.0, 13.0, higher=False)
+    outcome.scenario = "idle"
+    outcome.params = {"connections": 100_000}
+    outcome.extra = {
+        "opened": {"roost": 61_000, "baseline": 19_980},
+        "stopped_by": "stopped by the open-file limit of gateway 2",
+    }
+    line = summary_lines("idle-cluster-100k", outcome, "cmd")[0]
+    assert line.roost == "61,000 parked sockets"
+    assert line.met == "NOT met: 61,000 reached; stopped by the open-file limit of gateway 2"
+    outcome.extra["opened"] = {"roost": 100_000, "baseline": 19_980}
+    assert summary_lines("idle-cluster-100k", outcome, "cmd")[0].met == "met"
+
+
+def test_new_parts_have_their_commands() -> None:
+    from loadtest.suite import PARTS
+
+    commands = {part.name: part.command() for part in PARTS}
+    assert commands["echo-cluster"] == "python -m loadtest echo --workers 1"
+    assert commands["reload"] == "python -m loadtest reload"
+    assert commands["idle-cluster-100k"].startswith(
+        "python -m loadtest idle --workers 1 --gateways 6 --connections 100000"
+    )
+    assert len(commands) == len(PARTS)  # one section and one set of rows per part
+    for part in PARTS:
+        part.params()  # every part's sizes can run
