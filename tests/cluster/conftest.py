@@ -43,6 +43,9 @@ APP = textwrap.dedent(
             if message.startswith("as "):
                 ws.serialize_attachment({"name": message[3:]})  # and its presence
                 return
+            if message.startswith("all "):
+                self.ctx.broadcast(message)
+                return
             if message.startswith("stall "):
                 time.sleep(float(message[6:]))  # blocks the whole worker
                 return

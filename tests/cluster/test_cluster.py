@@ -261,3 +261,36 @@ async def test_sigterm_stops_every_process_and_closes_sockets_with_1001(
         assert ws.close_code == 1001
     for child in children:
         assert not running.is_child_alive(child), f"{child.role} {child.index} still runs"
+
+
+async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
+    cluster: StartCluster,
+) -> None:
+    running = await cluster(workers=2, gateways=2)
+    names = [name for name in rooms(2, 0) + rooms(2, 1) for _ in range(6)]
+    async with clients(running, names) as cs:
+        by_room = {name: [c for c, n in zip(cs, names, strict=True) if n == name] for name in names}
+        for members in by_room.values():
+            assert {c.conn.socket_id % 2 for c in members if c.conn.socket_id} == {0, 1}
+        count = 150
+
+        async def write() -> None:
+            for n in range(count):
+                for members in by_room.values():
+                    members[0].conn.send(f"all {n}")
+                await asyncio.sleep(0.01)
+
+        writing = asyncio.ensure_future(write())
+        await eventually(lambda: all(c.replies for c in cs), "first broadcasts")
+        await running.reload()
+        await running.reload()
+        await within(writing, 3)
+        for members in by_room.values():
+            await within(members[0].conn.flush(), 3)
+        expected = [f"all {n}" for n in range(count)]
+        await eventually(lambda: all(len(c.replies) >= count for c in cs), "every broadcast")
+        for client in cs:
+            assert client.replies == expected, (
+                f"{client.sender} on gateway {client.conn.socket_id % 2}"
+            )
+        assert not any(client.reconnected for client in cs)
