@@ -267,11 +267,20 @@ async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
     cluster: StartCluster,
 ) -> None:
     running = await cluster(workers=2, gateways=2)
-    names = [name for name in rooms(2, 0) + rooms(2, 1) for _ in range(6)]
-    async with clients(running, names) as cs:
-        by_room = {name: [c for c, n in zip(cs, names, strict=True) if n == name] for name in names}
-        for members in by_room.values():
-            assert {c.conn.socket_id % 2 for c in members if c.conn.socket_id} == {0, 1}
+    async with AsyncExitStack() as stack:
+        by_room: dict[str, list[Client]] = {}
+        for name in rooms(2, 0) + rooms(2, 1):
+            members = by_room[name] = []
+            # Connect until the room has sockets on both gateways (the kernel picks).
+            while len(members) < 4 or len({c.conn.socket_id % 2 for c in members}) < 2:
+                assert len(members) < 32, "32 connects all went to one gateway"
+                conn = await within(
+                    stack.enter_async_context(
+                        roost_client.connect(host=running.host, binding="ROOM", name=name)
+                    )
+                )
+                members.append(Client(conn, f"{name}/{len(members)}"))
+        cs = [client for members in by_room.values() for client in members]
         count = 150
 
         async def write() -> None:
@@ -294,3 +303,5 @@ async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
                 f"{client.sender} on gateway {client.conn.socket_id % 2}"
             )
         assert not any(client.reconnected for client in cs)
+        for client in cs:
+            client._reader.cancel()

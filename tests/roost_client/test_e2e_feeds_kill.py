@@ -20,7 +20,7 @@ import pytest
 import roost_client
 from roost_client import State
 
-from tests.conftest import within
+from tests.conftest import eventually, within
 from tests.roost_client.feeds import Follower
 from tests.roost_client.proxy import CuttingProxy
 
@@ -160,10 +160,17 @@ async def test_subscribers_end_with_the_committed_rows_through_cuts_and_kills(
             if action == "join":
                 await subscribe()
             else:
-                await hubs[-1].kill()
+                # A kill must hit open subscribers: on a busy machine all of them could
+                # be between a proxy's cut and their reconnect at this point.
+                if readers:
+                    await eventually(
+                        lambda: any(r.state is State.OPEN for r in readers), "a subscriber open"
+                    )
+                # Counted as the signal goes: once the hub is gone, they are reconnecting.
                 for i, reader in enumerate(readers):
                     if reader.state is State.OPEN:
                         kills[i] += 1
+                await hubs[-1].kill()
                 hubs.append(await HubProcess.start(data, log, port))
         await within(writing, factor=3)
 
