@@ -20,6 +20,8 @@ RPC, change publishing) over ``hub.storage`` (one SQLite file per object, change
 ``clock``). Errors are in ``hub.errors``.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from hub.alarms import AlarmInfo, RetryPolicy
 from hub.app import Hub
 from hub.clock import Clock, FakeClock, SystemClock
@@ -66,6 +68,11 @@ from hub.runtime.context import Presence
 from hub.runtime.websocket import WebSocket
 from hub.storage import SqlCursor, Storage, Transaction
 from hub.storage.feeds import Change, FeedRetention
+
+try:
+    __version__ = version("roost")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ActivationError",
@@ -118,4 +125,5 @@ __all__ = [
     "UnknownBindingError",
     "WebSocket",
     "WebSocketError",
+    "__version__",
 ]

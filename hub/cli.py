@@ -33,6 +33,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from hub import __version__
 from hub.app import Hub
 from hub.net.server import ListenError
 
@@ -159,6 +160,7 @@ def _restart(argv: Sequence[str], fds: list[int]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``roost`` command."""
     parser = argparse.ArgumentParser(prog="roost", description="Roost real-time hub")
+    parser.add_argument("--version", action="version", version=f"roost {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a hub over WebSockets and HTTP")
     serve.add_argument("target", help="path/to/app.py or package.module, optionally :attr")

@@ -289,3 +289,15 @@ async def test_roost_reload_without_a_hub_is_one_line_and_exit_1(tmp_path: Path)
     assert reload.returncode == 1
     assert err.decode().startswith(f"roost: no hub is serving from {str(tmp_path)!r}")
     assert err.decode().count("\n") == 1
+
+
+async def test_roost_version_prints_the_package_version() -> None:
+    import hub
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "--version", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await within(process.communicate())
+    assert process.returncode == 0
+    assert out.decode().strip() == f"roost {hub.__version__}"
+    assert hub.__version__ != "0+unknown"  # the suite runs against an installed roost
