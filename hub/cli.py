@@ -31,11 +31,12 @@ import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hub import __version__
 from hub.app import Hub
 from hub.net.server import ListenError
+from hub.reloader import watch
 
 __all__ = ["load_app", "main"]
 
@@ -82,6 +83,8 @@ def load_app(target: str) -> Hub:
     return hubs[0]
 
 
+#: Accepted by ``--log-level`` (and ``ROOST_LOG_LEVEL``).
+LOG_LEVELS = ("debug", "info", "warning", "error")
 #: In the data directory: the pid of the serving process, which ``roost reload`` signals.
 PID_FILE = "roost.pid"
 #: Environment variable naming the listening sockets a restarted process adopts.
@@ -123,13 +126,20 @@ async def _serve(app: Hub, args: argparse.Namespace) -> list[int]:
         shutdown_timeout=args.shutdown_timeout,
         sockets=_adopted_sockets(),
     ) as server:
-        print(f"roost: serving on {server.url} (data in {app.data_dir})", flush=True)
         pid_file = app.data_dir / PID_FILE
-        pid_file.write_text(f"{os.getpid()}\n")
+        pid_file.write_text(f"{os.getpid()}\n")  # before the line that says it serves
+        print(f"roost: serving on {server.url} (data in {app.data_dir})", flush=True)
+        watching = (
+            asyncio.ensure_future(watch(args.target, lambda: request_stop(RESTART)))
+            if args.reload
+            else None
+        )
         try:
             code = await stop
         finally:
             pid_file.unlink(missing_ok=True)
+            if watching is not None:
+                watching.cancel()
         log.info("%s with close code %d", "restarting" if code == RESTART else "stopping", code)
         if code == RESTART:
             handover = server.inheritable_fds()
@@ -157,45 +167,112 @@ def _restart(argv: Sequence[str], fds: list[int]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "hub.cli", *argv], env)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors are one line: ``roost: <what is wrong>``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"roost: {message} (see {self.prog} --help)\n")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """The default of a setting: ``ROOST_<NAME>`` from the environment, else ``default``."""
+    return os.environ.get(f"ROOST_{name}", default)
+
+
+def _flag(name: str) -> bool:
+    value = (_env(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    print(
+        f"roost: ROOST_{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"log level must be one of {', '.join(LOG_LEVELS)}, got {text!r}"
+        )
+    return level
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``roost`` command."""
-    parser = argparse.ArgumentParser(prog="roost", description="Roost real-time hub")
+    """Entry point of the ``roost`` command.
+
+    Every ``serve`` option may also come from the environment: ``ROOST_`` and the
+    option's name in capitals (``ROOST_PORT=9000``, ``ROOST_COMPRESSION=1``); an option
+    given on the command line wins.
+    """
+    parser = _Parser(prog="roost", description="Roost real-time hub")
     parser.add_argument("--version", action="version", version=f"roost {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve a hub over WebSockets and HTTP")
     serve.add_argument("target", help="path/to/app.py or package.module, optionally :attr")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    serve.add_argument("--data-dir", help="where objects' SQLite files live (default ./.roost)")
-    serve.add_argument("--idle-timeout", type=float, help="seconds before an idle object leaves")
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=_env("PORT", "8787"), help="port (8787)")
+    serve.add_argument(
+        "--data-dir", default=_env("DATA_DIR"), help="objects' SQLite files (./.roost)"
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=_env("IDLE_TIMEOUT"),
+        help="seconds before an idle object leaves memory (10)",
+    )
     serve.add_argument(
         "--admin-key",
-        default=os.environ.get("ROOST_ADMIN_KEY"),
-        help="bearer key for /_roost/ (default: $ROOST_ADMIN_KEY; none: open)",
+        default=_env("ADMIN_KEY"),
+        help="bearer key for /_roost/ (none: open)",
     )
-    serve.add_argument("--compression", action="store_true", help="offer permessage-deflate")
+    serve.add_argument(
+        "--compression",
+        action="store_true",
+        default=_flag("COMPRESSION"),
+        help="offer permessage-deflate",
+    )
     serve.add_argument(
         "--shutdown-timeout",
         type=float,
-        default=10.0,
+        default=_env("SHUTDOWN_TIMEOUT", "10"),
         help="seconds requests and events in flight get to finish on stop/restart (10)",
     )
-    serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    serve.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=_env("LOG_LEVEL", "info"),
+        help=f"{', '.join(LOG_LEVELS)} (info)",
+    )
     serve.add_argument(
         "--workers",
         type=_positive,
+        default=_env("WORKERS"),
         help="run objects in N worker processes behind gateway processes that keep"
         " sockets open across `roost reload` (default: one process)",
     )
     serve.add_argument(
         "--gateways",
         type=_positive,
+        default=_env("GATEWAYS"),
         help="gateway processes sharing the port (with --workers; default 1)",
+    )
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        default=_flag("RELOAD"),
+        help="reload when a .py file under the app's folder changes (development):"
+        " with --workers, sockets stay open",
     )
     reload = commands.add_parser(
         "reload", help="load new code: workers are replaced, sockets stay open"
     )
-    reload.add_argument("--data-dir", default=".roost", help="the served hub's data directory")
+    reload.add_argument(
+        "--data-dir", default=_env("DATA_DIR", ".roost"), help="the served hub's data directory"
+    )
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == "reload":
@@ -250,7 +327,8 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
     )
-    return asyncio.run(Supervisor(config, data_dir=app.data_dir.resolve()).run())
+    supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
+    return asyncio.run(supervisor.run())
 
 
 def _reload(data_dir: Path) -> int:

@@ -10,10 +10,11 @@ Rules:
 2. A child that exits unasked is started again: a worker's sockets stay open in the
    gateways and its objects wake in the new one; a gateway's sockets are lost with it
    (their clients reconnect).
-3. SIGHUP (``roost reload``) replaces every worker: a new generation starts with the
-   code as it is now, takes each partition over from the old one (see
-   ``hub.cluster.gateway``), and each old worker gets ``shutdown_timeout`` (plus a
-   second) from the moment its successor is connected to finish, or is killed.
+3. SIGHUP (``roost reload``, or a code change with ``--reload``) replaces every
+   worker: a new generation starts with the code as it is now, takes each partition
+   over from the old one (see ``hub.cluster.gateway``), and each old worker gets
+   ``shutdown_timeout`` (plus a second) from the moment its successor is connected to
+   finish, or is killed.
 4. SIGTERM / SIGINT stop everything: the children get SIGTERM together (workers finish
    their events, gateways answer what is in flight and close sockets with 1001), and
    whatever still runs after the deadline is killed.
@@ -39,6 +40,7 @@ from hub.cli import PID_FILE
 from hub.cluster.paths import gateway_ready_path, worker_ready_path
 from hub.cluster.processes import ProcessConfig
 from hub.net.server import ListenError
+from hub.reloader import watch
 
 __all__ = ["Supervisor"]
 
@@ -51,8 +53,10 @@ START_TIMEOUT = 60.0
 class Supervisor:
     """Starts, watches, reloads and stops the gateways and workers."""
 
-    def __init__(self, base: ProcessConfig, *, data_dir: Path) -> None:
+    def __init__(self, base: ProcessConfig, *, data_dir: Path, reload: bool = False) -> None:
         self.base = base
+        #: ``--reload``: reload the workers when the app's code changes.
+        self.watch_code = reload
         self.data_dir = data_dir
         self.port = base.port
         self.run_dir = Path()
@@ -95,6 +99,8 @@ class Supervisor:
                 f" {self.base.gateways} gateways; data in {self.data_dir})",
                 flush=True,
             )
+            if self.watch_code:
+                self._spawn(watch(self.base.target, self.reload))
             await self._done.wait()
             await self.stop()
             return 0

@@ -305,3 +305,31 @@ async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
         assert not any(client.reconnected for client in cs)
         for client in cs:
             client._reader.cancel()
+
+
+async def test_reload_flag_replaces_the_workers_on_a_code_change_and_keeps_sockets(
+    cluster: StartCluster,
+) -> None:
+    running = await cluster(1, 1, "--reload")
+    async with clients(running, ["dev"]) as (client,):
+        client.send()
+        await eventually(lambda: client.replies == ["v1 c0:0"], "first reply")
+        old = running.workers()[0]
+
+        async def edited() -> None:
+            # The watcher starts with the hub: a change made before it runs goes unseen,
+            # so the edit is made again until a new worker comes.
+            while [w.pid for w in running.workers()] in ([], [old.pid]):
+                running.edit("v2")
+                await asyncio.sleep(0.5)
+
+        await within(edited())
+
+        async def answered_by_v2() -> None:
+            while not client.replies[-1].startswith("v2"):
+                client.send()
+                await asyncio.sleep(0.05)
+
+        await within(answered_by_v2())
+        await within(client.conn.flush())
+        assert not client.reconnected

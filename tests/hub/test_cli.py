@@ -301,3 +301,92 @@ async def test_roost_version_prints_the_package_version() -> None:
     assert process.returncode == 0
     assert out.decode().strip() == f"roost {hub.__version__}"
     assert hub.__version__ != "0+unknown"  # the suite runs against an installed roost
+
+
+HELLO = textwrap.dedent(
+    """
+    import hub
+
+    class Hello(hub.DurableObject):
+        def version(self) -> str:
+            return "v1"
+
+    app = hub.Hub({"HELLO": Hello})
+    """
+)
+
+
+async def _serve(tmp_path: Path, *args: str, **env: str) -> asyncio.subprocess.Process:
+    (tmp_path / "hello_app.py").write_text(HELLO)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "serve", str(tmp_path / "hello_app.py"), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )  # fmt: skip
+
+
+async def _serving(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    line = (await within(process.stdout.readline())).decode()
+    assert line.startswith("roost: serving on "), line
+    return line.split()[3]
+
+
+async def test_every_serve_option_may_come_from_a_roost_variable(tmp_path: Path) -> None:
+    data = tmp_path / "from-env"
+    process = await _serve(
+        tmp_path, ROOST_PORT="0", ROOST_DATA_DIR=str(data), ROOST_LOG_LEVEL="warning"
+    )
+    try:
+        url = await _serving(process)
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":8787")
+        assert (data / "roost.pid").is_file()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await within(process.wait()) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--log-level", "loud"], {}, "log level must be one of debug, info, warning, error"),
+        ([], {"ROOST_LOG_LEVEL": "loud"}, "log level must be one of debug, info, warning, error"),
+        ([], {"ROOST_PORT": "eighty"}, "argument --port: invalid int value: 'eighty'"),
+        ([], {"ROOST_COMPRESSION": "maybe"}, "ROOST_COMPRESSION must be 1/true/yes/on"),
+        (["--gateways", "2"], {}, "--gateways needs --workers"),
+    ],
+)
+async def test_a_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    process = await _serve(tmp_path, *args, **env)
+    _, err = await within(process.communicate())
+    assert process.returncode == 2
+    assert err.decode().startswith("roost: ") and message in err.decode()
+    assert err.decode().count("\n") == 1
+
+
+async def test_reload_flag_restarts_on_a_code_change(tmp_path: Path) -> None:
+    process = await _serve(
+        tmp_path, "--reload", "--port", "0", "--data-dir", str(tmp_path / "data")
+    )
+    try:
+        url = await _serving(process)
+        call = url + "/objects/hello/h/rpc/version"
+        async with httpx.AsyncClient(timeout=30) as client:
+            assert (await client.post(call)).json() == {"result": "v1"}
+
+            # The watcher starts with the hub: a change made before it runs goes unseen,
+            # so the edit is made again until the hub restarts.
+            async def edited() -> str:
+                restarted = asyncio.ensure_future(_serving(process))
+                while not restarted.done():
+                    (tmp_path / "hello_app.py").write_text(HELLO.replace('"v1"', '"v2"'))
+                    await asyncio.wait([restarted], timeout=0.5)
+                return restarted.result()
+
+            assert await within(edited()) == url  # restarted, on the same port
+            assert (await client.post(call)).json() == {"result": "v2"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await within(process.wait()) == 0
