@@ -192,7 +192,8 @@ async def cluster(tmp_path: Path) -> AsyncIterator[StartCluster]:
         running.expected_workers = workers
         started.append(running)
         assert process.stdout is not None
-        line = (await within(process.stdout.readline())).decode()
+        # Four interpreters start (imports, hub.db) on a machine the suite keeps busy.
+        line = (await within(process.stdout.readline(), factor=3)).decode()
         assert line.startswith("roost: serving on "), line
         running.url = line.split()[3]
         return running

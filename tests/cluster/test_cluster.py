@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import roost_client
@@ -62,6 +62,28 @@ async def clients(cluster: Cluster, names: list[str]) -> AsyncIterator[list[Clie
             conn = await within(
                 stack.enter_async_context(
                     roost_client.connect(host=cluster.host, binding="ROOM", name=name)
+                )
+            )
+            opened.append(Client(conn, f"c{index}"))
+        yield opened
+        for client in opened:
+            client._reader.cancel()
+
+
+@asynccontextmanager
+async def spread(
+    cluster: Cluster, name_of: Callable[[int], str], at_least: int
+) -> AsyncIterator[list[Client]]:
+    """Clients of rooms ``name_of(0)``, ``name_of(1)``, ...: at least ``at_least``, and
+    more until both gateways hold some (the kernel picks a gateway for each connect)."""
+    async with AsyncExitStack() as stack:
+        opened: list[Client] = []
+        while len(opened) < at_least or len({c.conn.socket_id % 2 for c in opened}) < 2:
+            assert len(opened) < at_least + 32, "every connect went to one gateway"
+            index = len(opened)
+            conn = await within(
+                stack.enter_async_context(
+                    roost_client.connect(host=cluster.host, binding="ROOM", name=name_of(index))
                 )
             )
             opened.append(Client(conn, f"c{index}"))
@@ -178,10 +200,8 @@ async def test_kill_9_of_a_gateway_drops_its_sockets_and_their_clients_resume(
     cluster: StartCluster,
 ) -> None:
     running = await cluster(workers=1, gateways=2)
-    names = [f"room-{i}" for i in range(12)]
-    async with clients(running, names) as cs:
-        held = {client.conn.socket_id % 2 for client in cs if client.conn.socket_id is not None}
-        assert held == {0, 1}, "the kernel spread the sockets over both gateways"
+    async with spread(running, lambda i: f"room-{i}", 12) as cs:
+        names = [f"room-{i}" for i in range(len(cs))]
         stop = asyncio.Event()
         load = asyncio.ensure_future(send_for(cs, stop))
         await eventually(lambda: all(len(c.replies) > 3 for c in cs), "replies before")
@@ -228,9 +248,7 @@ async def test_a_worker_that_never_finishes_draining_is_killed_at_the_deadline(
 
 async def test_presence_spans_gateways(cluster: StartCluster) -> None:
     running = await cluster(workers=1, gateways=2)
-    async with clients(running, ["lobby"] * 8) as cs:
-        gateways = [c.conn.socket_id % 2 for c in cs if c.conn.socket_id is not None]
-        assert set(gateways) == {0, 1}, "the kernel spread the sockets over both gateways"
+    async with spread(running, lambda i: "lobby", 8) as cs:
         watcher = next(c for c in cs if c.conn.socket_id is not None and c.conn.socket_id % 2 == 0)
         leaver = next(c for c in cs if c.conn.socket_id is not None and c.conn.socket_id % 2 == 1)
         members = watcher.conn.presence
@@ -270,16 +288,9 @@ async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
     async with AsyncExitStack() as stack:
         by_room: dict[str, list[Client]] = {}
         for name in rooms(2, 0) + rooms(2, 1):
-            members = by_room[name] = []
-            # Connect until the room has sockets on both gateways (the kernel picks).
-            while len(members) < 4 or len({c.conn.socket_id % 2 for c in members}) < 2:
-                assert len(members) < 32, "32 connects all went to one gateway"
-                conn = await within(
-                    stack.enter_async_context(
-                        roost_client.connect(host=running.host, binding="ROOM", name=name)
-                    )
-                )
-                members.append(Client(conn, f"{name}/{len(members)}"))
+            by_room[name] = await stack.enter_async_context(
+                spread(running, lambda i, name=name: name, 4)
+            )
         cs = [client for members in by_room.values() for client in members]
         count = 150
 
@@ -303,8 +314,6 @@ async def test_broadcasts_reach_every_gateway_s_sockets_through_reloads(
                 f"{client.sender} on gateway {client.conn.socket_id % 2}"
             )
         assert not any(client.reconnected for client in cs)
-        for client in cs:
-            client._reader.cancel()
 
 
 async def test_reload_flag_replaces_the_workers_on_a_code_change_and_keeps_sockets(
