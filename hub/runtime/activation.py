@@ -451,10 +451,12 @@ class Activation:
         while self._blockers:
             await asyncio.gather(*tuple(self._blockers))
 
-    def as_rpc_error(self, exc: Exception, method: str) -> RpcError:
+    def as_rpc_error(self, exc: Exception, method: str, *, logged: bool = False) -> RpcError:
+        """The error a caller gets for ``exc``; logged once here unless ``logged``."""
         if isinstance(exc, RpcError):
             return exc  # a nested call's error passes through unchanged
-        log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
+        if not logged:
+            log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
         return RemoteError(type(exc).__name__, str(exc))
 
     # -- idleness ---------------------------------------------------------------------

@@ -104,7 +104,7 @@ async def _record_failed(
 ) -> None:
     """The handler raised: still mark the message handled, so a resend does not run it
     again, and answer with the error (protocol/SPEC.md §5.4)."""
-    error = act.as_rpc_error(exc, "websocket_message")
+    error = act.as_rpc_error(exc, "websocket_message", logged=True)  # handle_socket did
 
     async def record() -> None:
         _record(act, session, message_id)

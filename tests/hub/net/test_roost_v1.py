@@ -3,6 +3,7 @@ errors with stable codes, and plain sockets left as they are."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -125,6 +126,19 @@ async def test_a_failing_handler_answers_an_error_once_and_is_not_run_again(
     await send(ws, {"t": "msg", "id": 1, "data": "fail:x"})
     assert await frame(ws) == {"t": "ack", "id": 1}
     assert await rows(ws) == []  # the failed handler's write rolled back
+
+
+async def test_a_failing_handler_is_logged_once(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = await serve()
+    ws = await v1(served)
+    with caplog.at_level(logging.WARNING, logger="roost.runtime"):
+        await send(ws, {"t": "msg", "id": 1, "data": "fail:x"})
+        assert (await frame(ws))["code"] == "object_error"
+    raised = [r for r in caplog.records if "raised" in r.getMessage()]
+    assert len(raised) == 1, [r.getMessage() for r in raised]
+    assert raised[0].exc_info is not None  # with its traceback
 
 
 async def test_session_rules(serve: Serve) -> None:
