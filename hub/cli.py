@@ -31,14 +31,16 @@ import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
 from hub.net.server import ListenError
 from hub.reloader import watch
 
-__all__ = ["load_app", "main"]
+__all__ = ["load_app", "main", "run_loop"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("roost.cli")
 
@@ -147,7 +149,9 @@ async def _serve(app: Hub, args: argparse.Namespace) -> list[int]:
     return handover
 
 
-def _run(coro: Coroutine[Any, Any, list[int]]) -> list[int]:
+def run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's loop (every roost
+    process, the cluster's included, starts its loop here)."""
     try:
         import uvloop
     except ImportError:
@@ -291,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.workers is not None:
             return _run_cluster(app, args)
-        handover = _run(_serve(app, args))
+        handover = run_loop(_serve(app, args))
     except ListenError as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 1

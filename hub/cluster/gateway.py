@@ -51,6 +51,7 @@ from hub.errors import (
 )
 from hub.http import Response
 from hub.ids import ObjectId, id_from_name
+from hub.net.sockets import SocketState
 from hub.runtime.events import Event, FetchCall, SocketMessage
 from hub.runtime.host import partition_of
 from hub.runtime.ports import HubStats, ObjectStats
@@ -373,7 +374,7 @@ class Workers:
                         object_id.name,
                         list(record.tags),
                         record.attachment,
-                        record.state == 2,
+                        record.state is SocketState.CLOSING,
                         record.auto_response_at,
                     )
                 )

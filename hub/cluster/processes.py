@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from hub.cli import load_app
+from hub.cli import load_app, run_loop
 from hub.cluster.gateway import Workers
 from hub.cluster.paths import gateway_path, gateway_ready_path
 from hub.cluster.wire import Link
@@ -140,12 +140,7 @@ def main(argv: list[str]) -> int:
         format=f"%(asctime)s %(levelname)s %(name)s [{role} {config.index}] %(message)s",
     )
     run = run_gateway if role == "gateway" else run_worker
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run(config))
-    else:
-        uvloop.run(run(config))
+    run_loop(run(config))
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -117,14 +118,12 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------
 
     async def _start(self, role: str, index: int) -> Process:
-        config = ProcessConfig(
-            **{
-                **{f: getattr(self.base, f) for f in self.base.__dataclass_fields__},
-                "index": index,
-                "run_dir": str(self.run_dir),
-                "port": self.port,
-                "generation": self.generation,
-            }
+        config = dataclasses.replace(
+            self.base,
+            index=index,
+            run_dir=str(self.run_dir),
+            port=self.port,
+            generation=self.generation,
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hub.cluster", role, config.to_json()

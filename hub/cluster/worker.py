@@ -48,6 +48,7 @@ from hub.http import Response
 from hub.ids import ObjectId
 from hub.runtime.activation import call_chain
 from hub.runtime.events import (
+    Event,
     FeedSubscribe,
     FetchCall,
     SocketClosed,
@@ -267,9 +268,7 @@ class Worker:
             self.mirror.forget(event.socket_id)
         self._submit(object_id, event)
 
-    def _submit(
-        self, object_id: ObjectId, event: SocketMessage | SocketClosed | SocketErrored | Any
-    ) -> None:
+    def _submit(self, object_id: ObjectId, event: Event) -> None:
         try:
             self.host.submit(object_id, event)
         except (OverloadedError, HubStoppingError) as error:
