@@ -56,6 +56,7 @@ from roost_client.errors import (
     RoostError,
     SessionRequired,
     TooManySubscriptions,
+    Unauthorized,
 )
 from roost_client.feed import Change
 from roost_client.presence import Presence, PresenceEvent, PresenceStream
@@ -98,6 +99,7 @@ __all__ = [
     "StateStream",
     "Subscription",
     "TooManySubscriptions",
+    "Unauthorized",
     "connect",
     "kebab",
     "object_url",
