@@ -48,6 +48,7 @@ from hub.errors import (
     SqlError,
     StorageError,
     TooManySubscriptionsError,
+    UnauthorizedError,
     UnknownBindingError,
     WebSocketError,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "SystemClock",
     "TooManySubscriptionsError",
     "Transaction",
+    "UnauthorizedError",
     "UnknownBindingError",
     "WebSocket",
     "WebSocketError",

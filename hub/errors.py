@@ -22,7 +22,7 @@ Hierarchy::
         └── InternalError            a hub bug; no detail leaves the hub
     HttpError                        an HTTP request the front refuses before any object
     ├── BadRequestError              malformed HTTP, a bad Host or request target (400)
-    ├── UnauthorizedError            the admin API needs the admin key (401)
+    ├── UnauthorizedError            no admin key (401); a token ``websocket_auth`` refused
     ├── NotFoundError                no route for the path (404)
     ├── MethodNotAllowedError        the route takes another method (405)
     ├── RequestTimeoutError          the request's head and body came too slowly (408)
@@ -317,7 +317,20 @@ class BadRequestError(HttpError):
 
 
 class UnauthorizedError(HttpError):
-    """The admin API needs ``Authorization: Bearer <admin key>``."""
+    """Refused credentials: code ``unauthorized`` (HTTP 401).
+
+    The admin API raises it without ``Authorization: Bearer <admin key>``. An object's
+    ``websocket_auth(ws, token)`` raises it to refuse a token: the client's ``auth``
+    frame is answered ``unauthorized`` with this message, and the socket stays open
+    unless the handler closes it (protocol/SPEC.md §6.6)::
+
+        async def websocket_auth(self, ws, token: str) -> dict:
+            claims = verify(token)              # the application's own check
+            if claims is None:
+                raise hub.UnauthorizedError("token expired")
+            ws.serialize_attachment({"user": claims["sub"], "exp": claims["exp"]})
+            return {"user": claims["sub"]}
+    """
 
     code = "unauthorized"
 

@@ -20,12 +20,18 @@ class DurableObject:
     The constructor runs on every activation, a wake from hibernation included; keep it
     quick, and run migrations in ``ctx.block_concurrency_while``. Public methods are
     RPC; ``_private`` methods and the hooks the hub calls never are: the lifecycle
-    methods (``fetch``, ``alarm``, ``websocket_message``, ``websocket_close``,
-    ``websocket_error``) and ``feed_allowed`` (the list is
+    methods (``fetch``, ``alarm``, ``websocket_message``, ``websocket_auth``,
+    ``websocket_close``, ``websocket_error``) and ``feed_allowed`` (the list is
     ``hub.runtime.rpc.HOOKS``; calling one over HTTP, ``roost.v1`` or a stub is
     ``method_not_found``).
 
     Define ``async def alarm(self, info)`` to use ``ctx.storage.set_alarm``.
+
+    Define ``async def websocket_auth(self, ws, token)`` to take fresh tokens on open
+    ``roost.v1`` sockets (the SDKs' ``set_auth``; protocol/SPEC.md §6.5): it runs as a
+    socket event, its return value is the client's answer, and raising
+    ``hub.UnauthorizedError`` refuses the token (the socket stays open unless it calls
+    ``ws.close``). Without it, ``auth`` frames get ``method_not_found``.
 
     ``feeds`` names the tables whose inserts, updates and deletes are captured in the
     object's change log (created by the constructor; enabled after it, on every

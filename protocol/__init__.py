@@ -13,6 +13,7 @@ from protocol.errors import CLOSE_CODES, ERRORS, DecodeError, ErrorRow, Protocol
 from protocol.frames import (
     MAX_ID,
     Ack,
+    Auth,
     Call,
     ChangeItem,
     Changes,
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_NESTING",
     "SUBPROTOCOL",
     "Ack",
+    "Auth",
     "Call",
     "ChangeItem",
     "Changes",

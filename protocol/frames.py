@@ -14,6 +14,7 @@ import msgspec
 __all__ = [
     "MAX_ID",
     "Ack",
+    "Auth",
     "Call",
     "ChangeItem",
     "Changes",
@@ -46,6 +47,7 @@ MAX_ID = 2**53 - 1
 
 Id = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
 Session = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+Token = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class _Frame(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
@@ -77,6 +79,13 @@ class Call(_Frame, tag="call", frozen=True):
     kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class Auth(_Frame, tag="auth", frozen=True):
+    """Hand the object a fresh token for this socket (SPEC §6.5); answered like a call."""
+
+    id: Id
+    token: Token
+
+
 class Ping(_Frame, tag="ping", frozen=True):
     """Keep-alive; answered by the hub without waking the object (SPEC §8)."""
 
@@ -106,7 +115,7 @@ class PresenceUnsub(_Frame, tag="presence_unsub", frozen=True):
     """Stop the presence frames (SPEC §10.3)."""
 
 
-ClientFrame = Hello | ClientMessage | Call | Ping | Sub | Unsub | PresenceSub | PresenceUnsub
+ClientFrame = Hello | ClientMessage | Call | Auth | Ping | Sub | Unsub | PresenceSub | PresenceUnsub
 
 
 # -- hub -> client ----------------------------------------------------------------------

@@ -14,10 +14,10 @@ Rules:
    *standby*; the owner is told to ``retire`` and the partition's events are held. The
    owner finishes its events, sends their output, says ``retired``; the standby then
    gets the partition's sockets (``sync``) and the held events. No socket closes.
-3. A worker lost without ``retired`` (a crash): requests and calls it had are answered
-   ``hub_stopping`` (retryable); exactly-once messages it had not acknowledged are held
-   again for its successor, whose session record drops any it already committed; the
-   partition's events are held until a worker says ``hello``.
+3. A worker lost without ``retired`` (a crash): requests, calls and ``auth`` frames it
+   had are answered ``hub_stopping`` (retryable); exactly-once messages it had not
+   acknowledged are held again for its successor, whose session record drops any it
+   already committed; the partition's events are held until a worker says ``hello``.
 4. Correlation ids, not objects, cross the link: fetches, calls, barriers and admin
    queries wait here under an id until their answer comes back.
 """
@@ -52,7 +52,7 @@ from hub.errors import (
 from hub.http import Response
 from hub.ids import ObjectId, id_from_name
 from hub.net.sockets import SocketState
-from hub.runtime.events import Event, FetchCall, SocketMessage
+from hub.runtime.events import Event, FetchCall, SocketAuth, SocketMessage
 from hub.runtime.host import partition_of
 from hub.runtime.ports import HubStats, ObjectStats
 
@@ -100,6 +100,9 @@ class Workers:
         #: (socket, message id) -> (partition, message, link it went to): exactly-once
         #: messages not acknowledged yet, replayed to a crashed worker's successor.
         self._unacked: dict[tuple[int, int], tuple[int, Message, Link | None]] = {}
+        #: (socket, auth id) -> (partition, link it went to): ``auth`` frames not
+        #: answered yet, answered ``hub_stopping`` if that worker is lost.
+        self._unanswered: dict[tuple[int, int], tuple[int, Link | None]] = {}
         self._commands: dict[str, Callable[[Link, Message], None]] = {
             "hello": self._on_hello,
             "retired": self._on_retired,
@@ -111,6 +114,7 @@ class Workers:
             "broadcast": self._on_broadcast,
             "close": lambda link, m: self._front.commands.close(m[1], m[2], m[3]),
             "ack": self._on_ack,
+            "answer": self._on_answer,
             "auto_response": lambda link, m: self._front.commands.set_auto_response(
                 m[1], m[2], m[3]
             ),
@@ -167,6 +171,8 @@ class Workers:
         if isinstance(event, SocketMessage) and event.message_id is not None:
             key = (event.socket_id, event.message_id)
             self._unacked[key] = (partition, message, link)
+        elif isinstance(event, SocketAuth):
+            self._unanswered[(event.socket_id, event.call_id)] = (partition, link)
 
     def call_wire(
         self,
@@ -234,6 +240,8 @@ class Workers:
         """The front dropped a socket: the worker's mirror forgets it."""
         for key in [key for key in self._unacked if key[0] == socket_id]:
             del self._unacked[key]  # the client resends them after it reconnects
+        for key in [key for key in self._unanswered if key[0] == socket_id]:
+            del self._unanswered[key]  # the client fails them with connection_lost
         partition = partition_of(object_id.hex, len(self.partitions))
         self._send(partition, ("gone", socket_id), bounded=False)
 
@@ -349,6 +357,10 @@ class Workers:
                 key = (message[2][1], message[2][4])
                 if key in self._unacked:
                     self._unacked[key] = (partition.index, message, link)
+            if message[0] == "event" and message[2][0] == "auth":
+                key = (message[2][1], message[2][2])
+                if key in self._unanswered:
+                    self._unanswered[key] = (partition.index, link)
             link.send(message)
         log.info("worker %s runs partition %d", link.peer, partition.index)
         if all(p.owner is not None for p in self.partitions):
@@ -382,10 +394,14 @@ class Workers:
         return records, presence
 
     def _fail_pending(self, link: Link) -> None:
-        gone = error_to_wire(HubStoppingError("the worker stopped before answering"))
+        gone = HubStoppingError("the worker stopped before answering")
         for call_id, pending in list(self._pending.items()):
             if pending.link is link:
-                self._settle(call_id, False, gone)
+                self._settle(call_id, False, error_to_wire(gone))
+        for key, (_index, sent_to) in list(self._unanswered.items()):
+            if sent_to is link:
+                del self._unanswered[key]
+                self._front.commands.answer(key[0], key[1], None, gone)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -407,6 +423,12 @@ class Workers:
         self._unacked.pop((socket_id, message_id), None)
         failure = None if error is None else error_from_wire(error, HubError)
         self._front.commands.acknowledge(socket_id, message_id, failure)
+
+    def _on_answer(self, link: Link, message: Message) -> None:
+        _kind, socket_id, call_id, result, error = message
+        self._unanswered.pop((socket_id, call_id), None)
+        failure = None if error is None else error_from_wire(error, HubError)
+        self._front.commands.answer(socket_id, call_id, result, failure)
 
     def _on_presence(self, link: Link, message: Message) -> None:
         _kind, key, socket_id, state = message

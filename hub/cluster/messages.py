@@ -21,6 +21,7 @@ Worker to gateway (commands and answers)::
     attachment socket, bytes | None / send socket, data / close socket, code, reason
     broadcast object, data, tag, exclude           one per gateway, never one per socket
     ack       socket, message id, error | None
+    answer    socket, auth id, result, error | None  the answer to an ``auth`` frame
     auto_response object, request, response / presence object, socket, state
     feed_answer answer / feed_changes object, changes / feed_ended object, table
     fetched   call, status, headers, body / failed call, error
@@ -49,6 +50,7 @@ from hub.ids import ObjectId
 from hub.runtime.events import (
     Event,
     FeedSubscribe,
+    SocketAuth,
     SocketClosed,
     SocketErrored,
     SocketMessage,
@@ -159,6 +161,8 @@ def event_to_wire(event: Event) -> tuple[Any, ...]:
     """A socket or feed event (calls and fetches travel as their own messages)."""
     if isinstance(event, SocketMessage):
         return ("msg", event.socket_id, event.data, event.session, event.message_id)
+    if isinstance(event, SocketAuth):
+        return ("auth", event.socket_id, event.call_id, event.token)
     if isinstance(event, SocketClosed):
         return (
             "closed",
@@ -196,6 +200,8 @@ def event_from_wire(value: Any) -> Event:
     kind = value[0]
     if kind == "msg":
         return SocketMessage(value[1], value[2], value[3], value[4])
+    if kind == "auth":
+        return SocketAuth(value[1], value[2], value[3])
     if kind == "closed":
         return SocketClosed(value[1], value[2], value[3], value[4], tuple(value[5]), value[6])
     if kind == "errored":

@@ -207,6 +207,11 @@ class MirrorPort:
         wire_error = None if error is None else error_to_wire(error)
         self._to(socket_id, ("ack", socket_id, message_id, wire_error))
 
+    def answer(self, socket_id: int, call_id: int, result: Any, error: HubError | None) -> None:
+        """The answer to an ``auth`` frame."""
+        wire_error = None if error is None else error_to_wire(error)
+        self._to(socket_id, ("answer", socket_id, call_id, result, wire_error))
+
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
         """Set or clear the object's auto-response pair, in every gateway."""
         self.table.set_auto_response(object_key, request, response)

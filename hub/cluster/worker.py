@@ -51,6 +51,7 @@ from hub.runtime.events import (
     Event,
     FeedSubscribe,
     FetchCall,
+    SocketAuth,
     SocketClosed,
     SocketErrored,
     SocketMessage,
@@ -68,7 +69,7 @@ SYNC_WAIT = 5.0
 
 #: The socket handlers a gateway needs to know of (it does not wake an object for a
 #: close or an error it would not handle).
-HANDLERS = ("websocket_message", "websocket_close", "websocket_error")
+HANDLERS = ("websocket_message", "websocket_auth", "websocket_close", "websocket_error")
 
 
 class Worker:
@@ -279,6 +280,8 @@ class Worker:
                     self.mirror.close(event.socket_id, 1013, "object overloaded")
             elif isinstance(event, FeedSubscribe):
                 self.mirror.feed_answer(FeedRefused(event.socket_id, event.sub_id, error))
+            elif isinstance(event, SocketAuth):
+                self.mirror.answer(event.socket_id, event.call_id, None, error)
             else:
                 log.warning("socket event for %r dropped: %s", object_id, error.code)
 

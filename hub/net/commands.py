@@ -8,18 +8,18 @@ Rules:
 2. A broadcast builds its frame once and writes the same bytes to every recipient
    (a ``roost.v1`` socket gets text wrapped in one ``msg`` frame, also built once).
 3. Writing to a socket that is gone or no longer open (``send``, ``broadcast``,
-   ``close``, ``acknowledge``, ``set_presence``) does nothing: the object may act on a
+   ``close``, ``acknowledge``, ``answer``, ``set_presence``) does nothing: the object may act on a
    socket the client has just closed. Changing the record of an unknown socket
    (``set_tags``, ``set_attachment``) raises ``KeyError`` (``hub.net.sockets``).
 4. Calls that change what clients see (``send``, ``broadcast``, ``close``,
-   ``acknowledge``) come from the object's output gate, after its event committed
+   ``acknowledge``, ``answer``) come from the object's output gate, after its event committed
    (``hub.runtime.ports``); they act at once here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from websockets.frames import Frame, Opcode
 
@@ -157,6 +157,16 @@ class Commands:
             conn.send_text(protocol.encode(protocol.Ack(id=message_id)))
         else:
             conn.send_text(roost_v1.error_frame(message_id, error))
+
+    def answer(self, socket_id: int, call_id: int, result: Any, error: HubError | None) -> None:
+        """Answer an ``auth`` frame: ``result``, or ``error`` (SPEC §6.6)."""
+        conn = self._sockets.get(socket_id)
+        if conn is None or not conn.is_open:
+            return  # the client fails it with connection_lost (SPEC §6.8)
+        if error is None:
+            conn.send_text(protocol.encode(protocol.Result(id=call_id, result=result)))
+        else:
+            conn.send_text(roost_v1.error_frame(call_id, error))
 
     # -- auto-responses ---------------------------------------------------------------
 

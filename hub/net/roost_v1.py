@@ -8,7 +8,9 @@ Rules:
 2. ``hello`` and ``ping`` are answered here without waking the object; ``msg`` becomes
    a ``SocketMessage`` event (exactly once when it has an id); ``call`` goes through the
    same RPC path as HTTP (validation, error mapping) and is answered when its event
-   committed; ``sub`` becomes a ``FeedSubscribe`` event once its shape is checked here;
+   committed; ``auth`` becomes a ``SocketAuth`` event, answered by the object's port
+   (or here, with ``method_not_found``, for a class without ``websocket_auth``, which
+   is then not woken); ``sub`` becomes a ``FeedSubscribe`` event once its shape is checked here;
    ``unsub`` and the presence frames are handled here, without waking the object.
 3. Wire error codes and their ``retryable`` flags come from ``protocol.ERRORS`` (only
    codes ``in_frames``; any other is ``internal_error``); the text of unexpected
@@ -30,9 +32,10 @@ from hub.errors import (
     HubError,
     HubStoppingError,
     InternalError,
+    MethodNotFoundError,
     OverloadedError,
 )
-from hub.runtime.events import FeedSubscribe, SocketMessage
+from hub.runtime.events import FeedSubscribe, SocketAuth, SocketMessage
 from protocol.where import WhereError, compile_where
 
 if TYPE_CHECKING:
@@ -83,6 +86,8 @@ def handle_text(front: Front, conn: Connection, text: str, size: int) -> None:
         _message(front, conn, frame, size)
     elif isinstance(frame, protocol.Call):
         _call(front, conn, frame)
+    elif isinstance(frame, protocol.Auth):
+        _auth(front, conn, frame)
     elif isinstance(frame, protocol.Sub):
         _subscribe(front, conn, frame)
     else:
@@ -150,6 +155,20 @@ def _message(front: Front, conn: Connection, frame: protocol.ClientMessage, size
         return
     event = SocketMessage(socket_id, text, conn.session, message_id)
     front.deliver(conn, event)
+
+
+def _auth(front: Front, conn: Connection, auth: protocol.Auth) -> None:
+    """A fresh token for the socket: ``websocket_auth`` runs as an event (SPEC §6.5)."""
+    socket_id, object_id = conn.socket_id, conn.object_id
+    assert socket_id is not None and object_id is not None
+    try:
+        if not front.host.handles(object_id.binding, "websocket_auth"):
+            raise MethodNotFoundError(
+                f"{object_id.binding} objects define no websocket_auth to take a token"
+            )
+        front.host.submit(object_id, SocketAuth(socket_id, auth.id, auth.token))
+    except (MethodNotFoundError, OverloadedError, HubStoppingError) as error:
+        conn.send_text(error_frame(auth.id, error))
 
 
 def _call(front: Front, conn: Connection, call: protocol.Call) -> None:

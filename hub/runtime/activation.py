@@ -51,6 +51,7 @@ from hub.errors import (
 from hub.hibernation import IdleTracker
 from hub.http import Request, Response
 from hub.runtime.alarm_events import handle_alarm, retry_alarm
+from hub.runtime.auth_events import handle_auth, refuse_auth
 from hub.runtime.context import DurableObjectState
 from hub.runtime.events import (
     AlarmFire,
@@ -59,6 +60,7 @@ from hub.runtime.events import (
     FeedSubscribe,
     FetchCall,
     RpcCall,
+    SocketAuth,
     SocketClosed,
     SocketErrored,
     SocketMessage,
@@ -567,6 +569,7 @@ _KINDS: dict[type[Any], _Kind[Any]] = {
     FetchCall: _Kind(Activation._handle_fetch, _refuse_fetch),
     FeedSubscribe: _Kind(handle_subscribe, _refuse_subscribe),
     SocketMessage: _socket_events,
+    SocketAuth: _Kind(handle_auth, refuse_auth),
     SocketClosed: _socket_events,
     SocketErrored: _socket_events,
 }

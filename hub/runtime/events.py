@@ -27,6 +27,7 @@ __all__ = [
     "FeedSubscribe",
     "FetchCall",
     "RpcCall",
+    "SocketAuth",
     "SocketClosed",
     "SocketErrored",
     "SocketMessage",
@@ -78,6 +79,19 @@ class SocketMessage:
     data: str | bytes
     session: str | None = None
     message_id: int | None = None
+
+
+@dataclass(slots=True)
+class SocketAuth:
+    """A roost.v1 ``auth`` frame: ``websocket_auth(ws, token)`` (protocol/SPEC.md §6.5).
+
+    Answered through the port (``SocketPort.answer``) with the handler's result after
+    the event committed, or with its error.
+    """
+
+    socket_id: int
+    call_id: int
+    token: str
 
 
 @dataclass(slots=True)
@@ -137,5 +151,12 @@ class Barrier:
 
 
 Event = (
-    RpcCall | AlarmFire | FetchCall | SocketMessage | SocketClosed | SocketErrored | FeedSubscribe
+    RpcCall
+    | AlarmFire
+    | FetchCall
+    | SocketMessage
+    | SocketAuth
+    | SocketClosed
+    | SocketErrored
+    | FeedSubscribe
 )

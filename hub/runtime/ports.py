@@ -192,6 +192,10 @@ class SocketPort(Protocol):
         """Tell a roost.v1 client its message is handled (``ack``, or ``error`` if the
         handler raised)."""
 
+    def answer(self, socket_id: int, call_id: int, result: Any, error: HubError | None) -> None:
+        """Answer a roost.v1 ``auth`` frame: ``result`` (builtins), or ``error`` if the
+        handler refused the token or failed (protocol/SPEC.md §6.6)."""
+
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:
         """Set (or with two Nones, clear) the object's auto-response pair."""
 
@@ -273,6 +277,9 @@ class DetachedPort:
         """Nothing to close."""
 
     def acknowledge(self, socket_id: int, message_id: int, error: HubError | None) -> None:
+        """No client to tell."""
+
+    def answer(self, socket_id: int, call_id: int, result: Any, error: HubError | None) -> None:
         """No client to tell."""
 
     def set_auto_response(self, object_key: str, request: str | None, response: str | None) -> None:

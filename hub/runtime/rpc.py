@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 LIFECYCLE_METHODS = frozenset(
-    {"fetch", "alarm", "websocket_message", "websocket_close", "websocket_error"}
+    {"fetch", "alarm", "websocket_message", "websocket_auth", "websocket_close", "websocket_error"}
 )
 #: Every name the hub calls or reads on an object class or instance: never RPC.
 HOOKS = LIFECYCLE_METHODS | {"feed_allowed", "feeds", "feed_retention", "presence_from_attachment"}

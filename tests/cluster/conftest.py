@@ -46,12 +46,21 @@ APP = textwrap.dedent(
             if message.startswith("all "):
                 self.ctx.broadcast(message)
                 return
+            if message == "who":
+                ws.send(f"{VERSION} who {ws.deserialize_attachment()}")
+                return
             if message.startswith("stall "):
                 time.sleep(float(message[6:]))  # blocks the whole worker
                 return
             sender, _, n = message.partition(":")
             self.ctx.storage.sql.exec("INSERT INTO log (sender, n) VALUES (?, ?)", sender, int(n))
             ws.send(f"{VERSION} {message}")
+
+        async def websocket_auth(self, ws, token):
+            if token.startswith("bad"):
+                raise hub.UnauthorizedError(f"{token} refused")
+            ws.serialize_attachment({"name": token})  # and its presence
+            return [token, os.getpid()]
 
         async def websocket_close(self, ws, code, reason, was_clean):
             self.ctx.storage.sql.exec("INSERT INTO log (sender, n) VALUES ('closed', ?)", code)

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 import websockets
 
@@ -29,6 +30,7 @@ from hub.errors import (
     OverloadedError,
     RemoteError,
     RpcError,
+    UnauthorizedError,
     UnknownBindingError,
 )
 from hub.http import Request, Response
@@ -47,7 +49,7 @@ from hub.runtime.host import partition_of
 from tests.cluster.ends import Peer, accepted_link, socket_link
 from tests.conftest import eventually, within
 
-HANDLERS = {"ROOM": ["websocket_message", "websocket_close", "websocket_error"]}
+HANDLERS = {"ROOM": ["websocket_message", "websocket_auth", "websocket_close", "websocket_error"]}
 _fences = itertools.count(10**12)
 
 
@@ -436,6 +438,61 @@ async def test_a_lost_owner_fails_its_pending_fetches_and_calls_with_hub_stoppin
     w0.send("result", call0[1], True, "zero")
     assert await within(other) == "zero"
     assert call[0] == "call"
+
+
+async def test_a_lost_owner_fails_its_unanswered_auth_frames_and_the_next_gets_held_ones(
+    gateway: Gateway,
+) -> None:
+    url = await gateway.listen()
+    room = room_in(1)
+    w1 = await gateway.worker(1)
+    assert await w1.settle() == [("sync", [], [])]
+    connecting = asyncio.ensure_future(
+        websockets.connect(f"{url}/objects/room/{room.name}", subprotocols=["roost.v1"])
+    )
+    socket_id = await w1.answer_upgrade([])
+    client = await within(connecting)
+
+    async def answer() -> Any:
+        return orjson.loads(await within(client.recv()))
+
+    for auth_id in (5, 6):
+        await client.send(
+            orjson.dumps({"t": "auth", "id": auth_id, "token": f"t{auth_id}"}).decode()
+        )
+    assert await w1.settle() == [
+        event(room, "auth", socket_id, 5, "t5"),
+        event(room, "auth", socket_id, 6, "t6"),
+    ]
+    w1.send("answer", socket_id, 5, {"user": "five"}, None)
+    assert await answer() == {"t": "result", "id": 5, "result": {"user": "five"}}
+
+    w1.link.abort()  # 6 was not answered: it may or may not have run
+    assert await answer() == {
+        "t": "error",
+        "id": 6,
+        "code": "hub_stopping",
+        "message": "the worker stopped before answering",
+        "retryable": True,
+    }
+    await eventually(lambda: gateway.owner(1) is None, "the gateway saw worker 1 go")
+    await client.send('{"t":"auth","id":7,"token":"t7"}')  # held
+    await eventually(lambda: len(gateway.workers.partitions[1].held) == 1, "the auth is held")
+    successor = await gateway.worker(1, generation=1)
+    got = await successor.settle()
+    assert got[1:] == [event(room, "auth", socket_id, 7, "t7")]
+    successor.send("answer", socket_id, 7, None, error_to_wire(UnauthorizedError("expired")))
+    assert await answer() == {
+        "t": "error",
+        "id": 7,
+        "code": "unauthorized",
+        "message": "expired",
+        "retryable": False,
+    }
+    successor.link.abort()  # nothing is left to fail
+    await client.send('{"t":"ping"}')
+    assert await answer() == {"t": "pong"}
+    await client.close()
 
 
 async def test_a_lost_owners_unacknowledged_messages_go_to_the_next_worker(

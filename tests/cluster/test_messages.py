@@ -50,6 +50,7 @@ from hub.ids import ObjectId, id_from_name
 from hub.runtime.events import (
     AlarmFire,
     FeedSubscribe,
+    SocketAuth,
     SocketClosed,
     SocketErrored,
     SocketMessage,
@@ -441,6 +442,12 @@ def test_a_feed_subscription_comes_back_whole(
     since: int | None,
 ) -> None:
     sent = FeedSubscribe(socket_id, sub_id, table, where, columns, snapshot, since)
+    assert event_from_wire(over_the_wire(event_to_wire(sent))) == sent
+
+
+@given(socket_id=ids, auth_id=ids, token=texts)
+def test_a_token_refresh_comes_back_whole(socket_id: int, auth_id: int, token: str) -> None:
+    sent = SocketAuth(socket_id, auth_id, token)
     assert event_from_wire(over_the_wire(event_to_wire(sent))) == sent
 
 

@@ -219,6 +219,7 @@ client_frames = st.one_of(
         args=st.lists(json_values, max_size=3),
         kwargs=st.dictionaries(st.text(), json_values, max_size=3),
     ),
+    st.builds(frames.Auth, id=ids, token=st.text(min_size=1)),
     st.just(frames.Ping()),
     st.builds(
         frames.Sub,

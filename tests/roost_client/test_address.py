@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from roost_client import object_url
-from roost_client.address import redacted
+from roost_client.address import redacted, with_token
 
 
 def test_host_binding_and_name_make_the_object_url() -> None:
@@ -72,3 +72,13 @@ def test_the_token_is_redacted_where_urls_are_shown() -> None:
     url = object_url(host="h", binding="ROOM", name="r", query={"a": "1,2"}, token="s3cret")
     assert redacted(url) == "ws://h/objects/room/r?a=1,2&token=***"
     assert redacted("ws://h/objects/room/r") == "ws://h/objects/room/r"
+
+
+def test_with_token_replaces_the_token_and_keeps_the_rest_as_written() -> None:
+    url = "ws://h/objects/room/r?tags=a,b&token=old&who=ada+lovelace"
+    assert (
+        with_token(url, "n3w&=")
+        == "ws://h/objects/room/r?tags=a,b&who=ada+lovelace&token=n3w%26%3D"
+    )
+    assert with_token("ws://h/objects/room/r", "t") == "ws://h/objects/room/r?token=t"
+    assert with_token(url, None) == url

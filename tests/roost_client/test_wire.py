@@ -29,6 +29,8 @@ def _client_encoding(frame: dict[str, Any]) -> str:
         return wire.message(frame["data"], frame.get("id"))
     if kind == "call":
         return wire.call(frame["id"], frame["method"], frame["args"], frame["kwargs"])
+    if kind == "auth":
+        return wire.auth(frame["id"], frame["token"])
     if kind == "sub":
         return wire.sub(
             frame["id"],

@@ -6,6 +6,7 @@
                                     name="lobby", token=token) as conn:
         conn.send("hello")                         # handled exactly once
         total = await conn.call("add", 1, 2)       # RPC, typed errors
+        await conn.set_auth(new_token)             # refresh the token in the session
         async for message in conn:                 # what the object sends
             print(message)
 
@@ -56,11 +57,13 @@ from roost_client.errors import (
     RoostError,
     SessionRequired,
     TooManySubscriptions,
+    Unauthorized,
 )
 from roost_client.feed import Change
 from roost_client.presence import Presence, PresenceEvent, PresenceStream
 from roost_client.state import State, StateChange, StateStream
 from roost_client.subscriptions import Subscription
+from roost_client.token import TokenSource
 
 __all__ = [
     "CODES",
@@ -97,7 +100,9 @@ __all__ = [
     "StateChange",
     "StateStream",
     "Subscription",
+    "TokenSource",
     "TooManySubscriptions",
+    "Unauthorized",
     "connect",
     "kebab",
     "object_url",
@@ -111,7 +116,7 @@ def connect(
     binding: str | None = None,
     name: str | None = None,
     query: Mapping[str, str] | None = None,
-    token: str | None = None,
+    token: TokenSource | None = None,
     session: str | None = None,
     reconnect: bool = True,
     backoff: Backoff | None = None,
@@ -143,7 +148,11 @@ def connect(
         binding: the object's binding, ``CHAT_ROOM`` or ``chat-room``.
         name: the object's name: any non-empty string (it is percent-encoded).
         query: items added to the URL's query (the object's ``fetch`` reads them).
-        token: sent as the query item ``token=`` (browsers cannot set headers).
+        token: sent as the query item ``token=`` (browsers cannot set headers): a
+            string, or a function (sync or async) returning one, called before every
+            connect and reconnect so each socket opens with a fresh token. A function
+            that raises fails that attempt (``ConnectFailed``, retried with backoff).
+            ``conn.set_auth()`` refreshes the token of an open socket.
         session: the session id (default: 192 random bits). Reuse one only together
             with the ids it already used: the hub drops a message whose id is not above
             the highest it handled for the session as a duplicate (SPEC §5.2).
@@ -165,9 +174,10 @@ def connect(
         headers: extra HTTP headers for the upgrade request.
         sleep: how to wait between attempts and pings (tests pass a fake).
     """
-    full_url = object_url(url, host=host, binding=binding, name=name, query=query, token=token)
+    full_url = object_url(url, host=host, binding=binding, name=name, query=query)
     connection = Connection(
         full_url,
+        token=token,
         session=session,
         reconnect=reconnect,
         backoff=backoff,

@@ -10,7 +10,8 @@ Rules:
    ``ws``. Anything else is a ``ValueError``.
 3. ``query`` items and the ``token`` are appended to the query the URL already has;
    the token travels as ``token=`` because browsers cannot set headers, and both SDKs
-   reach the hub the same way.
+   reach the hub the same way. ``with_token`` replaces it for each new socket when a
+   function gives the token (``token.py``).
 4. The token never appears in messages or logs: they show ``redacted(url)``.
 """
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
-__all__ = ["kebab", "object_url", "redacted"]
+__all__ = ["kebab", "object_url", "redacted", "with_token"]
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 _BINDING_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*([_-][A-Za-z0-9]+)*")
@@ -58,12 +59,26 @@ def object_url(
     scheme = _SCHEMES.get(parts.scheme.lower())
     if scheme is None or not parts.netloc:
         raise ValueError(f"expected a ws://, wss://, http:// or https:// URL, got {base!r}")
-    items = dict(query or {})
-    if token is not None:
-        items["token"] = token
-    extra = urlencode(items)
+    extra = urlencode(dict(query or {}))
     full_query = "&".join(q for q in (parts.query, extra) if q)
-    return urlunsplit((scheme, parts.netloc, parts.path or "/", full_query, ""))
+    return with_token(urlunsplit((scheme, parts.netloc, parts.path or "/", full_query, "")), token)
+
+
+def with_token(url: str, token: str | None) -> str:
+    """``url`` with its ``token`` query item set to ``token`` (unchanged for None).
+
+    The rest of the query is kept as it is written; a ``token`` item it had is replaced.
+    """
+    if token is None:
+        return url
+    parts = urlsplit(url)
+    kept = [
+        item
+        for item in parts.query.split("&")
+        if item and unquote_plus(item.partition("=")[0]) != "token"
+    ]
+    kept.append(urlencode({"token": token}))
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def redacted(url: str) -> str:

@@ -17,6 +17,8 @@ Rules:
    there is one) once every received message was read.
 3. Errors no caller receives go to the ``on_error`` listeners, or to the log as a
    warning when there are none.
+4. ``set_auth`` is a call in all but its frame (``auth``, SPEC §6.5): same ids, same
+   outbox, same answers and ``connection_lost``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from roost_client.presence import Presence
 from roost_client.state import Listeners, State, StateChange, StateStream
 from roost_client.subscriptions import Subscription, Subscriptions
 from roost_client.supervisor import Supervisor
+from roost_client.token import Token, TokenSource, checked_token
 
 __all__ = ["Connection", "Sleep"]
 
@@ -55,13 +58,14 @@ class Connection:
     It survives dropped sockets: it reconnects with backoff, resumes its session and
     resends unacknowledged messages, so each message sent with ``send`` is handled
     exactly once. Iterate it for what the object sends. The arguments are those of
-    ``connect``, with the URL already built.
+    ``connect``, with the URL already built (without the token).
     """
 
     def __init__(
         self,
         url: str,
         *,
+        token: TokenSource | None = None,
         session: str | None = None,
         reconnect: bool = True,
         backoff: Backoff | None = None,
@@ -87,6 +91,7 @@ class Connection:
             sleep=sleep,
         )
         self._options = options
+        self._token = Token(token)
         self._outbox = Outbox(max_buffered)
         self._writable = asyncio.Event()
         self._progress = asyncio.Event()
@@ -104,18 +109,18 @@ class Connection:
             self._report,
             subs,
         )
-        self._supervisor = Supervisor(options, shared)
+        self._supervisor = Supervisor(options, shared, self._token)
 
     # -- what the user reads ---------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """The ``ws://`` URL this connection opens (token included)."""
-        return self._options.url
+        """The ``ws://`` URL of this connection's sockets, with its latest token."""
+        return self._token.url(self._options.url)
 
     def __repr__(self) -> str:
         state = self._supervisor.state.value
-        return f"<Connection {redacted(self._options.url)} {state} session={self.session}>"
+        return f"<Connection {redacted(self.url)} {state} session={self.session}>"
 
     @property
     def session(self) -> str:
@@ -247,18 +252,66 @@ class Connection:
             # The hub could not tell which call a frame with a non-string method was.
             raise TypeError(f"method must be a str, got {method!r}")
         payload = self._checked(wire.call(self._calls.next_id, method, args, kwargs))
+        return await self._answer(payload, f"call {method!r}", timeout)
+
+    async def set_auth(
+        self,
+        token: str | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as for call
+    ) -> Any:
+        """Hand the object a fresh token without reconnecting (SPEC §6.5); its answer.
+
+        Sends an ``auth`` frame with ``token``, or, without one, with a fresh token from
+        the function given to ``connect(token=...)`` (the fixed token, if it was a
+        string). The object's ``websocket_auth(ws, token)`` checks it and returns what
+        this returns. A ``token`` given here, once accepted, is also the token of every
+        later socket's URL, like ``connect(token=...)``: a token function is then no
+        longer called (call ``set_auth()`` without a token to keep using it).
+
+        Like ``call``: at most once, waits for the next socket while reconnecting.
+
+        Raises:
+            Unauthorized: the object refused the token; the socket stays open with the
+                identity it had.
+            MethodNotFound: the object defines no ``websocket_auth``.
+            ObjectError, ...: the hub's answer, as for ``call``.
+            ConnectionLost: the socket closed before the answer (retryable; the next
+                socket opens with the current token anyway).
+            CallTimeout, BufferFull, MessageTooBig, ConnectionClosed: as for ``call``.
+            TypeError, ValueError: ``token`` is not a non-empty ``str``, or there is no
+                token to send; what the token function raises.
+        """
+        self._supervisor.check_usable()
+        if token is None:
+            if self._token.current is None and not self._token.is_function:
+                raise ValueError("no token to send: give one, or connect with token=")
+            fresh = await self._token.fresh()
+            assert fresh is not None
+            self._supervisor.check_usable()
+            return await self._answer(self._auth_frame(fresh), "auth", timeout)
+        payload = self._auth_frame(checked_token(token))
+        result = await self._answer(payload, "auth", timeout)
+        self._token.set(token)  # accepted: later sockets open with it too
+        return result
+
+    def _auth_frame(self, token: str) -> str:
+        return self._checked(wire.auth(self._calls.next_id, token))
+
+    async def _answer(self, payload: str, what: str, seconds: float | None) -> Any:
+        """Send a call's (or ``auth``'s) frame and wait for its answer (rule 4)."""
         self._outbox.add(payload, call_id=self._calls.next_id)  # BufferFull: nothing added
         call_id, future = self._calls.add()
         self._writable.set()
         try:
-            if timeout is None:
+            if seconds is None:
                 return await future
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(seconds):
                     return await future
             except TimeoutError:
                 raise CallTimeout(
-                    f"no answer to call {method!r} within {timeout!r} seconds", id=call_id
+                    f"no answer to {what} within {seconds!r} seconds", id=call_id
                 ) from None
         finally:
             self._calls.forget(call_id)

@@ -13,6 +13,7 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── ActivationFailed  activation_failed: the object's constructor raised
     ├── Overloaded        overloaded: the object's queue is full
     ├── CallCycle         call_cycle: the call would deadlock on the object's input gate
+    ├── Unauthorized      unauthorized: the object refused the token of ``set_auth``
     ├── NoSuchFeed        no_such_feed: ``subscribe`` named a table that is not a feed table
     ├── BadSubscription   bad_subscription: an invalid ``where`` / ``columns``, unknown column
     ├── Forbidden         forbidden: the object refused the subscription
@@ -70,6 +71,7 @@ __all__ = [
     "RoostError",
     "SessionRequired",
     "TooManySubscriptions",
+    "Unauthorized",
     "error_for_close",
     "from_frame",
     "reconnects_after",
@@ -189,6 +191,16 @@ class CallCycle(RoostError):
     default_code = "call_cycle"
 
 
+class Unauthorized(RoostError):
+    """``unauthorized``: the object refused the token ``set_auth`` sent (SPEC §6.6).
+
+    The socket stays open with the identity it had; get a new token and try again, or
+    close the connection.
+    """
+
+    default_code = "unauthorized"
+
+
 class NoSuchFeed(RoostError):
     """``no_such_feed``: the subscription named a table that is not a feed table of the
     object (or it stopped being one); the subscription ended."""
@@ -302,6 +314,7 @@ CODES: dict[str, type[RoostError]] = {
         ActivationFailed,
         Overloaded,
         CallCycle,
+        Unauthorized,
         NoSuchFeed,
         BadSubscription,
         Forbidden,

@@ -6,7 +6,8 @@ Rules:
 
 1. Everything ``connect`` takes about the session and its sockets is checked here, before
    anything is made: a bad value raises ``ValueError`` and nothing starts. (The outbox and
-   the inbox check their own bounds, ``max_buffered`` and ``max_queue``.)
+   the inbox check their own bounds, ``max_buffered`` and ``max_queue``; ``token.Token``
+   checks the token.)
 2. A connection's settings never change once it is made (``Options`` is frozen); the
    supervisor (``supervisor.py``) opens every socket with them.
 """
@@ -37,7 +38,7 @@ _SESSION_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 class Options:
     """A connection's settings, checked (rule 1); made with ``Options.checked``."""
 
-    #: The ``ws://`` URL every socket opens (token included).
+    #: The ``ws://`` URL every socket opens; each adds the current token (``token.py``).
     url: str
     #: The session id sent in every ``hello`` (SPEC §3.1).
     session: str

@@ -19,6 +19,8 @@ Rules:
    raise ``ConnectionClosed`` (``check_usable``).
 4. Each welcomed socket requests every open subscription and the presence again, once
    the outbox was rewound (``subscriptions.py``).
+5. Each socket opens with a fresh token in its URL: a token function is called before
+   every attempt (``token.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
 import protocol
-from roost_client.address import redacted
+from roost_client.address import redacted, with_token
 from roost_client.errors import (
     ConnectFailed,
     ConnectionClosed,
@@ -45,6 +47,7 @@ from roost_client.errors import (
 from roost_client.link import Link, Shared
 from roost_client.options import Options
 from roost_client.state import Listeners, State, StateChange, StateStream
+from roost_client.token import BadToken, Token
 
 __all__ = ["Supervisor"]
 
@@ -54,9 +57,10 @@ log = logging.getLogger("roost_client")
 class Supervisor:
     """Runs a connection's sockets one after another until it is closed for good."""
 
-    def __init__(self, options: Options, shared: Shared) -> None:
+    def __init__(self, options: Options, shared: Shared, token: Token) -> None:
         self._options = options
         self._shared = shared
+        self._token = token
         self._state = State.CONNECTING
         self._close_error: RoostError | None = None
         self._closing = False
@@ -197,9 +201,12 @@ class Supervisor:
     async def _attempt(self) -> tuple[bool, bool, RoostError | None]:
         """Open one socket and run it: (whether it opened, whether to retry, why)."""
         options = self._options
+        url, failed = await self._fresh_url()
+        if failed is not None:
+            return False, failed.retryable, failed
         try:
             ws = await ws_connect(
-                options.url,
+                url,
                 subprotocols=[Subprotocol(protocol.SUBPROTOCOL)],
                 compression=options.compression,
                 additional_headers=options.headers or None,
@@ -216,7 +223,7 @@ class Supervisor:
             error.__cause__ = exc
             return False, error.retryable, error
         except (OSError, TimeoutError, WebSocketException) as exc:
-            error = ConnectFailed(f"cannot open {redacted(options.url)!r}: {exc!r}")
+            error = ConnectFailed(f"cannot open {redacted(url)!r}: {exc!r}")
             error.__cause__ = exc
             return False, True, error
         if ws.subprotocol != protocol.SUBPROTOCOL:
@@ -246,6 +253,21 @@ class Supervisor:
             )
             return ended.opened, True, lost
         return ended.opened, False, error_for_close(ended.code, ended.reason, ended.last_error)
+
+    async def _fresh_url(self) -> tuple[str, RoostError | None]:
+        """The URL of the next socket, with a fresh token; or why there is none (rule 5)."""
+        try:
+            return with_token(self._options.url, await self._token.fresh()), None
+        except Exception as exc:  # the application's token function
+            bad = isinstance(exc, BadToken)
+            error = ConnectFailed(
+                f"the token function failed: {exc}"
+                if bad
+                else f"the token function raised {type(exc).__name__}",
+                retryable=not bad,
+            )
+            error.__cause__ = exc
+            return "", error
 
     def _on_open(self, link: Link) -> None:
         self._socket_id = link.socket_id

@@ -22,6 +22,7 @@ import protocol
 from roost_client.errors import BadFrame
 
 __all__ = [
+    "auth",
     "call",
     "decode",
     "hello",
@@ -58,6 +59,11 @@ def call(
 ) -> str:
     """``{"t":"call","id":C,"method":M,...}``; empty args / kwargs are left out (SPEC §6.1)."""
     return _text(protocol.Call(id=id, method=method, args=list(args), kwargs=dict(kwargs or {})))
+
+
+def auth(id: int, token: str) -> str:
+    """``{"t":"auth","id":C,"token":T}``: a fresh token for the socket (SPEC §6.5)."""
+    return _text(protocol.Auth(id=id, token=token))
 
 
 def ping() -> str:
