@@ -1,5 +1,5 @@
-"""The benchmark suite: every scenario at full sizes, the storage and SDK benchmarks, and
-the summary table of RESULTS.md, in one command::
+"""The benchmark suite: every scenario at full sizes (``PARTS``) and the summary table of
+RESULTS.md, in one command::
 
     python -m loadtest suite --results-md loadtest/RESULTS.md
 
@@ -8,10 +8,10 @@ Rules:
 1. RESULTS.md is made of delimited sections (``<!-- name:begin -->`` ...
    ``<!-- name:end -->``, ``report.write_section``); a run replaces the sections of the
    parts it ran and leaves the others (the hand-written findings among them) alone.
-2. The ``summary`` section stands first: one row a measured part with its parameters,
-   Roost's figure, the baseline's, the ratio (higher is better), the target and whether
-   it is met, the machine and the command that reproduces it. A target that is not met
-   says ``NOT met``; a part that could not run says why.
+2. The ``summary`` section stands first: one row a part (``fold``), with its
+   parameters, Roost's figure, the baseline's, the ratio (higher is better), its
+   targets and whether they are met, and the command that reproduces it. A target that
+   is not met says ``NOT met``; a part that could not run says why.
 3. A part that fails is reported as failed in the summary; the others still run.
 """
 
@@ -21,7 +21,7 @@ import argparse
 import json
 import shlex
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ from typing import Any
 
 from loadtest.params import Params, resolve
 from loadtest.report import (
+    LOOP_IN_CHILDREN,
+    LOOP_IN_PROCESS,
     RESULTS_INTRO,
     RESULTS_TITLE,
     Report,
@@ -38,7 +40,7 @@ from loadtest.report import (
 )
 from loadtest.results import Outcome
 
-__all__ = ["PARTS", "Part", "render_summary", "run_suite", "write_detail"]
+__all__ = ["PARTS", "Part", "fold", "render_summary", "run_suite", "write_detail"]
 
 SUMMARY = "summary"
 
@@ -91,9 +93,9 @@ PARTS = (
     Part("feeds", "feeds", {}),
     Part("reload", "reload", {}),
     Part("reload-2g", "reload", {"gateways": 2}),
+    Part("storage", "storage", {}),
+    Part("sdk", "sdk", {}),
 )
-#: The benchmarks with their own command line (``loadtest.bench_*``).
-OTHER_PARTS = ("storage", "sdk")
 
 
 def machine_line(machine: dict[str, str | int]) -> str:
@@ -134,6 +136,7 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
         notes=[*outcome.notes, *_error_note(outcome)],
         details={},
         elapsed=float(meta["elapsed_seconds"]),
+        loop_where=LOOP_IN_PROCESS if outcome.event_loop else LOOP_IN_CHILDREN,
     )
     write_section(path, name, report.markdown())
 
@@ -223,6 +226,44 @@ def _many_sockets(part: str, outcome: Outcome, command: str) -> list[Line]:
             command,
         )
     ]
+
+
+def fold(lines: Sequence[Line]) -> list[Line]:
+    """One row a part (rule 2): the rows of a part (one per target, as ``summary_lines``
+    gives them) merged, each cell's distinct values joined with ``; ``. When the verdicts
+    differ, each names its target."""
+    parts: dict[str, list[Line]] = {}
+    for line in lines:
+        parts.setdefault(line.part, []).append(line)
+    return [_fold_part(group) for group in parts.values()]
+
+
+def _fold_part(group: Sequence[Line]) -> Line:
+    if len(group) == 1:
+        return group[0]
+
+    def joined(values: Sequence[str]) -> str:
+        kept = [v for v in dict.fromkeys(values) if v != "—"]
+        return "; ".join(kept) or "—"
+
+    targeted = [line for line in group if line.target != "—"] or list(group)
+    verdicts = list(dict.fromkeys(line.met for line in targeted))
+    met = (
+        verdicts[0]
+        if len(verdicts) == 1
+        else "; ".join(f"{line.target}: {line.met}" for line in targeted)
+    )
+    first = group[0]
+    return Line(
+        first.part,
+        joined([line.sizes for line in group]),
+        joined([line.roost for line in group]),
+        joined([line.baseline for line in group]),
+        joined([line.ratio for line in group]),
+        joined([line.target for line in group]),
+        met,
+        first.command,
+    )
 
 
 def render_summary(lines: Sequence[Line], machine: str, date: str, command: str) -> str:
@@ -325,10 +366,6 @@ def run_suite(args: argparse.Namespace) -> int:
         lines.extend(summary_lines(part.name, outcome, command))
         if args.results_md is not None:
             write_detail(args.results_md, outcome, meta, part.name)
-    for name in OTHER_PARTS:
-        if only and name not in only:
-            continue
-        failed += _other(name, args)
     if args.results_md is not None and lines:
         suite_command = "python -m loadtest suite --results-md " + str(args.results_md)
         if only:
@@ -338,27 +375,7 @@ def run_suite(args: argparse.Namespace) -> int:
                 f" (the rows of {', '.join(sorted(only))}; the others are from earlier runs, "
                 "dated in their sections)"
             )
-        lines = merge_lines(earlier_lines(args.results_md), lines)
+        lines = fold(merge_lines(earlier_lines(args.results_md), lines))
         summary = render_summary(lines, machine_line(machine), date, suite_command)
         write_summary(args.results_md, summary)
     return 1 if failed else 0
-
-
-def _other(name: str, args: argparse.Namespace) -> int:
-    """Run ``loadtest.bench_{name}`` with the suite's outputs; 1 when it failed."""
-    from loadtest import bench_sdk, bench_storage
-
-    mains: dict[str, Callable[[list[str]], int]] = {
-        "storage": bench_storage.main,
-        "sdk": bench_sdk.main,
-    }
-    argv: list[str] = []
-    if args.results_md is not None:
-        argv += ["--results-md", str(args.results_md)]
-    if args.json_dir is not None:
-        argv += ["--json", str(args.json_dir / f"{name}.json")]
-    try:
-        return mains[name](argv)
-    except Exception:
-        traceback.print_exc()
-        return 1
