@@ -32,7 +32,9 @@ LOOP_IN_CHILDREN = "in the server and client processes"
 LOOP_IN_PROCESS = "in the benchmark's one process"
 RESULTS_INTRO = (
     "Every figure is reported next to a baseline measured in the same process and the "
-    "same run, and compared as a ratio (or a difference) against it."
+    "same run, and compared as a ratio (or a difference) against it. The summary comes "
+    "first (one row a part), then one section a part with the command that produced it "
+    "and its date (a later run replaces it), then the findings, written by hand."
 )
 
 
@@ -237,8 +239,11 @@ class Report:
         path.write_text(text, encoding="utf-8")
 
 
-def write_section(path: Path, section: str, text: str) -> None:
-    """Replace the section ``section`` of ``path`` with ``text``, or append it."""
+def write_section(path: Path, section: str, text: str, order: Sequence[str] = ()) -> None:
+    """Replace the section ``section`` of ``path`` with ``text`` in place. A section not
+    there yet goes after the last section before it in ``order`` (or before the first
+    one after it), so the scenario sections stay in order and ahead of the hand-written
+    ones; otherwise it is appended."""
     begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
     if path.exists():
         current = path.read_text(encoding="utf-8")
@@ -249,9 +254,26 @@ def write_section(path: Path, section: str, text: str) -> None:
     if start != -1 and stop != -1:
         current = current[:start] + text + current[stop + len(end) :]
     else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
+        current = _insert(current, section, text, order)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(current, encoding="utf-8")
+
+
+def _insert(current: str, section: str, text: str, order: Sequence[str]) -> str:
+    """``current`` with the new section ``text`` placed by ``order`` (``write_section``)."""
+    if section in order:
+        at = order.index(section)
+        for name in reversed(order[:at]):
+            mark = f"<!-- {name}:end -->"
+            if mark in current:
+                cut = current.index(mark) + len(mark)
+                return current[:cut] + "\n\n" + text + current[cut:]
+        for name in order[at + 1 :]:
+            mark = f"<!-- {name}:begin -->"
+            if mark in current:
+                cut = current.index(mark)
+                return current[:cut] + text + "\n\n" + current[cut:]
+    return current.rstrip("\n") + "\n\n" + text + "\n"
 
 
 def _host_facts() -> dict[str, str | int]:

@@ -6,8 +6,10 @@ RESULTS.md, in one command::
 Rules:
 
 1. RESULTS.md is made of delimited sections (``<!-- name:begin -->`` ...
-   ``<!-- name:end -->``, ``report.write_section``); a run replaces the sections of the
-   parts it ran and leaves the others (the hand-written findings among them) alone.
+   ``<!-- name:end -->``, ``report.write_section``), one a part: a run replaces the
+   sections of the parts it ran in place and leaves the others (the hand-written
+   findings among them, after the parts) alone; a part's first section goes in
+   ``PARTS`` order.
 2. The ``summary`` section stands first: one row a part (``fold``), with its
    parameters, Roost's figure, the baseline's, the ratio (higher is better), its
    targets and whether they are met, and the command that reproduces it. A target that
@@ -40,7 +42,16 @@ from loadtest.report import (
 )
 from loadtest.results import Outcome
 
-__all__ = ["PARTS", "Part", "fold", "render_summary", "run_suite", "write_detail"]
+__all__ = [
+    "PARTS",
+    "SECTION_ORDER",
+    "Part",
+    "fold",
+    "render_summary",
+    "run_suite",
+    "section_heading",
+    "write_detail",
+]
 
 SUMMARY = "summary"
 
@@ -96,6 +107,8 @@ PARTS = (
     Part("storage", "storage", {}),
     Part("sdk", "sdk", {}),
 )
+#: The order of the sections in RESULTS.md: the summary, then one section a part.
+SECTION_ORDER = (SUMMARY, *(part.name for part in PARTS))
 
 
 def machine_line(machine: dict[str, str | int]) -> str:
@@ -106,6 +119,12 @@ def machine_line(machine: dict[str, str | int]) -> str:
     )
 
 
+def section_heading(part: str, heading: str) -> str:
+    """A part's section heading: its name first, as in the summary (two parts of one
+    scenario, ``rpc`` and ``rpc-one``, share the scenario's heading)."""
+    return f"{part}: {heading}"
+
+
 def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: str = "") -> None:
     """Write (or replace) the detail section of one scenario run in ``path``."""
     name = section or outcome.label
@@ -113,7 +132,7 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
         text = "\n".join(
             [
                 f"<!-- {name}:begin -->",
-                f"## {outcome.heading or outcome.label}",
+                f"## {section_heading(name, outcome.heading or outcome.label)}",
                 "",
                 f"- Command: `{meta['command']}`",
                 f"- Date: {meta['date']}",
@@ -122,11 +141,11 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
                 f"<!-- {name}:end -->",
             ]
         )
-        write_section(path, name, text)
+        write_section(path, name, text, SECTION_ORDER)
         return
     report = Report(
         section=name,
-        heading=outcome.heading,
+        heading=section_heading(name, outcome.heading),
         command=str(meta["command"]),
         date=str(meta["date"]),
         machine=meta["machine"],
@@ -138,7 +157,7 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
         elapsed=float(meta["elapsed_seconds"]),
         loop_where=LOOP_IN_PROCESS if outcome.event_loop else LOOP_IN_CHILDREN,
     )
-    write_section(path, name, report.markdown())
+    write_section(path, name, report.markdown(), SECTION_ORDER)
 
 
 def _error_note(outcome: Outcome) -> list[str]:
@@ -247,12 +266,16 @@ def _fold_part(group: Sequence[Line]) -> Line:
         return "; ".join(kept) or "—"
 
     targeted = [line for line in group if line.target != "—"] or list(group)
-    verdicts = list(dict.fromkeys(line.met for line in targeted))
-    met = (
-        verdicts[0]
-        if len(verdicts) == 1
-        else "; ".join(f"{line.target}: {line.met}" for line in targeted)
-    )
+    verdicts: list[str] = []
+    notes: list[str] = []  # the run's errors and saturation, once for the part
+    for line in targeted:
+        parts = line.met.split("; ")
+        notes += [p for p in parts if _is_note(p)]
+        verdicts.append("; ".join(p for p in parts if not _is_note(p)))
+    if len(set(verdicts)) == 1:
+        met = verdicts[0]
+    else:
+        met = "; ".join(f"{line.target}: {v}" for line, v in zip(targeted, verdicts, strict=True))
     first = group[0]
     return Line(
         first.part,
@@ -261,9 +284,15 @@ def _fold_part(group: Sequence[Line]) -> Line:
         joined([line.baseline for line in group]),
         joined([line.ratio for line in group]),
         joined([line.target for line in group]),
-        met,
+        "; ".join(dict.fromkeys([met, *notes])),
         first.command,
     )
+
+
+def _is_note(part: str) -> bool:
+    """True for the part of a verdict that is about the run, not the target
+    (``summary_lines``: ``12 errors``, ``client side saturated ...``)."""
+    return part.endswith(" errors") or part.startswith("client side saturated")
 
 
 def render_summary(lines: Sequence[Line], machine: str, date: str, command: str) -> str:

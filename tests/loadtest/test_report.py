@@ -63,3 +63,18 @@ def test_a_delta_row_shows_and_bounds_the_difference() -> None:
     assert "≤ +1000 µs over live" in table
     assert Row("w", 1400.0, 285.0, "µs", Target("delta", "at_most", 1000.0)).met is False
     assert math.isnan(Row("alone", 1.0, math.nan, "ms").delta)
+
+
+def test_a_new_section_goes_in_order_ahead_of_the_findings(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    order = ("summary", "echo", "fanout", "storage")
+    write_section(path, "summary", _section("summary", "rows"), order)
+    write_section(path, "storage", _section("storage", "sql"), order)
+    write_section(path, "findings", _section("findings", "by hand"))
+    write_section(path, "echo", _section("echo", "echo run"), order)
+    write_section(path, "fanout", _section("fanout", "fanout run"), order)
+    write_section(path, "db", _section("db", "not in the order"), order)
+    text = path.read_text(encoding="utf-8")
+    marks = ["summary", "echo", "fanout", "storage", "findings", "db"]
+    positions = [text.index(f"<!-- {name}:begin -->") for name in marks]
+    assert positions == sorted(positions)

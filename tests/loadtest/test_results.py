@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,14 +182,19 @@ def test_the_summary_has_one_row_a_part() -> None:
             "idle-100k", "100,000 asked", "19,947 parked", "19,980", "—", "100,000", "NOT met", "d"
         ),
         Line("idle-100k", "100000 sockets", "6.32 KiB", "13.0 KiB", "2.06x", "≤ 8 KiB", "met", "d"),
+        Line("idle-100k", "100000 sockets", "6.32 KiB", "13.0 KiB", "2.06x", "≤ 0.6x", "met", "d"),
     ]
+    for line in many[1:]:
+        many[many.index(line)] = replace(line, met="met; 12 errors")
     folded = fold([*idle, *many])
     assert [line.part for line in folded] == ["idle", "idle-100k"]
     assert folded[0].target == "≤ 8 KiB; ≤ 0.6x bare"
     assert folded[0].met == "met"
     assert folded[0].roost == "6.12 KiB"  # the same figure once
     assert folded[1].roost == "19,947 parked; 6.32 KiB"
-    assert folded[1].met == "100,000: NOT met; ≤ 8 KiB: met"  # each verdict names its target
+    # Each verdict names its target when they differ; the run's errors are said once.
+    assert folded[1].met == "100,000: NOT met; ≤ 8 KiB: met; ≤ 0.6x: met; 12 errors"
+    assert folded[1].target == "100,000; ≤ 8 KiB; ≤ 0.6x"
     assert fold(folded) == folded
 
 

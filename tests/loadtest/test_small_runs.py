@@ -19,6 +19,7 @@ def test_storage_runs_and_writes_its_section(tmp_path: Path) -> None:
     assert text.count("<!-- storage:begin -->") == 1
     assert "- Command: `python -m loadtest storage --smoke --rounds 1" in text
     assert "asyncio in the benchmark's one process" in text
+    assert "## storage: Storage micro-benchmarks (object runtime)" in text
     report = json.loads(document.read_text(encoding="utf-8"))
     assert report["scenario"] == "storage" and report["command"].startswith("python -m")
     names = [row["name"] for row in report["rows"]]
