@@ -88,63 +88,63 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: Every sizing option: (flags, destination, type, help).
-_OPTIONS: dict[str, tuple[tuple[str, ...], str, Callable[[str], Any], str]] = {
-    "duration": (("--duration",), "duration", positive_float, "seconds of traffic, both sides"),
+#: Every sizing option: (flag, destination, type, help).
+_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
+    "duration": ("--duration", "duration", positive_float, "seconds of traffic, both sides"),
     "connections": (
-        ("--connections",),
+        "--connections",
         "connections",
         positive_int,
         "connections (receivers for fanout/chat)",
     ),
-    "rooms": (("--rooms",), "rooms", positive_int, "rooms / objects the connections spread over"),
-    "writers": (("--writers",), "writers", non_negative, "writers per room (fanout/chat)"),
-    "ramp": (("--ramp",), "ramp", _rate, "connections opened per second (0: no ramp)"),
-    "rate": (("--rate",), "rate", _rate, "messages per second per writer (0: window-paced)"),
-    "size": (("--size",), "size", positive_int, "message bytes"),
-    "window": (("--window",), "window", positive_int, "messages in flight per writer"),
+    "rooms": ("--rooms", "rooms", positive_int, "rooms / objects the connections spread over"),
+    "writers": ("--writers", "writers", non_negative, "writers per room (fanout/chat)"),
+    "ramp": ("--ramp", "ramp", _rate, "connections opened per second (0: no ramp)"),
+    "rate": ("--rate", "rate", _rate, "messages per second per writer (0: window-paced)"),
+    "size": ("--size", "size", positive_int, "message bytes"),
+    "window": ("--window", "window", positive_int, "messages in flight per writer"),
     "rounds": (
-        ("--rounds",),
+        "--rounds",
         "rounds",
         positive_int,
         "measured rounds, each side taking its turn in each",
     ),
-    "procs": (("--procs",), "procs", positive_int, "client processes"),
+    "procs": ("--procs", "procs", positive_int, "client processes"),
     "sources": (
-        ("--sources",),
+        "--sources",
         "sources",
         positive_int,
         "connect from 127.0.0.1..N (ephemeral ports)",
     ),
     "give_up": (
-        ("--give-up",),
+        "--give-up",
         "give_up",
         non_negative,
         "connect errors per client process before giving up",
     ),
-    "missed": (("--missed",), "missed", positive_int, "feeds: changes missed before the resume"),
+    "missed": ("--missed", "missed", positive_int, "feeds: changes missed before the resume"),
     "workers": (
-        ("--workers",),
+        "--workers",
         "workers",
         positive_int,
         "serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle, reload)",
     ),
-    "gateways": (("--gateways",), "gateways", positive_int, "with --workers: gateway processes"),
+    "gateways": ("--gateways", "gateways", positive_int, "with --workers: gateway processes"),
     "reload_every": (
-        ("--reload-every",),
+        "--reload-every",
         "reload_every",
         positive_float,
         "reload: seconds between reloads (3)",
     ),
-    "points": (("--points",), "points", positive_int, "point queries a round"),
-    "table_rows": (("--rows",), "table_rows", positive_int, "rows in the table"),
-    "inserts": (("--inserts",), "inserts", positive_int, "inserts a round"),
-    "wake_samples": (("--wake-samples",), "wake_samples", positive_int, "wake samples"),
-    "wake_warmup": (("--wake-warmup",), "wake_warmup", non_negative, "unrecorded wake samples"),
-    "clients": (("--clients",), "connections", positive_int, "connections per client (10)"),
-    "objects": (("--objects",), "rooms", positive_int, "Roost objects (10)"),
-    "seconds": (("--seconds",), "seconds", window_seconds, "seconds a window (1.5; smoke 0.6)"),
-    "batch": (("--batch",), "batch", positive_int, "messages per connection per batch (100)"),
+    "points": ("--points", "points", positive_int, "point queries a round"),
+    "table_rows": ("--rows", "table_rows", positive_int, "rows in the table"),
+    "inserts": ("--inserts", "inserts", positive_int, "inserts a round"),
+    "wake_samples": ("--wake-samples", "wake_samples", positive_int, "wake samples"),
+    "wake_warmup": ("--wake-warmup", "wake_warmup", non_negative, "unrecorded wake samples"),
+    "clients": ("--clients", "connections", positive_int, "connections per client (10)"),
+    "objects": ("--objects", "rooms", positive_int, "Roost objects (10)"),
+    "seconds": ("--seconds", "seconds", window_seconds, "seconds a window (1.5; smoke 0.6)"),
+    "batch": ("--batch", "batch", positive_int, "messages per connection per batch (100)"),
 }
 
 _TRAFFIC = (
@@ -176,9 +176,9 @@ _GIVEN = tuple(sorted({dest for _, dest, _, _ in _OPTIONS.values()}))
 
 def _scenario_options(parser: argparse.ArgumentParser, scenario: str) -> None:
     for name in SCENARIO_OPTIONS[scenario]:
-        flags, dest, kind, text = _OPTIONS[name]
-        metavar = flags[0].removeprefix("--").upper().replace("-", "_")
-        parser.add_argument(*flags, dest=dest, type=kind, metavar=metavar, help=text)
+        flag, dest, kind, text = _OPTIONS[name]
+        metavar = flag.removeprefix("--").upper().replace("-", "_")
+        parser.add_argument(flag, dest=dest, type=kind, metavar=metavar, help=text)
     smoke = ("--smoke", "--quick") if scenario == "sdk" else ("--smoke",)
     parser.add_argument(*smoke, dest="smoke", action="store_true", help="small sizes (CI)")
     if "duration" in SCENARIO_OPTIONS[scenario]:  # the scenarios of client processes
