@@ -14,10 +14,16 @@ Commands:
   ``--plots DIR`` its PNG plots (latency CDF, throughput over time).
 * ``smoke``: every scenario at smoke sizes for ``--duration`` (10 s) each; exits 1 when a
   scenario failed or reported an error (CI).
-* ``suite``: every scenario at full sizes, the storage and SDK benchmarks, and the
-  summary table; ``--results-md FILE`` rewrites those sections of RESULTS.md.
-* ``storage``, ``sdk``: the storage micro-benchmarks and the SDK overhead benchmark
-  (their own options; see ``loadtest.bench_storage`` and ``loadtest.bench_sdk``).
+* ``storage``, ``sdk``: the storage micro-benchmarks in this process
+  (``loadtest.storage``) and the Python SDK against a bare client (``loadtest.sdk``);
+  the same outputs, each with the options of its sizes (``SCENARIO_OPTIONS``).
+* ``suite``: every scenario at full sizes and the summary table; ``--results-md FILE``
+  rewrites those sections of RESULTS.md.
+
+Every scenario command takes ``--json FILE`` and ``--results-md FILE`` (its section,
+with the command that produced it, replaced in place). A scenario is a runner
+(``runners()``: ``Params`` -> ``results.Outcome``) and the options of its sizes
+(``SCENARIO_OPTIONS``); ``loadtest.params`` says how to add one.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from loadtest.report import machine_facts, render_table
 from loadtest.results import Outcome
 
 __all__ = [
+    "SCENARIO_OPTIONS",
     "build_parser",
     "main",
     "non_negative",
@@ -44,27 +51,9 @@ __all__ = [
     "positive_float",
     "positive_int",
     "run_scenario",
+    "runners",
     "window_seconds",
 ]
-
-_GIVEN = (
-    "duration",
-    "connections",
-    "rooms",
-    "writers",
-    "ramp",
-    "rate",
-    "size",
-    "window",
-    "rounds",
-    "procs",
-    "sources",
-    "give_up",
-    "missed",
-    "workers",
-    "gateways",
-    "reload_every",
-)
 
 
 def _bounded(
@@ -99,32 +88,102 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _scenario_options(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--duration", type=positive_float, help="seconds of traffic, both sides together")
-    add("--connections", type=positive_int, help="connections (receivers for fanout/chat)")
-    add("--rooms", type=positive_int, help="rooms / objects the connections spread over")
-    add("--writers", type=non_negative, help="writers per room (fanout/chat)")
-    add("--ramp", type=_rate, help="connections opened per second (0: no ramp)")
-    add("--rate", type=_rate, help="messages per second per writer (0: window-paced)")
-    add("--size", type=positive_int, help="message bytes")
-    add("--window", type=positive_int, help="messages in flight per writer")
-    add("--rounds", type=positive_int, help="windows per side")
-    add("--procs", type=positive_int, help="client processes")
-    add("--sources", type=positive_int, help="connect from 127.0.0.1..N (ephemeral ports)")
-    add("--give-up", type=non_negative, help="connect errors per client process before giving up")
-    add("--missed", type=positive_int, help="feeds: changes missed before the resume")
-    add(
+#: Every sizing option: (flag, destination, type, help).
+_OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
+    "duration": ("--duration", "duration", positive_float, "seconds of traffic, both sides"),
+    "connections": (
+        "--connections",
+        "connections",
+        positive_int,
+        "connections (receivers for fanout/chat)",
+    ),
+    "rooms": ("--rooms", "rooms", positive_int, "rooms / objects the connections spread over"),
+    "writers": ("--writers", "writers", non_negative, "writers per room (fanout/chat)"),
+    "ramp": ("--ramp", "ramp", _rate, "connections opened per second (0: no ramp)"),
+    "rate": ("--rate", "rate", _rate, "messages per second per writer (0: window-paced)"),
+    "size": ("--size", "size", positive_int, "message bytes"),
+    "window": ("--window", "window", positive_int, "messages in flight per writer"),
+    "rounds": (
+        "--rounds",
+        "rounds",
+        positive_int,
+        "measured rounds, each side taking its turn in each",
+    ),
+    "procs": ("--procs", "procs", positive_int, "client processes"),
+    "sources": (
+        "--sources",
+        "sources",
+        positive_int,
+        "connect from 127.0.0.1..N (ephemeral ports)",
+    ),
+    "give_up": (
+        "--give-up",
+        "give_up",
+        non_negative,
+        "connect errors per client process before giving up",
+    ),
+    "missed": ("--missed", "missed", positive_int, "feeds: changes missed before the resume"),
+    "workers": (
         "--workers",
-        type=positive_int,
-        help="serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, "
-        "idle, reload)",
-    )
-    add("--gateways", type=positive_int, help="with --workers: gateway processes (default 1)")
-    add("--reload-every", type=positive_float, help="reload: seconds between reloads (3)")
-    add("--smoke", action="store_true", help="small sizes, 10 s (CI)")
-    add("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
-    add("--no-progress", action="store_true", help="no live progress line")
+        "workers",
+        positive_int,
+        "serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle, reload)",
+    ),
+    "gateways": ("--gateways", "gateways", positive_int, "with --workers: gateway processes"),
+    "reload_every": (
+        "--reload-every",
+        "reload_every",
+        positive_float,
+        "reload: seconds between reloads (3)",
+    ),
+    "points": ("--points", "points", positive_int, "point queries a round"),
+    "table_rows": ("--rows", "table_rows", positive_int, "rows in the table"),
+    "inserts": ("--inserts", "inserts", positive_int, "inserts a round"),
+    "wake_samples": ("--wake-samples", "wake_samples", positive_int, "wake samples"),
+    "wake_warmup": ("--wake-warmup", "wake_warmup", non_negative, "unrecorded wake samples"),
+    "clients": ("--clients", "connections", positive_int, "connections per client (10)"),
+    "objects": ("--objects", "rooms", positive_int, "Roost objects (10)"),
+    "seconds": ("--seconds", "seconds", window_seconds, "seconds a window (1.5; smoke 0.6)"),
+    "batch": ("--batch", "batch", positive_int, "messages per connection per batch (100)"),
+}
+
+_TRAFFIC = (
+    "duration",
+    "connections",
+    "rooms",
+    "writers",
+    "ramp",
+    "rate",
+    "size",
+    "window",
+    "rounds",
+    "procs",
+    "sources",
+    "give_up",
+    "missed",
+    "workers",
+    "gateways",
+    "reload_every",
+)
+#: The sizing options of each scenario (keys of ``_OPTIONS``).
+SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload"), _TRAFFIC),
+    "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
+    "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
+}
+_GIVEN = tuple(sorted({dest for _, dest, _, _ in _OPTIONS.values()}))
+
+
+def _scenario_options(parser: argparse.ArgumentParser, scenario: str) -> None:
+    for name in SCENARIO_OPTIONS[scenario]:
+        flag, dest, kind, text = _OPTIONS[name]
+        metavar = flag.removeprefix("--").upper().replace("-", "_")
+        parser.add_argument(flag, dest=dest, type=kind, metavar=metavar, help=text)
+    smoke = ("--smoke", "--quick") if scenario == "sdk" else ("--smoke",)
+    parser.add_argument(*smoke, dest="smoke", action="store_true", help="small sizes (CI)")
+    if "duration" in SCENARIO_OPTIONS[scenario]:  # the scenarios of client processes
+        parser.add_argument("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
+        parser.add_argument("--no-progress", action="store_true", help="no live progress line")
     add_output_options(parser)
 
 
@@ -136,19 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for scenario in SCENARIOS:
-        _scenario_options(commands.add_parser(scenario, help=f"the {scenario} scenario"))
+        _scenario_options(commands.add_parser(scenario, help=f"the {scenario} scenario"), scenario)
     smoke = commands.add_parser("smoke", help="every scenario at smoke sizes (CI)")
     smoke.add_argument("--duration", type=positive_float, default=10.0)
     smoke.add_argument("--only", nargs="*", choices=SCENARIOS, help="these scenarios only")
     smoke.add_argument("--json-dir", type=Path, metavar="DIR", help="one JSON file a scenario")
     suite = commands.add_parser("suite", help="every benchmark at full sizes; RESULTS.md")
-    suite.add_argument("--only", nargs="*", help="these parts only (scenarios, storage, sdk, 100k)")
+    suite.add_argument("--only", nargs="*", help="these parts only (loadtest.suite.PARTS)")
     suite.add_argument("--json-dir", type=Path, metavar="DIR", help="one JSON file a part")
     suite.add_argument("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR")
     suite.add_argument("--results-md", type=Path, metavar="FILE", help="rewrite FILE's sections")
-    for name in ("storage", "sdk"):
-        sub = commands.add_parser(name, help=f"the {name} benchmark (its own options)")
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -158,10 +214,13 @@ def params_from(args: argparse.Namespace) -> Params:
     return resolve(args.command, given, smoke=bool(getattr(args, "smoke", False)))
 
 
-def _runners() -> dict[str, Callable[..., Outcome]]:
+def runners() -> dict[str, Callable[..., Outcome]]:
+    """Each scenario's runner: ``runner(params, progress=...)`` -> ``Outcome``."""
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
     from loadtest.reload import run_reload
+    from loadtest.sdk import run_sdk
+    from loadtest.storage import run_storage
     from loadtest.traffic import run_traffic
     from loadtest.wake import run_wake
 
@@ -174,6 +233,8 @@ def _runners() -> dict[str, Callable[..., Outcome]]:
         "wake": run_wake,
         "feeds": run_feeds,
         "reload": run_reload,
+        "storage": run_storage,
+        "sdk": run_sdk,
     }
 
 
@@ -190,9 +251,11 @@ def run_scenario(
     machine = machine_facts()
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.perf_counter()
-    outcome = _runners()[params.scenario](params, progress=progress)
+    outcome = runners()[params.scenario](params, progress=progress)
     if label:
         outcome.label = label
+    if outcome.event_loop:
+        machine = machine_facts(outcome.event_loop)
     elapsed = time.perf_counter() - started
     meta: dict[str, Any] = {
         "command": command,
@@ -242,14 +305,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "storage":
-        from loadtest import bench_storage
-
-        return bench_storage.main(args.rest)
-    if args.command == "sdk":
-        from loadtest import bench_sdk
-
-        return bench_sdk.main(args.rest)
     if args.command == "smoke":
         return _smoke(args)
     if args.command == "suite":
@@ -265,8 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         params,
         command=command,
         json_path=args.json,
-        plots=args.plots,
-        progress=False if args.no_progress else None,
+        plots=getattr(args, "plots", None),
+        progress=False if getattr(args, "no_progress", False) else None,
     )
     if args.results_md is not None:
         from loadtest.suite import write_detail

@@ -14,6 +14,14 @@ Rules:
 4. ``workers`` (0: none) serves the Roost side as a cluster, ``roost serve --workers N
    --gateways M`` (``loadtest.cluster``), for the scenarios in ``CLUSTER_SCENARIOS``;
    ``reload`` always runs one (2 workers by default). ``gateways`` needs ``workers``.
+5. ``storage`` (in-process micro-benchmarks, ``loadtest.storage``) and ``sdk`` (the
+   Python SDK against a bare client, ``loadtest.sdk``) share ``rounds``, and ``sdk``
+   also ``connections`` (its ``--clients``), ``rooms`` (``--objects``) and ``size``; the
+   fields only they read are marked with their name.
+
+Adding a scenario: its name in ``SCENARIOS``, its sizes in ``DEFAULTS`` and ``SMOKE``
+(new fields here if it needs them), its runner and options in ``loadtest.cli``
+(``runners``, ``SCENARIO_OPTIONS``), and a ``Part`` in ``loadtest.suite``.
 """
 
 from __future__ import annotations
@@ -21,10 +29,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "Params", "resolve"]
+__all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "STAMPED", "Params", "resolve"]
 
 #: Every scenario the load generator knows, in the suite's order.
-SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload")
+SCENARIOS = (
+    "echo",
+    "fanout",
+    "chat",
+    "rpc",
+    "idle",
+    "wake",
+    "feeds",
+    "reload",
+    "storage",
+    "sdk",
+)
 #: The scenarios whose Roost server may run as a cluster (rule 4).
 CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
 
@@ -59,6 +78,18 @@ class Params:
     gateways: int = 0
     #: ``reload``: seconds from one reload's start to the next.
     reload_every: float = 3.0
+    #: ``storage``: point queries a round, over a table of ``table_rows`` rows.
+    points: int = 20_000
+    table_rows: int = 10_000
+    #: ``storage``: inserts a round.
+    inserts: int = 5_000
+    #: ``storage``: wake / live samples recorded, after ``wake_warmup`` unrecorded ones.
+    wake_samples: int = 300
+    wake_warmup: int = 20
+    #: ``sdk``: seconds of one window (each kind of client, each of its three loads).
+    seconds: float = 1.5
+    #: ``sdk``: exactly-once messages per connection per batch.
+    batch: int = 100
     smoke: bool = False
 
     @property
@@ -88,7 +119,7 @@ class Params:
         return [f"127.0.0.{k}" for k in range(1, self.sources + 1)]
 
     def run_options(self, **more: Any) -> dict[str, Any]:
-        """What a client process needs to run one window (``clients.do_run``)."""
+        """What a client process needs to run one window (``client_process`` ``do_run``)."""
         return {
             "seconds": self.window_seconds,
             "warmup": self.warmup_seconds,
@@ -122,6 +153,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "duration": 30.0,
         "workers": 2,
     },
+    "storage": {"rounds": 15},
+    "sdk": {"connections": 10, "rooms": 10, "rounds": 5},
 }
 
 #: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
@@ -134,7 +167,19 @@ SMOKE: dict[str, dict[str, Any]] = {
     "wake": {"connections": 5, "rooms": 5},
     "feeds": {"connections": 100, "missed": 20, "rounds": 1},
     "reload": {"connections": 60, "rooms": 6, "reload_every": 2.5},
+    "storage": {
+        "rounds": 2,
+        "points": 1000,
+        "table_rows": 500,
+        "inserts": 500,
+        "wake_samples": 20,
+        "wake_warmup": 2,
+    },
+    "sdk": {"seconds": 0.6, "rounds": 1},
 }
+
+#: The scenarios whose payloads carry the send time (``frames.stamped``).
+STAMPED = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload")
 
 
 def resolve(scenario: str, given: dict[str, Any], *, smoke: bool = False) -> Params:
@@ -159,14 +204,22 @@ def _check(params: Params) -> None:
     """Refuse sizes that cannot run."""
     if params.connections < 1 or params.rooms < 1 or params.procs < 1 or params.rounds < 1:
         raise ValueError("connections, rooms, procs and rounds must be at least 1")
-    if params.rooms > params.connections and params.scenario not in ("idle", "feeds"):
+    if params.scenario == "sdk":
+        _check_sdk(params)
+    elif params.rooms > params.connections and params.scenario not in ("idle", "feeds"):
         raise ValueError(
             f"rooms must be at most connections ({params.connections}), got {params.rooms}"
         )
-    if params.size < 32:
+    if params.size < 32 and params.scenario in STAMPED:
         raise ValueError(f"size must be at least 32 bytes (the send time), got {params.size}")
     if params.duration <= 0:
         raise ValueError(f"duration must be above 0, got {params.duration:g}")
+    if min(params.points, params.table_rows, params.inserts, params.wake_samples, params.batch) < 1:
+        raise ValueError("points, table_rows, inserts, wake_samples and batch must be at least 1")
+    if params.wake_warmup < 0:
+        raise ValueError(f"wake_warmup must be at least 0, got {params.wake_warmup}")
+    if not 0 < params.seconds <= 20:
+        raise ValueError(f"seconds must be in (0, 20], got {params.seconds:g}")
     if not 1 <= params.sources <= 250:
         raise ValueError(f"sources must be from 1 to 250, got {params.sources}")
     if params.workers < 0 or params.gateways < 0:
@@ -184,3 +237,13 @@ def _check(params: Params) -> None:
             raise ValueError(f"reload: size must be at least 40 bytes, got {params.size}")
         if params.reload_every <= 0:
             raise ValueError(f"reload_every must be above 0, got {params.reload_every:g}")
+
+
+def _check_sdk(params: Params) -> None:
+    """The SDK benchmark's own limits (in its option names)."""
+    if params.rooms > params.connections:
+        raise ValueError(
+            f"objects must be at most clients ({params.connections}), got {params.rooms}"
+        )
+    if params.batch > 1000:
+        raise ValueError(f"batch must be at most 1000 (the SDK's max_buffered), got {params.batch}")

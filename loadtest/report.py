@@ -26,33 +26,42 @@ __all__ = ["Report", "Row", "Target", "machine_facts", "render_table", "write_se
 
 TIMES = "\u00d7"
 RESULTS_TITLE = "# Roost benchmark results"
+#: Where the event loop of ``machine_facts`` runs: in the child processes of a scenario,
+#: or (``storage``) in the benchmark's own.
+LOOP_IN_CHILDREN = "in the server and client processes"
+LOOP_IN_PROCESS = "in the benchmark's one process"
 RESULTS_INTRO = (
     "Every figure is reported next to a baseline measured in the same process and the "
-    "same run, and compared as a ratio (or a difference) against it."
+    "same run, and compared as a ratio (or a difference) against it. The summary comes "
+    "first (one row a part), then one section a part with the command that produced it "
+    "and its date (a later run replaces it), then the findings, written by hand."
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A bound on a row: on its ratio to the baseline, or on Roost's own figure."""
+    """A bound on a row: on its ratio to the baseline, on Roost's own figure, or on Roost's
+    figure minus the baseline's (``delta``)."""
 
-    on: Literal["ratio", "value"]
+    on: Literal["ratio", "value", "delta"]
     bound: Literal["at_least", "at_most"]
     limit: float
 
     def met(self, row: Row) -> bool:
         """True when ``row`` is within this bound."""
-        value = row.ratio if self.on == "ratio" else row.roost
+        value = {"ratio": row.ratio, "value": row.roost, "delta": row.delta}[self.on]
         return value >= self.limit if self.bound == "at_least" else value <= self.limit
 
     def text(self, row: Row) -> str:
-        """``≥ 1.5{TIMES} bare``, ``≤ 8 KiB`` or ``= 0 sockets`` (``TIMES`` is the
-        multiplication sign)."""
+        """``≥ 1.5{TIMES} bare``, ``≤ 8 KiB``, ``≤ +1000 µs over live`` or ``= 0 sockets``
+        (``TIMES`` is the multiplication sign)."""
         if self.on == "value" and self.bound == "at_most" and self.limit == 0:
             return f"= 0 {row.unit}"
         sign = "≥" if self.bound == "at_least" else "≤"
         if self.on == "ratio":
             return f"{sign} {self.limit:g}{TIMES} {row.baseline_word}"
+        if self.on == "delta":
+            return f"{sign} +{self.limit:g} {row.unit} over {row.baseline_word}"
         return f"{sign} {self.limit:g} {row.unit}"
 
 
@@ -64,9 +73,25 @@ class Row:
     roost: float
     baseline: float
     unit: str
-    target: Target | None = None
+    #: One bound, several (all must hold), or none.
+    target: Target | tuple[Target, ...] | None = None
     baseline_word: str = "bare"
     extra: dict[str, float | str] = field(default_factory=dict)
+    #: How the ratio column compares: ``ratio`` (``1.12x raw``), or ``delta`` (``+820 µs
+    #: over live (3.88x)``).
+    compare: Literal["ratio", "delta"] = "ratio"
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """The row's bounds (empty when it has none)."""
+        if self.target is None:
+            return ()
+        return self.target if isinstance(self.target, tuple) else (self.target,)
+
+    @property
+    def delta(self) -> float:
+        """Roost's figure minus the baseline's (NaN when there is no baseline)."""
+        return self.roost - self.baseline
 
     @property
     def ratio(self) -> float:
@@ -77,8 +102,9 @@ class Row:
 
     @property
     def met(self) -> bool | None:
-        """True when the target is met; None when the row has no target."""
-        return None if self.target is None else self.target.met(self)
+        """True when every target is met; None when the row has none."""
+        targets = self.targets
+        return None if not targets else all(target.met(self) for target in targets)
 
     def to_json(self) -> dict[str, object]:
         """The JSON form: every field plus ``ratio`` and ``met``."""
@@ -102,15 +128,27 @@ def number(value: float) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
+def _compared(row: Row) -> str:
+    """The ratio column: ``1.12x raw``, or ``+820 µs over live (3.88x)``."""
+    if math.isnan(row.baseline):
+        return "—"
+    ratio = f"{row.ratio:.2f}{TIMES}"
+    if row.compare == "delta":
+        sign = "+" if row.delta >= 0 else "-"
+        return f"{sign}{number(abs(row.delta))} {row.unit} over {row.baseline_word} ({ratio})"
+    return f"{ratio} {row.baseline_word}"
+
+
 def _cells(row: Row) -> tuple[str, str, str, str, str, str]:
     met = row.met
     alone = math.isnan(row.baseline)
+    targets = row.targets
     return (
         row.name,
         f"{number(row.roost)} {row.unit}",
         "—" if alone else f"{number(row.baseline)} {row.unit}",
-        "—" if alone else f"{row.ratio:.2f}{TIMES} {row.baseline_word}",
-        "—" if row.target is None else row.target.text(row),
+        _compared(row),
+        "; ".join(target.text(row) for target in targets) if targets else "—",
         "—" if met is None else ("met" if met else "NOT met"),
     )
 
@@ -152,6 +190,8 @@ class Report:
     notes: list[str]
     details: dict[str, object]
     elapsed: float
+    #: Where ``machine['event_loop']`` ran.
+    loop_where: str = LOOP_IN_CHILDREN
 
     def markdown(self) -> str:
         """The Markdown section for RESULTS.md, markers included."""
@@ -162,7 +202,7 @@ class Report:
             "",
             f"- Command: `{self.command}`",
             f"- Machine: {m['nproc']} CPUs (nproc), {m['cpu_model']}, Python {m['python']}, "
-            f"{m['event_loop']} in the server and client processes, {m['platform']}",
+            f"SQLite {m['sqlite']}, {m['event_loop']} {self.loop_where}, {m['platform']}",
             f"- Date: {self.date} ({self.elapsed:.0f} s)",
             f"- Sizes: {self.sizes}",
             "",
@@ -199,8 +239,11 @@ class Report:
         path.write_text(text, encoding="utf-8")
 
 
-def write_section(path: Path, section: str, text: str) -> None:
-    """Replace the section ``section`` of ``path`` with ``text``, or append it."""
+def write_section(path: Path, section: str, text: str, order: Sequence[str] = ()) -> None:
+    """Replace the section ``section`` of ``path`` with ``text`` in place. A section not
+    there yet goes after the last section before it in ``order`` (or before the first
+    one after it), so the scenario sections stay in order and ahead of the hand-written
+    ones; otherwise it is appended."""
     begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
     if path.exists():
         current = path.read_text(encoding="utf-8")
@@ -211,9 +254,26 @@ def write_section(path: Path, section: str, text: str) -> None:
     if start != -1 and stop != -1:
         current = current[:start] + text + current[stop + len(end) :]
     else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
+        current = _insert(current, section, text, order)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(current, encoding="utf-8")
+
+
+def _insert(current: str, section: str, text: str, order: Sequence[str]) -> str:
+    """``current`` with the new section ``text`` placed by ``order`` (``write_section``)."""
+    if section in order:
+        at = order.index(section)
+        for name in reversed(order[:at]):
+            mark = f"<!-- {name}:end -->"
+            if mark in current:
+                cut = current.index(mark) + len(mark)
+                return current[:cut] + "\n\n" + text + current[cut:]
+        for name in order[at + 1 :]:
+            mark = f"<!-- {name}:begin -->"
+            if mark in current:
+                cut = current.index(mark)
+                return current[:cut] + text + "\n\n" + current[cut:]
+    return current.rstrip("\n") + "\n\n" + text + "\n"
 
 
 def _host_facts() -> dict[str, str | int]:

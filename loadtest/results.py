@@ -108,6 +108,9 @@ class Outcome:
     heading: str = ""
     sizes: str = ""
     rows: list[Row] = field(default_factory=list)
+    #: The event loop the measure ran on, when not that of the child processes
+    #: (``storage`` runs in the command's process on asyncio): ``report.machine_facts``.
+    event_loop: str = ""
     #: For the plots: latencies and receipts per tick, by side (not in the JSON).
     latency: dict[str, Histogram] = field(default_factory=dict)
     series: dict[str, list[int]] = field(default_factory=dict)

@@ -32,7 +32,7 @@ from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from loadtest.clients import PROGRESS_FIELDS, client_main
+from loadtest.client_process import PROGRESS_FIELDS, client_main
 from loadtest.cluster import ClusterServer
 from loadtest.contention import Meter
 from loadtest.process import Child, ChildError, CpuShares, Message

@@ -6,7 +6,7 @@ the writer included, gets each message's broadcast copy and notes it by (writer,
 
 Rules:
 
-1. A payload is a stamped payload (``clients.stamped``: send time, writer number) with
+1. A payload is a stamped payload (``frames.stamped``: send time, writer number) with
    the message's id as 8 digits at ``SEQ_AT``; ids start at 1 on each writer's session
    and go up by one (SPEC §4.2), so an id is also the message's sequence number.
 2. Every socket keeps, per writer, how many times it saw each id; a second copy is a
@@ -26,7 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.clients import STAMP, Recorder, Socket, Writer
+from loadtest.frames import STAMP
+from loadtest.roles import Writer
+from loadtest.sockets import Recorder, Socket
 
 __all__ = [
     "SEQ_AT",

@@ -10,6 +10,13 @@ Rules:
 2. Throughput over time is a list of counts per ``TICK`` seconds since a common start
    (``time.monotonic()``: one clock for every process on Linux); series of several
    processes add up index by index.
+3. One percentile definition for the whole tool, the nearest rank: the ``q`` quantile
+   of ``n`` samples is the smallest sample with at least ``q * n`` samples at or below
+   it, i.e. index ``ceil(q * n) - 1`` of the sorted samples (``percentile``; of
+   ``[1, 2, 3, 4]``, p50 is 2 and p90 is 4). ``Histogram.quantile`` reads the same rank
+   from its buckets. A median over rounds (the fairness rule of ``storage`` and
+   ``sdk``: each figure is the median of its rounds) is ``statistics.median``, the mean
+   of the two middle values for an even count.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ _MICRO = 1e6
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ascending ``ordered``; 0 when empty."""
+    """The ``q`` quantile (nearest rank, rule 3) of ascending ``ordered``; 0 when empty."""
     if not ordered:
         return 0.0
     rank = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
@@ -98,7 +105,8 @@ class Histogram:
         return self
 
     def quantile(self, q: float) -> float:
-        """The ``q`` quantile in seconds (a bucket's upper edge, capped at the maximum)."""
+        """The ``q`` quantile in seconds (the nearest rank of rule 3, read as its bucket's
+        upper edge, capped at the maximum)."""
         if not self.total:
             return 0.0
         rank = min(self.total, max(1, math.ceil(q * self.total)))

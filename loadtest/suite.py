@@ -1,17 +1,19 @@
-"""The benchmark suite: every scenario at full sizes, the storage and SDK benchmarks, and
-the summary table of RESULTS.md, in one command::
+"""The benchmark suite: every scenario at full sizes (``PARTS``) and the summary table of
+RESULTS.md, in one command::
 
     python -m loadtest suite --results-md loadtest/RESULTS.md
 
 Rules:
 
 1. RESULTS.md is made of delimited sections (``<!-- name:begin -->`` ...
-   ``<!-- name:end -->``, ``report.write_section``); a run replaces the sections of the
-   parts it ran and leaves the others (the hand-written findings among them) alone.
-2. The ``summary`` section stands first: one row a measured part with its parameters,
-   Roost's figure, the baseline's, the ratio (higher is better), the target and whether
-   it is met, the machine and the command that reproduces it. A target that is not met
-   says ``NOT met``; a part that could not run says why.
+   ``<!-- name:end -->``, ``report.write_section``), one a part: a run replaces the
+   sections of the parts it ran in place and leaves the others (the hand-written
+   findings among them, after the parts) alone; a part's first section goes in
+   ``PARTS`` order.
+2. The ``summary`` section stands first: one row a part (``fold``), with its
+   parameters, Roost's figure, the baseline's, the ratio (higher is better), its
+   targets and whether they are met, and the command that reproduces it. A target that
+   is not met says ``NOT met``; a part that could not run says why.
 3. A part that fails is reported as failed in the summary; the others still run.
 """
 
@@ -21,7 +23,7 @@ import argparse
 import json
 import shlex
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,8 @@ from typing import Any
 
 from loadtest.params import Params, resolve
 from loadtest.report import (
+    LOOP_IN_CHILDREN,
+    LOOP_IN_PROCESS,
     RESULTS_INTRO,
     RESULTS_TITLE,
     Report,
@@ -38,7 +42,16 @@ from loadtest.report import (
 )
 from loadtest.results import Outcome
 
-__all__ = ["PARTS", "Part", "render_summary", "run_suite", "write_detail"]
+__all__ = [
+    "PARTS",
+    "SECTION_ORDER",
+    "Part",
+    "fold",
+    "render_summary",
+    "run_suite",
+    "section_heading",
+    "write_detail",
+]
 
 SUMMARY = "summary"
 
@@ -91,9 +104,11 @@ PARTS = (
     Part("feeds", "feeds", {}),
     Part("reload", "reload", {}),
     Part("reload-2g", "reload", {"gateways": 2}),
+    Part("storage", "storage", {}),
+    Part("sdk", "sdk", {}),
 )
-#: The benchmarks with their own command line (``loadtest.bench_*``).
-OTHER_PARTS = ("storage", "sdk")
+#: The order of the sections in RESULTS.md: the summary, then one section a part.
+SECTION_ORDER = (SUMMARY, *(part.name for part in PARTS))
 
 
 def machine_line(machine: dict[str, str | int]) -> str:
@@ -104,6 +119,12 @@ def machine_line(machine: dict[str, str | int]) -> str:
     )
 
 
+def section_heading(part: str, heading: str) -> str:
+    """A part's section heading: its name first, as in the summary (two parts of one
+    scenario, ``rpc`` and ``rpc-one``, share the scenario's heading)."""
+    return f"{part}: {heading}"
+
+
 def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: str = "") -> None:
     """Write (or replace) the detail section of one scenario run in ``path``."""
     name = section or outcome.label
@@ -111,7 +132,7 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
         text = "\n".join(
             [
                 f"<!-- {name}:begin -->",
-                f"## {outcome.heading or outcome.label}",
+                f"## {section_heading(name, outcome.heading or outcome.label)}",
                 "",
                 f"- Command: `{meta['command']}`",
                 f"- Date: {meta['date']}",
@@ -120,11 +141,11 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
                 f"<!-- {name}:end -->",
             ]
         )
-        write_section(path, name, text)
+        write_section(path, name, text, SECTION_ORDER)
         return
     report = Report(
         section=name,
-        heading=outcome.heading,
+        heading=section_heading(name, outcome.heading),
         command=str(meta["command"]),
         date=str(meta["date"]),
         machine=meta["machine"],
@@ -134,8 +155,9 @@ def write_detail(path: Path, outcome: Outcome, meta: dict[str, Any], section: st
         notes=[*outcome.notes, *_error_note(outcome)],
         details={},
         elapsed=float(meta["elapsed_seconds"]),
+        loop_where=LOOP_IN_PROCESS if outcome.event_loop else LOOP_IN_CHILDREN,
     )
-    write_section(path, name, report.markdown())
+    write_section(path, name, report.markdown(), SECTION_ORDER)
 
 
 def _error_note(outcome: Outcome) -> list[str]:
@@ -223,6 +245,54 @@ def _many_sockets(part: str, outcome: Outcome, command: str) -> list[Line]:
             command,
         )
     ]
+
+
+def fold(lines: Sequence[Line]) -> list[Line]:
+    """One row a part (rule 2): the rows of a part (one per target, as ``summary_lines``
+    gives them) merged, each cell's distinct values joined with ``; ``. When the verdicts
+    differ, each names its target."""
+    parts: dict[str, list[Line]] = {}
+    for line in lines:
+        parts.setdefault(line.part, []).append(line)
+    return [_fold_part(group) for group in parts.values()]
+
+
+def _fold_part(group: Sequence[Line]) -> Line:
+    if len(group) == 1:
+        return group[0]
+
+    def joined(values: Sequence[str]) -> str:
+        kept = [v for v in dict.fromkeys(values) if v != "—"]
+        return "; ".join(kept) or "—"
+
+    targeted = [line for line in group if line.target != "—"] or list(group)
+    verdicts: list[str] = []
+    notes: list[str] = []  # the run's errors and saturation, once for the part
+    for line in targeted:
+        parts = line.met.split("; ")
+        notes += [p for p in parts if _is_note(p)]
+        verdicts.append("; ".join(p for p in parts if not _is_note(p)))
+    if len(set(verdicts)) == 1:
+        met = verdicts[0]
+    else:
+        met = "; ".join(f"{line.target}: {v}" for line, v in zip(targeted, verdicts, strict=True))
+    first = group[0]
+    return Line(
+        first.part,
+        joined([line.sizes for line in group]),
+        joined([line.roost for line in group]),
+        joined([line.baseline for line in group]),
+        joined([line.ratio for line in group]),
+        joined([line.target for line in group]),
+        "; ".join(dict.fromkeys([met, *notes])),
+        first.command,
+    )
+
+
+def _is_note(part: str) -> bool:
+    """True for the part of a verdict that is about the run, not the target
+    (``summary_lines``: ``12 errors``, ``client side saturated ...``)."""
+    return part.endswith(" errors") or part.startswith("client side saturated")
 
 
 def render_summary(lines: Sequence[Line], machine: str, date: str, command: str) -> str:
@@ -325,10 +395,6 @@ def run_suite(args: argparse.Namespace) -> int:
         lines.extend(summary_lines(part.name, outcome, command))
         if args.results_md is not None:
             write_detail(args.results_md, outcome, meta, part.name)
-    for name in OTHER_PARTS:
-        if only and name not in only:
-            continue
-        failed += _other(name, args)
     if args.results_md is not None and lines:
         suite_command = "python -m loadtest suite --results-md " + str(args.results_md)
         if only:
@@ -338,27 +404,7 @@ def run_suite(args: argparse.Namespace) -> int:
                 f" (the rows of {', '.join(sorted(only))}; the others are from earlier runs, "
                 "dated in their sections)"
             )
-        lines = merge_lines(earlier_lines(args.results_md), lines)
+        lines = fold(merge_lines(earlier_lines(args.results_md), lines))
         summary = render_summary(lines, machine_line(machine), date, suite_command)
         write_summary(args.results_md, summary)
     return 1 if failed else 0
-
-
-def _other(name: str, args: argparse.Namespace) -> int:
-    """Run ``loadtest.bench_{name}`` with the suite's outputs; 1 when it failed."""
-    from loadtest import bench_sdk, bench_storage
-
-    mains: dict[str, Callable[[list[str]], int]] = {
-        "storage": bench_storage.main,
-        "sdk": bench_sdk.main,
-    }
-    argv: list[str] = []
-    if args.results_md is not None:
-        argv += ["--results-md", str(args.results_md)]
-    if args.json_dir is not None:
-        argv += ["--json", str(args.json_dir / f"{name}.json")]
-    try:
-        return mains[name](argv)
-    except Exception:
-        traceback.print_exc()
-        return 1

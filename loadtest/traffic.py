@@ -66,7 +66,7 @@ Item = tuple[str, str, int]
 """A socket to open: (URL path, role, room key)."""
 
 MICRO = 1e6
-#: Writers' tag numbers start here, members' at 0 (``clients.stamped``).
+#: Writers' tag numbers start here, members' at 0 (``frames.stamped``).
 WRITER_NUMBERS = 1_000_000
 
 GOALS: dict[str, tuple[Goal, ...]] = {

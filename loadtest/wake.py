@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from loadtest.clients import Probe
 from loadtest.params import Params
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
 from loadtest.rig import Rig
+from loadtest.roles import Probe
 from loadtest.servers import object_path
 from loadtest.stats import Histogram
 

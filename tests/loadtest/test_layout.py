@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from loadtest.clients import STAMP, stamped
+from loadtest.frames import STAMP, stamped
 from loadtest.params import resolve
 from loadtest.rig import deal
 from loadtest.traffic import layout, lost

@@ -75,3 +75,53 @@ def test_impossible_sizes_are_refused(given: dict[str, object]) -> None:
 def test_unknown_scenario() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         resolve("teleport", {})
+
+
+def test_storage_options_and_defaults() -> None:
+    args = build_parser().parse_args(
+        ["storage", "--rounds", "3", "--rows", "50", "--wake-warmup", "0", "--json", "s.json"]
+    )
+    params = params_from(args)
+    assert params.scenario == "storage"
+    assert (params.rounds, params.table_rows, params.wake_warmup) == (3, 50, 0)
+    assert params.points == 20_000 and params.inserts == 5_000 and params.wake_samples == 300
+    assert resolve("storage", {}).rounds == 15
+    smoke = resolve("storage", {}, smoke=True)
+    assert smoke.points < 20_000 and smoke.rounds < 15
+
+
+def test_sdk_options_keep_their_names() -> None:
+    args = build_parser().parse_args(
+        ["sdk", "--clients", "4", "--objects", "2", "--seconds", "0.5", "--batch", "10"]
+    )
+    params = params_from(args)
+    assert (params.connections, params.rooms, params.seconds, params.batch) == (4, 2, 0.5, 10)
+    assert params.rounds == 5 and not params.smoke
+    quick = params_from(build_parser().parse_args(["sdk", "--quick"]))
+    assert quick.smoke and quick.seconds == 0.6 and quick.rounds == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sdk", "--seconds", "30"],  # a window is at most 20 s
+        ["sdk", "--connections", "5"],  # the sdk's option is --clients
+        ["storage", "--rows", "0"],
+        ["storage", "--workers", "1"],
+    ],
+)
+def test_bad_storage_and_sdk_command_lines_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"connections": 2, "rooms": 3}, "objects must be at most clients"),
+        ({"batch": 1001}, "batch must be at most 1000"),
+    ],
+)
+def test_impossible_sdk_sizes_are_refused(given: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve("sdk", given)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,39 @@ def test_new_parts_have_their_commands() -> None:
     assert len(commands) == len(PARTS)  # one section and one set of rows per part
     for part in PARTS:
         part.params()  # every part's sizes can run
+
+
+def test_the_summary_has_one_row_a_part() -> None:
+    from loadtest.suite import Line, fold
+
+    idle = [
+        Line("idle", "10000 sockets", "6.12 KiB", "12.8 KiB", "2.09x", "≤ 8 KiB", "met", "c"),
+        Line("idle", "10000 sockets", "6.12 KiB", "12.8 KiB", "2.09x", "≤ 0.6x bare", "met", "c"),
+    ]
+    many = [
+        Line(
+            "idle-100k", "100,000 asked", "19,947 parked", "19,980", "—", "100,000", "NOT met", "d"
+        ),
+        Line("idle-100k", "100000 sockets", "6.32 KiB", "13.0 KiB", "2.06x", "≤ 8 KiB", "met", "d"),
+        Line("idle-100k", "100000 sockets", "6.32 KiB", "13.0 KiB", "2.06x", "≤ 0.6x", "met", "d"),
+    ]
+    for line in many[1:]:
+        many[many.index(line)] = replace(line, met="met; 12 errors")
+    folded = fold([*idle, *many])
+    assert [line.part for line in folded] == ["idle", "idle-100k"]
+    assert folded[0].target == "≤ 8 KiB; ≤ 0.6x bare"
+    assert folded[0].met == "met"
+    assert folded[0].roost == "6.12 KiB"  # the same figure once
+    assert folded[1].roost == "19,947 parked; 6.32 KiB"
+    # Each verdict names its target when they differ; the run's errors are said once.
+    assert folded[1].met == "100,000: NOT met; ≤ 8 KiB: met; ≤ 0.6x: met; 12 errors"
+    assert folded[1].target == "100,000; ≤ 8 KiB; ≤ 0.6x"
+    assert fold(folded) == folded
+
+
+def test_the_storage_and_sdk_parts_run_under_the_tool() -> None:
+    from loadtest.suite import PARTS
+
+    commands = {part.name: part.command() for part in PARTS}
+    assert commands["storage"] == "python -m loadtest storage"
+    assert commands["sdk"] == "python -m loadtest sdk"

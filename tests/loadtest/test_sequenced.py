@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loadtest.clients import stamped
+from loadtest.frames import stamped
 from loadtest.params import resolve
 from loadtest.reload import in_window, reload_label, split_samples
 from loadtest.sequenced import SEQ_AT, ranges, read_payload, sequenced, tally

@@ -79,3 +79,24 @@ def test_rate_over_a_slice_of_ticks() -> None:
     series = [100] * 50  # 100 per 0.1 s tick: 1000/s
     assert rate_over(series, 1.0, 5.0) == pytest.approx(1000.0)
     assert rate_over(series, 2.0, 2.0) == 0.0
+
+
+def test_percentile_is_the_nearest_rank_on_small_samples() -> None:
+    # Index ceil(q * n) - 1 of the sorted samples (stats rule 3): the definition the
+    # histograms, the SDK's latencies and the storage wake p90 all use.
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0  # not 3 (rounded index) nor 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.9) == 4.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.25) == 1.0
+    assert percentile([10.0, 20.0, 30.0], 0.5) == 20.0
+    assert percentile([7.0], 0.99) == 7.0
+    ordered = [float(k) for k in range(1, 11)]
+    assert percentile(ordered, 0.9) == 9.0
+    assert percentile(ordered, 0.91) == 10.0
+
+
+def test_histogram_quantile_reads_the_same_rank() -> None:
+    samples = [0.001, 0.002, 0.003, 0.004]
+    histogram = Histogram.of(samples)
+    for q in (0.25, 0.5, 0.9):
+        exact = percentile(samples, q)
+        assert exact <= histogram.quantile(q) <= exact * 1.03
