@@ -30,6 +30,7 @@
  *     ├── BadSubscription    bad_subscription: invalid where / columns, unknown column
  *     ├── Forbidden          forbidden: the object refused the subscription
  *     ├── TooManySubscriptions  too_many_subscriptions: the socket has the most allowed
+ *     ├── Unauthorized       unauthorized: the object refused the token of `setAuth`
  *     ├── HubStopping        hub_stopping: the hub is shutting down (retryable)
  *     ├── InternalError      internal_error: a fault inside the hub (retryable)
  *     ├── ConnectionLost     connection_lost: the socket closed before the answer (retryable)
@@ -253,6 +254,13 @@ export class TooManySubscriptions extends RoostError {
   }
 }
 
+/** `unauthorized`: the object's `websocket_auth` refused the token `setAuth` sent. */
+export class Unauthorized extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("unauthorized", message, init);
+  }
+}
+
 /** `hub_stopping`: the hub is shutting down and refused the frame (retryable). */
 export class HubStopping extends RoostError {
   constructor(message: string, init: RoostErrorInit = {}) {
@@ -352,6 +360,7 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   bad_subscription: BadSubscription,
   forbidden: Forbidden,
   too_many_subscriptions: TooManySubscriptions,
+  unauthorized: Unauthorized,
   hub_stopping: HubStopping,
   internal_error: InternalError,
   connection_lost: ConnectionLost,

@@ -468,7 +468,7 @@ describe("calls", () => {
 });
 
 describe("reconnecting", () => {
-  test("delays grow by the factor up to the maximum, and start over after a welcome", async () => {
+  test("delays grow by the factor up to the maximum, and start over once a socket stayed up minUptime", async () => {
     const connection = await open();
     FakeWebSocket.last.welcome();
     const delays: number[] = [];
@@ -492,9 +492,12 @@ describe("reconnecting", () => {
     assert.equal(connection.retryCount, 7, "the 7th attempt is scheduled");
     await waitForSocket();
     FakeWebSocket.last.welcome();
+    mock.timers.tick(4999);
+    assert.equal(connection.retryCount, 7, "not up for minUptime (default 5000 ms) yet");
+    mock.timers.tick(1);
     assert.equal(connection.retryCount, 0);
     FakeWebSocket.last.drop();
-    assert.equal(await waitForSocket(), 100, "a welcome starts the delays over");
+    assert.equal(await waitForSocket(), 100, "a socket up for minUptime starts the delays over");
     await connection.close();
   });
 
