@@ -136,7 +136,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
     return this.#outgoing.size;
   }
 
-  /** Attempts since the last `welcome` (partysocket's `retryCount`). */
+  /** Attempts since a socket last stayed welcomed for `minUptime` (partysocket's `retryCount`). */
   get retryCount(): number {
     return this.#supervisor.retryCount;
   }

@@ -55,7 +55,7 @@ export interface ConnectOptions extends AddressOptions, BackoffOptions {
   WebSocket?: WebSocketConstructor;
   /** Most frames that may wait for the hub (unacknowledged, or not yet written) before `send` / `call` throw `BufferFull`. Default 1000. */
   maxEnqueuedMessages?: number;
-  /** Attempts after a failure or a drop before giving up, counted since the last `welcome`. 0: never reconnect. Default Infinity. */
+  /** Attempts after a failure or a drop before giving up, counted until a socket stays welcomed for `minUptime`. 0: never reconnect. Default Infinity. */
   maxRetries?: number;
   /** Most time (ms) from opening a socket to the hub's `welcome`. Default 10000. */
   connectionTimeout?: number;

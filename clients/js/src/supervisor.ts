@@ -69,7 +69,7 @@ export class Supervisor {
   #uptimeTimer: ReturnType<typeof setTimeout> | null = null;
   #url = "";
   #everOpened = false;
-  /** Attempts since the last welcome (each one after a failure or a drop). */
+  /** Attempts since a socket last stayed up `minUptime` (each one after a failure or a drop; rule 5). */
   #retries = 0;
   /** Attempts in a row that closed before their welcome. */
   #failures = 0;
@@ -110,7 +110,7 @@ export class Supervisor {
     return this.#url;
   }
 
-  /** Attempts since the last `welcome`. */
+  /** Attempts since a socket last stayed up `minUptime`. */
   get retryCount(): number {
     return this.#retries;
   }
