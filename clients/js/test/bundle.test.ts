@@ -13,17 +13,13 @@ import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 
 import * as sources from "../src/index.js";
-import { FakeWebSocket } from "./fake-socket.js";
+import { FakeWebSocket, settle } from "./fake-socket.js";
 import { DIST, PACKAGE_ROOT, REPO_ROOT } from "./paths.js";
 
 const ESM = join(DIST, "roost-client.js");
 const CJS = join(DIST, "roost-client.cjs");
 
 type Bundle = typeof sources;
-
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Open a connection with `bundle` on a fake socket, send one message, get its ack. */
 async function roundTrip(bundle: Bundle): Promise<void> {

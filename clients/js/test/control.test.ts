@@ -18,37 +18,10 @@ import {
   decodeClient,
   encode,
 } from "../src/index.js";
-import { FakeWebSocket } from "./fake-socket.js";
+import { FAKE_OPTIONS, FakeWebSocket, openFake, peek, settle } from "./fake-socket.js";
 
-const BASE: ConnectOptions = {
-  host: "127.0.0.1:8787",
-  party: "room",
-  room: "r",
-  WebSocket: FakeWebSocket,
-  minReconnectionDelay: 100,
-  maxReconnectionDelay: 1000,
-  reconnectionDelayJitter: 0,
-  pingInterval: 0,
-};
-
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-async function open(options: Partial<ConnectOptions> = {}): Promise<Connection> {
-  const connection = new Connection({ ...BASE, ...options });
-  await settle();
-  return connection;
-}
-
-function peek<T>(promise: Promise<T>): { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } {
-  const seen: { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } = { state: "pending" };
-  promise.then(
-    (value) => Object.assign(seen, { state: "resolved", value }),
-    (error: unknown) => Object.assign(seen, { state: "rejected", error }),
-  );
-  return seen;
-}
+const BASE = FAKE_OPTIONS;
+const open = (options: Partial<ConnectOptions> = {}): Promise<Connection> => openFake(options);
 
 beforeEach(() => {
   FakeWebSocket.reset();

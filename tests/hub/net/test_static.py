@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.net import routes, static
-from tests.conftest import within
+from tests.conftest import split_response, within
 from tests.hub.net.conftest import Serve, Served
 
 STATIC = Path(__file__).resolve().parents[3] / "hub" / "static"
@@ -19,18 +19,6 @@ ESM = (STATIC / "roost-client.js").read_bytes()
 CJS = (STATIC / "roost-client.cjs").read_bytes()
 
 Answer = tuple[int, dict[str, str], bytes]
-
-
-def _split(raw: bytes, *, body: bool = True) -> tuple[Answer, bytes]:
-    """The first answer in ``raw`` (its body by Content-Length), and what follows."""
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0")) if body else 0
-    return (int(status_line.split()[1]), headers, rest[:length]), rest[length:]
 
 
 async def _exchange(served: Served, requests: list[str]) -> bytes:
@@ -52,7 +40,7 @@ def _request(method: str, path: str, *headers: str, close: bool = True) -> str:
 
 async def get(served: Served, path: str, *headers: str, method: str = "GET") -> Answer:
     raw = await _exchange(served, [_request(method, path, *headers)])
-    answer, rest = _split(raw, body=method != "HEAD")
+    answer, rest = split_response(raw, body=method != "HEAD")
     assert rest == b"", "nothing after the answer"
     return answer
 
@@ -97,7 +85,7 @@ async def test_if_none_match_answers_304_without_a_body(serve: Serve) -> None:
         raw = await _exchange(
             served, [_request("GET", "/_roost/client.js", f"If-None-Match: {condition}")]
         )
-        (status, headers, _), rest = _split(raw, body=False)
+        (status, headers, _), rest = split_response(raw, body=False)
         assert (status, rest) == (304, b""), condition
         assert headers["etag"] == plain["etag"]
         assert headers["cache-control"] == "public, no-cache"
@@ -114,11 +102,11 @@ async def test_head_sends_the_headers_only_and_the_connection_goes_on(serve: Ser
             _request("GET", "/_roost/client.cjs"),
         ],
     )
-    (status, headers, _), rest = _split(raw, body=False)
+    (status, headers, _), rest = split_response(raw, body=False)
     assert status == 200
     assert int(headers["content-length"]) == len(static.load("roost-client.js").gzipped)
     assert headers["content-encoding"] == "gzip"
-    (status, _, body), rest = _split(rest)
+    (status, _, body), rest = split_response(rest)
     assert (status, body, rest) == (200, CJS, b"")
 
 
