@@ -257,7 +257,8 @@ export class Supervisor {
     const { code, reason, wasClean, welcomed } = end;
     this.#link = null;
     this.#clearUptime();
-    this.#log("closed:", code, reason || end.detail);
+    const why = reason || end.detail;
+    this.#log("closed:", code, ...(why ? [why] : []));
     this.#port.socketClosed();
     if (this.#state === "closed") {
       this.#closedResolve?.();

@@ -179,7 +179,7 @@ describe("debug", () => {
       "roost: -> msg 1",
       `roost: -> auth ${Number.MAX_SAFE_INTEGER}`,
       "roost: <- ack 1",
-      "roost: closed: 1012 ",
+      "roost: closed: 1012",
       "roost: reconnecting in 100 ms (retry 1)",
     ]);
     await connection.close();
