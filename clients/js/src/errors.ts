@@ -73,13 +73,13 @@ export const ERRORS = Object.freeze({
   bad_subscription: row(false),
   forbidden: row(false),
   too_many_subscriptions: row(false),
+  unauthorized: row(false), // the object refused setAuth's token; HTTP 401 for the admin API
   hub_stopping: row(true),
   internal_error: row(true, 1011),
   // Told by a close code alone, or answering HTTP requests (never in an error frame).
   websocket_protocol_error: row(false, 1002),
   invalid_utf8: row(false, 1007),
   bad_request: row(false),
-  unauthorized: row(false),
   not_found: row(false),
   method_not_allowed: row(false),
   request_timeout: row(true),
