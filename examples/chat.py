@@ -16,7 +16,10 @@ Rules:
    stays open; the room and everyone else go on.
 
 The wire, JSON text frames (plus ``ping``, answered ``pong`` by the front without
-waking the room)::
+waking the room). The page (chat.html) sends them over ``roost.v1`` with roost-client,
+which the hub serves at ``/_roost/client.js``: each is the ``data`` of a ``msg`` frame,
+handled exactly once across reconnects; a plain WebSocket client sends them as they
+are::
 
     client -> room   {"type": "message", "text": "hi"}
                      {"type": "typing"}

@@ -2,7 +2,8 @@
 
 Every list is one ``TodoList`` object with one SQL table, ``todos``, declared as a feed
 table (protocol/SPEC.md §9). Run it with ``python examples/feed.py`` (or
-``roost serve examples/feed.py``) and open http://127.0.0.1:8787/ in two browsers.
+``roost serve examples/feed.py``) and open http://127.0.0.1:8787/ in two browsers; the
+page subscribes with roost-client, which the hub serves at ``/_roost/client.js``.
 
 Rules:
 
@@ -19,19 +20,20 @@ Rules:
    ``object_error`` when the method refuses them (an empty or too long title, an
    unknown id; the message says which), ``method_not_found`` for anything else.
 
-The wire, ``roost.v1`` frames (``->`` client to hub, ``<-`` hub to client)::
+The wire, ``roost.v1`` frames (``->`` client to hub, ``<-`` hub to client; roost-client
+gives each ``sub`` a fresh id from its call ids, written ``S1``, ``S2`` here)::
 
     -> {"t": "hello", "session": S}
-    -> {"t": "sub", "id": 1, "table": "todos", "snapshot": true}
-    <- {"t": "snapshot", "id": 1, "seq": 4, "rows": [{"id": 1, "title": "milk",
+    -> {"t": "sub", "id": S1, "table": "todos", "snapshot": true}
+    <- {"t": "snapshot", "id": S1, "seq": 4, "rows": [{"id": 1, "title": "milk",
         "done": 0, "created_at": 1700000000000}, ...]}
-    <- {"t": "subscribed", "id": 1, "seq": 4}
-    -> {"t": "call", "id": 9007199254740991, "method": "add", "args": ["bread"]}
-    <- {"t": "result", "id": 9007199254740991, "result": 2}
-    <- {"t": "changes", "id": 1, "changes": [{"seq": 5, "op": "insert", "row": {...}}]}
+    <- {"t": "subscribed", "id": S1, "seq": 4}
+    -> {"t": "call", "id": 9007199254740990, "method": "add", "args": ["bread"]}
+    <- {"t": "result", "id": 9007199254740990, "result": 2}
+    <- {"t": "changes", "id": S1, "changes": [{"seq": 5, "op": "insert", "row": {...}}]}
     (after a reconnect)
-    -> {"t": "sub", "id": 1, "table": "todos", "since": 5}
-    <- {"t": "changes", ...}  (what was missed)  <- {"t": "subscribed", "id": 1, "seq": 9}
+    -> {"t": "sub", "id": S2, "table": "todos", "since": 5}
+    <- {"t": "changes", ...}  (what was missed)  <- {"t": "subscribed", "id": S2, "seq": 9}
 
 The methods are also plain HTTP RPC (``POST /objects/todo-list/{list}/rpc/{method}``)::
 

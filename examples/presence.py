@@ -2,7 +2,8 @@
 
 Every room is one ``PresenceRoom`` object. Run it with ``python examples/presence.py``
 (or ``roost serve examples/presence.py``) and open http://127.0.0.1:8787/ in two
-browsers; the page speaks ``roost.v1`` (protocol/SPEC.md) with a few lines of inline JS.
+browsers; the page speaks ``roost.v1`` (protocol/SPEC.md) through roost-client, which
+the hub serves at ``/_roost/client.js`` (``connection.presence``).
 
 Rules:
 
@@ -23,7 +24,8 @@ The wire (``roost.v1`` frames; ``->`` client to hub, ``<-`` hub to client)::
                                              <- {"t": "join" | "update", "socket": N,
                                                  "state": {"name": ..., "status": ...}}
                                              <- {"t": "leave", "socket": N}
-    -> {"t": "msg", "data": {"status": "away"}}      (online, away or busy)
+    -> {"t": "msg", "data": {"status": "away"}, "id": 1}  (online, away or busy)
+                                             <- {"t": "ack", "id": 1}
                                              <- {"t": "msg", "data": "{\\"type\\": \\"error\\",
                                                  \\"code\\": \\"bad_status\\", ...}"}
 

@@ -26,6 +26,21 @@ async def within(awaitable: Awaitable[T], factor: float = 1.0) -> T:
     return await asyncio.wait_for(awaitable, TIMEOUT * factor)
 
 
+def split_response(
+    raw: bytes, *, body: bool = True
+) -> tuple[tuple[int, dict[str, str], bytes], bytes]:
+    """The first HTTP/1.1 answer in ``raw`` (status, lowercase headers, the body its
+    ``Content-Length`` says, none when ``body`` is false: HEAD, 304) and what follows."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", len(rest))) if body else 0
+    return (int(status_line.split()[1]), headers, rest[:length]), rest[length:]
+
+
 class Recorder:
     """Collects lifecycle events and lets a test wait for one."""
 

@@ -211,10 +211,14 @@ class Connection(asyncio.Protocol):
         body: bytes,
         *,
         keep_alive: bool,
+        omit_body: bool = False,
     ) -> None:
-        """Write one HTTP response, then serve the next queued request (or close)."""
+        """Write one HTTP response, then serve the next queued request (or close).
+
+        ``omit_body``: send ``Content-Length`` of ``body`` but not the body (HEAD, 304).
+        """
         if self._http is not None:
-            self._http.respond(status, headers, body, keep_alive=keep_alive)
+            self._http.respond(status, headers, body, keep_alive=keep_alive, omit_body=omit_body)
 
     def update_reading(self) -> None:
         """Pause reading while requests or early frames pile up, or answers go unread."""

@@ -29,7 +29,7 @@ import orjson
 
 from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
 from hub.http import Request, Response
-from hub.net import admin, routes
+from hub.net import admin, routes, static
 from hub.net.answers import JSON, error_response
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ async def _dispatch(
     if isinstance(route, routes.AdminRoute):
         status, headers, body = await admin.handle(front, route, request)
         conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
+    elif isinstance(route, routes.StaticRoute):  # public: no admin key
+        status, headers, body, omit = static.answer(parsed.method, route.path, parsed.headers)
+        conn.respond(status, headers, body, keep_alive=parsed.keep_alive, omit_body=omit)
     elif isinstance(route, routes.RpcRoute):
         await _rpc(front, conn, parsed, route, request)
     elif isinstance(route, routes.PresenceRoute):

@@ -133,9 +133,19 @@ class HttpExchange:
         self._arm_timer()
 
     def respond(
-        self, status: int, headers: Iterable[tuple[str, str]], body: bytes, *, keep_alive: bool
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        keep_alive: bool,
+        omit_body: bool = False,
     ) -> None:
-        """Write one answer, then serve the next queued request (or close)."""
+        """Write one answer, then serve the next queued request (or close).
+
+        ``omit_body``: ``Content-Length`` says ``len(body)`` but no body follows (the
+        answer to HEAD, or a 304; RFC 9110 §8.6).
+        """
         transport = self._conn.transport
         if transport is None or transport.is_closing():
             return
@@ -143,7 +153,8 @@ class HttpExchange:
         all_headers = WsHeaders(list(headers))
         all_headers["Content-Length"] = str(len(body))
         all_headers["Connection"] = "keep-alive" if keep_alive else "close"
-        transport.write(WsResponse(status, reason_phrase(status), all_headers, body).serialize())
+        sent = b"" if omit_body else body
+        transport.write(WsResponse(status, reason_phrase(status), all_headers, sent).serialize())
         if not keep_alive:
             self._cancel_timer()
             if self._lingering:

@@ -8,7 +8,9 @@ Rules:
    a slash). The object's ``fetch`` sees the whole path.
 2. ``POST /objects/{binding}/{name}/rpc/{method}`` is an RPC call, and
    ``GET /objects/{binding}/{name}/presence`` the presence list, not a fetch.
-3. ``/_roost/...`` is the admin API. Anything else is not found.
+3. ``/_roost/...`` is the admin API, except ``/_roost/client.js`` and
+   ``/_roost/client.cjs``: the JS client, public (``StaticRoute``, ``hub.net.static``).
+   Anything else is not found.
 5. Routing reads the request target and nothing else. ``request_url`` builds the URL an
    object sees from the target and a validated ``Host`` (RFC 9112 §3.2): the host can
    never add a path, a query or a fragment, so it cannot change where a request goes.
@@ -39,6 +41,7 @@ __all__ = [
     "ObjectRoute",
     "PresenceRoute",
     "RpcRoute",
+    "StaticRoute",
     "binding_from_kebab",
     "kebab",
     "match",
@@ -88,7 +91,17 @@ class AdminRoute:
     name: str | None = None
 
 
-Route = ObjectRoute | RpcRoute | PresenceRoute | AdminRoute
+@dataclass(frozen=True, slots=True)
+class StaticRoute:
+    """``/_roost/client.js`` or ``/_roost/client.cjs``: a public file of the hub."""
+
+    path: str
+
+
+#: The public files under ``/_roost/`` (``hub.net.static.FILES``).
+STATIC_PATHS = frozenset({"client.js", "client.cjs"})
+
+Route = ObjectRoute | RpcRoute | PresenceRoute | AdminRoute | StaticRoute
 
 
 def kebab(binding: str) -> str:
@@ -129,6 +142,8 @@ def match(method: str, path: str) -> Route:
         if head == "objects" and method == "GET" and parts[4:] == ["presence"]:
             return PresenceRoute(binding, name)
         return ObjectRoute(binding, name)
+    if head == "_roost" and len(parts) == 3 and parts[2] in STATIC_PATHS:
+        return StaticRoute(parts[2])
     if head == "_roost":
         return _admin(method, parts[2:])
     raise NotFoundError(f"no route for {path[:200]!r}")

@@ -9,11 +9,14 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
+import httpx
 import roost_client
 import websockets
 from roost_client import State
 
+import hub
 from hub.ids import id_from_name
 from hub.runtime.host import partition_of
 from tests.cluster.conftest import Cluster, StartCluster
@@ -342,3 +345,17 @@ async def test_reload_flag_replaces_the_workers_on_a_code_change_and_keeps_socke
         await within(answered_by_v2())
         await within(client.conn.flush())
         assert not client.reconnected
+
+
+async def test_gateways_serve_the_js_client_without_the_admin_key(cluster: StartCluster) -> None:
+    running = await cluster(1, 2, "--admin-key", "s3cret")
+    bundle = (Path(hub.__file__).parent / "static" / "roost-client.js").read_bytes()
+    async with httpx.AsyncClient() as client:
+        for _ in range(4):  # new connections, spread over both gateways by the kernel
+            answer = await client.get(
+                f"{running.url}/_roost/client.js", headers={"connection": "close"}
+            )
+            assert answer.status_code == 200
+            assert answer.headers["content-encoding"] == "gzip"  # httpx accepts gzip
+            assert answer.content == bundle
+        assert (await client.get(f"{running.url}/_roost/health")).status_code == 401

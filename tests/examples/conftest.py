@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection
 
 import hub
 from hub.net.server import Server
-from tests.conftest import TIMEOUT, within
+from tests.conftest import TIMEOUT, split_response, within
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -156,13 +156,8 @@ async def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
         raw = await within(reader.read())
     finally:
         writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for header in header_lines:
-        name, _, value = header.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    answer, _ = split_response(raw)
+    return answer
 
 
 # -- roost.v1 examples (presence, feed) ------------------------------------------------

@@ -8,6 +8,7 @@ from SQLite and the sockets' attachments, never from the instance.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -351,4 +352,50 @@ async def test_two_people_chat_in_chromium_across_hibernation(
     bob = await pages.open("/objects/chat-room/lobby?user=bob")
     await expect(bob.locator("#messages li.message .text")).to_have_text(texts)
     await expect(ada.locator("#users li")).to_have_text(["ada", "bob"])
+    assert pages.errors == []
+
+
+@needs_chromium
+async def test_the_page_talks_roost_v1_through_the_client_the_hub_serves(
+    chat_server: ChatServer, browser: Browser
+) -> None:
+    from playwright.async_api import Response, WebSocket, expect
+
+    pages = Pages(browser, chat_server.server.url)
+    clients: list[Response] = []  # the page's loads of /_roost/client.js
+    sent: list[str] = []  # what ada's page wrote on its WebSocket
+    received: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: sent.append(str(payload)))
+        ws.on("framereceived", lambda payload: received.append(str(payload)))
+
+    ada = await pages.new()
+    ada.on("response", lambda r: clients.append(r) if r.url.endswith("/_roost/client.js") else None)
+    ada.on("websocket", watch)
+    await ada.goto(chat_server.server.url + "/objects/chat-room/lobby?user=ada")
+    bob = await pages.open("/objects/chat-room/lobby?user=bob")
+    for page in (ada, bob):
+        await expect(page.locator("#status")).to_have_attribute("data-state", "open")
+        await expect(page.locator("#users li")).to_have_text(["ada", "bob"])
+    await _say(ada, "hi bob")
+    await _say(bob, "hi ada")
+    for page in (ada, bob):
+        await expect(page.locator("#messages li.message .text")).to_have_text(["hi bob", "hi ada"])
+
+    (client,) = clients
+    assert client.status == 200
+    headers = await client.all_headers()
+    assert headers["content-type"] == "text/javascript; charset=utf-8"
+    assert headers["content-encoding"] == "gzip"  # Chromium accepts gzip
+    assert (
+        await client.body()
+        == (Path(hub.__file__).parent / "static" / "roost-client.js").read_bytes()
+    )
+
+    # roost.v1 on the wire: hello first, the message exactly once (numbered, acknowledged).
+    frames = [json.loads(text) for text in sent]
+    assert frames[0]["t"] == "hello"
+    assert {"t": "msg", "data": {"type": "message", "text": "hi bob"}, "id": 1} in frames
+    assert {"t": "ack", "id": 1} in [json.loads(text) for text in received]
     assert pages.errors == []

@@ -1,6 +1,7 @@
 """The todo-list page in headless Chromium: two people on one list, one of them cut off.
 
-The pages speak ``roost.v1`` themselves (examples/feed.html). Besides what each page
+The pages speak ``roost.v1`` through roost-client, served by the hub at
+``/_roost/client.js`` (examples/feed.html). Besides what each page
 shows, the tests read what went over each page's WebSockets (as Chromium reports it) to
 check how a page resumed: with ``since`` and exactly the changes it missed, or, when
 those are no longer kept, with ``reset`` and a fresh snapshot.
@@ -167,7 +168,11 @@ async def test_two_pages_stay_in_sync_across_hibernation_and_a_cut(
         # On the wire: bob resumed with since and got exactly what he missed.
         await bob_wire.until(lambda: len(bob_wire.frames(-1, "received", "subscribed")) == 1)
         (resume,) = bob_wire.frames(-1, "sent", "sub")
-        assert resume == {"t": "sub", "id": 1, "table": "todos", "since": seen}
+        (first,) = bob_wire.frames(0, "sent", "sub")
+        # roost-client gives every sub frame a fresh id from its call ids (SPEC §9.3).
+        assert resume == {"t": "sub", "id": resume["id"], "table": "todos", "since": seen}
+        assert first == {"t": "sub", "id": first["id"], "table": "todos", "snapshot": True}
+        assert resume["id"] != first["id"]
         assert bob_wire.frames(-1, "received", "snapshot") == []
         await ada_wire.until(lambda: len(ada_wire.changes(0)) == 6 + 7)
         missed = [c for c in ada_wire.changes(0) if c["seq"] > seen]
@@ -230,9 +235,11 @@ async def test_a_page_away_too_long_starts_again_from_a_snapshot(
             assert len(bob_wire.sockets) == 2
             sent = [frame for way, frame in bob_wire.sockets[-1] if way == "sent"]
             assert [frame["t"] for frame in sent[:3]] == ["hello", "sub", "sub"]
-            assert sent[1] == {"t": "sub", "id": 1, "table": "todos", "since": 1}
-            assert sent[2] == {"t": "sub", "id": 1, "table": "todos", "snapshot": True}
-            assert bob_wire.frames(-1, "received", "reset") == [{"t": "reset", "id": 1}]
+            resumed, fresh = sent[1]["id"], sent[2]["id"]  # one fresh id per request
+            assert resumed != fresh
+            assert sent[1] == {"t": "sub", "id": resumed, "table": "todos", "since": 1}
+            assert sent[2] == {"t": "sub", "id": fresh, "table": "todos", "snapshot": True}
+            assert bob_wire.frames(-1, "received", "reset") == [{"t": "reset", "id": resumed}]
             assert pages.errors == []
         finally:
             await gate.stop()

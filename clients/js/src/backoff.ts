@@ -9,7 +9,7 @@
  *    scaled down by a random factor in `(1 - reconnectionDelayJitter, 1]`, so clients
  *    dropped together by a hub restart do not come back together. Delays never exceed
  *    `maxReconnectionDelay`.
- * 2. The connection counts retries; a `welcome` starts it over at 1.
+ * 2. The connection counts retries; a socket that stays welcomed for `minUptime` starts it over.
  */
 
 /** The options of the reconnect delay (partysocket's names and meaning; milliseconds). */

@@ -417,6 +417,11 @@ export function decodeClient(text: string): ClientFrame {
       }
       return { t, id: callId, method, args: args as Json[], kwargs: kwargs as Call["kwargs"] };
     }
+    case "auth": {
+      const token = string(frame, "token");
+      if (token === "") throw new BadFrame("token must not be empty");
+      return { t, id: id(frame), token };
+    }
     case "ping":
     case "presence_sub":
     case "presence_unsub":
@@ -470,6 +475,8 @@ export function encode(frame: ClientFrame | HubFrame): string {
       if (!isEmpty(frame.kwargs)) text += `,"kwargs":${json(frame.kwargs, "kwargs")}`;
       return `${text}}`;
     }
+    case "auth":
+      return `{"t":"auth","id":${checkId(frame.id, "call id")},"token":${json(frame.token, "token")}}`;
     case "ping":
       return `{"t":"ping"}`;
     case "welcome":

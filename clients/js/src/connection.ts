@@ -22,6 +22,9 @@
  *    (their ids never meet: SPEC §6.1, §9.3).
  * 5. The connection ends once (`Supervisor`): every waiting promise is settled, the
  *    iterators of the connection and its subscriptions end, the presence ends.
+ * 6. `setAuth` is a call (SPEC §6.1 ids, settled like one): `auth` frames wait in the
+ *    outbox while no socket is welcomed, and fail with `ConnectionLost` when the socket
+ *    they were written on closes before the answer.
  */
 
 import { encode, utf8Length } from "./codec.js";
@@ -110,8 +113,9 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   // -- what the user reads ---------------------------------------------------------------
 
   /**
-   * `connecting` (a socket is opening or waits for `welcome`), `open` (welcomed),
-   * `reconnecting` (waiting before the next attempt), `closed` (for good).
+   * `idle` (`startClosed`: no socket until `reconnect()`), `connecting` (a socket is
+   * opening or waits for `welcome`), `open` (welcomed), `reconnecting` (waiting before
+   * the next attempt), `closed` (for good).
    */
   get state(): ConnectionState {
     return this.#supervisor.state;
@@ -132,7 +136,7 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
     return this.#outgoing.size;
   }
 
-  /** Attempts since the last `welcome` (partysocket's `retryCount`). */
+  /** Attempts since a socket last stayed welcomed for `minUptime` (partysocket's `retryCount`). */
   get retryCount(): number {
     return this.#supervisor.retryCount;
   }
@@ -256,6 +260,48 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   }
 
   /**
+   * Close the current socket, if any, with `code` (1000 or 3000-4999, default 1000) and
+   * open a new one now, like partysocket's `reconnect()`: the session goes on, so
+   * unacknowledged messages are resent and handled once; calls written on the old socket
+   * fail with `ConnectionLost`. Opens the first socket of a `startClosed` connection.
+   * Throws `ConnectionClosed` after `close()` (a closed connection stays closed) and
+   * `RangeError` for another code.
+   */
+  reconnect(code = 1000, reason = ""): void {
+    if (code !== 1000 && !(code >= 3000 && code <= 4999)) {
+      throw new RangeError(`close code must be 1000 or from 3000 to 4999, got ${String(code)}`);
+    }
+    this.#supervisor.reconnect(code, reason);
+  }
+
+  /**
+   * Refresh the session's credentials without reconnecting (SPEC `auth` frame): sends
+   * `token`, or, without one, what the `token` option gives (its function is called for
+   * a fresh token). The object's `websocket_auth(ws, token)` checks it; resolves with
+   * what it returned. A given token also replaces the `token` option for later
+   * reconnects. Rejects with `Unauthorized` (the object refused the token),
+   * `MethodNotFound` (the object has no `websocket_auth`), `ConnectionLost` (the socket
+   * closed before the answer), `CallTimeout` (after `callTimeout`), or the connection's
+   * end; with `TypeError` for an empty token or none to send.
+   */
+  async setAuth(token?: string): Promise<unknown> {
+    this.#supervisor.ensureUsable();
+    const source = token ?? this.#settings.token;
+    if (source === undefined) throw new TypeError("setAuth() needs a token: pass one, or give the token option");
+    const value = typeof source === "function" ? await source() : source;
+    if (typeof value !== "string" || value === "") {
+      throw new TypeError(`the token must be a non-empty string, got ${value === "" ? '""' : typeof value}`);
+    }
+    this.#supervisor.ensureUsable(); // the token function may have taken a while
+    if (token !== undefined) this.#settings.token = token;
+    const id = this.#outgoing.nextCallId;
+    const text = encode({ t: "auth", id, token: value });
+    this.#checkSize(utf8Length(text));
+    this.#outgoing.ensureRoom();
+    return this.#outgoing.call("auth", text, this.#settings.callTimeout, undefined);
+  }
+
+  /**
    * Close the connection for good with `code` (default 1000). What still waits for the
    * hub (unacknowledged messages, calls) is rejected with `ConnectionClosed`: await
    * `flush()` first to be sure every message was handled. Resolves when the socket is
@@ -341,6 +387,9 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
  * once. Once open, the connection reconnects by itself.
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
+  if (options.startClosed === true) {
+    throw new TypeError("connect() waits for the hub: with startClosed, use new Connection(...) then reconnect()");
+  }
   const connection = new Connection(options);
   await connection.ready;
   return connection;

@@ -30,6 +30,7 @@
  *     ├── BadSubscription    bad_subscription: invalid where / columns, unknown column
  *     ├── Forbidden          forbidden: the object refused the subscription
  *     ├── TooManySubscriptions  too_many_subscriptions: the socket has the most allowed
+ *     ├── Unauthorized       unauthorized: the object refused the token of `setAuth`
  *     ├── HubStopping        hub_stopping: the hub is shutting down (retryable)
  *     ├── InternalError      internal_error: a fault inside the hub (retryable)
  *     ├── ConnectionLost     connection_lost: the socket closed before the answer (retryable)
@@ -72,13 +73,13 @@ export const ERRORS = Object.freeze({
   bad_subscription: row(false),
   forbidden: row(false),
   too_many_subscriptions: row(false),
+  unauthorized: row(false), // the object refused setAuth's token; HTTP 401 for the admin API
   hub_stopping: row(true),
   internal_error: row(true, 1011),
   // Told by a close code alone, or answering HTTP requests (never in an error frame).
   websocket_protocol_error: row(false, 1002),
   invalid_utf8: row(false, 1007),
   bad_request: row(false),
-  unauthorized: row(false),
   not_found: row(false),
   method_not_allowed: row(false),
   request_timeout: row(true),
@@ -253,6 +254,13 @@ export class TooManySubscriptions extends RoostError {
   }
 }
 
+/** `unauthorized`: the object's `websocket_auth` refused the token `setAuth` sent. */
+export class Unauthorized extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("unauthorized", message, init);
+  }
+}
+
 /** `hub_stopping`: the hub is shutting down and refused the frame (retryable). */
 export class HubStopping extends RoostError {
   constructor(message: string, init: RoostErrorInit = {}) {
@@ -352,6 +360,7 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   bad_subscription: BadSubscription,
   forbidden: Forbidden,
   too_many_subscriptions: TooManySubscriptions,
+  unauthorized: Unauthorized,
   hub_stopping: HubStopping,
   internal_error: InternalError,
   connection_lost: ConnectionLost,

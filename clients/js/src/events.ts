@@ -6,7 +6,7 @@
 import type { RoostError } from "./errors.js";
 
 /** The state of a connection: see `Connection.state`. */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
 /** `open`: the hub welcomed the session on a new socket (SPEC §3.2). */
 export class OpenEvent extends Event {

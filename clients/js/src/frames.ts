@@ -43,6 +43,16 @@ export interface Call {
   kwargs: { [key: string]: Json };
 }
 
+/**
+ * Refresh the session's credentials (SPEC §6): the hub runs the object's
+ * `websocket_auth(ws, token)` and answers `result` or `error` with `id`, a call id.
+ */
+export interface Auth {
+  t: "auth";
+  id: number;
+  token: string;
+}
+
 /** Keep-alive; the hub answers `pong` (SPEC §8). */
 export interface Ping {
   t: "ping";
@@ -88,7 +98,7 @@ export interface PresenceUnsub {
   t: "presence_unsub";
 }
 
-export type ClientFrame = Hello | ClientMessage | Call | Ping | Sub | Unsub | PresenceSub | PresenceUnsub;
+export type ClientFrame = Hello | ClientMessage | Call | Auth | Ping | Sub | Unsub | PresenceSub | PresenceUnsub;
 
 // -- hub -> client -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@
 export { Backoff, BACKOFF_DEFAULTS, type BackoffOptions } from "./backoff.js";
 export {
   type Ack,
+  type Auth,
   type Call,
   type ChangeItem,
   type ChangeOp,
@@ -71,6 +72,7 @@ export { Presence, type PresenceChange, presenceDiff, sameJson } from "./presenc
 export {
   type CallOptions,
   type ConnectOptions,
+  type DebugLogger,
   DEFAULTS,
   type SendData,
   type SendOptions,
@@ -109,6 +111,7 @@ export {
   type RoostErrorInit,
   SessionRequired,
   TooManySubscriptions,
+  Unauthorized,
   errorForClose,
   errorRow,
   fromFrame,

@@ -17,7 +17,7 @@
 import { decodeHub, encode } from "./codec.js";
 import { type HubFrame, SUBPROTOCOL } from "./frames.js";
 import { BadFrame, HandshakeRejected } from "./errors.js";
-import type { WebSocketConstructor, WebSocketLike } from "./options.js";
+import type { DebugLogger, WebSocketConstructor, WebSocketLike } from "./options.js";
 
 /** How a socket ended, for the connection to judge (SPEC §7.3). */
 export interface LinkEnd {
@@ -68,6 +68,7 @@ export class Link {
   readonly #session: string;
   readonly #times: LinkTimes;
   readonly #listener: LinkListener;
+  readonly #log: DebugLogger | null;
   #welcomed = false;
   #socketId: number | null = null;
   #ended = false;
@@ -77,11 +78,22 @@ export class Link {
   #pingTimer: ReturnType<typeof setTimeout> | null = null;
   #pongTimer: ReturnType<typeof setTimeout> | null = null;
 
-  /** Open a socket to `url` offering roost.v1; throws what the WebSocket class throws. */
-  constructor(WebSocket: WebSocketConstructor, url: string, session: string, times: LinkTimes, listener: LinkListener) {
+  /**
+   * Open a socket to `url` offering roost.v1; throws what the WebSocket class throws.
+   * `log` (the `debug` option) gets each frame's type and id, never its content.
+   */
+  constructor(
+    WebSocket: WebSocketConstructor,
+    url: string,
+    session: string,
+    times: LinkTimes,
+    listener: LinkListener,
+    log: DebugLogger | null = null,
+  ) {
     this.#session = session;
     this.#times = times;
     this.#listener = listener;
+    this.#log = log;
     const socket = new WebSocket(url, [SUBPROTOCOL]);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", this.#onOpen);
@@ -118,6 +130,7 @@ export class Link {
     } catch {
       return false;
     }
+    if (this.#log !== null) this.#log("roost: ->", typeof data === "string" ? summary(JSON.parse(data)) : "binary");
     return true;
   }
 
@@ -132,13 +145,17 @@ export class Link {
     }
   }
 
-  /** Give up on the socket now, without a closing handshake, as if the network dropped it. */
-  drop(detail: string): void {
+  /**
+   * Give up on the socket now, without waiting for the closing handshake: as if the
+   * network dropped it (1006), or, with `code`, as if it closed with that code
+   * (`reconnect()`). The socket is closed with `code` (default 4000).
+   */
+  drop(detail: string, code?: number, reason = code === undefined ? "dropped by the client" : ""): void {
     if (this.#ended) return;
     this.#detail = detail;
-    this.#end({ code: 1006, reason: "", wasClean: false });
+    this.#end({ code: code ?? 1006, reason, wasClean: code !== undefined });
     try {
-      this.#socket.close(4000, "dropped by the client");
+      this.#socket.close(code ?? 4000, reason);
     } catch {
       // A socket still connecting may refuse; it is gone either way.
     }
@@ -164,6 +181,7 @@ export class Link {
     this.#alive();
     const data = event.data;
     if (typeof data !== "string") {
+      this.#log?.("roost: <-", "binary");
       this.#listener.binary(data instanceof ArrayBuffer ? data : toArrayBuffer(data));
       return;
     }
@@ -175,6 +193,7 @@ export class Link {
       this.#listener.invalid(new BadFrame(`the hub sent an invalid frame: ${error.message}`));
       return;
     }
+    this.#log?.("roost: <-", summary(frame));
     if (frame.t === "welcome") this.#onWelcome(frame.socket, frame.session);
     else if (frame.t !== "pong") this.#listener.frame(frame);
   };
@@ -258,6 +277,11 @@ export class Link {
     this.#clear("ping");
     this.#clear("pong");
   }
+}
+
+/** A frame's type and id, for the debug log: never its data, token or result. */
+function summary(frame: { t?: unknown; id?: unknown }): string {
+  return typeof frame.id === "number" ? `${String(frame.t)} ${frame.id}` : String(frame.t);
 }
 
 function toArrayBuffer(data: unknown): ArrayBuffer {

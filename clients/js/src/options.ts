@@ -9,7 +9,9 @@
  *    nothing is opened before they all passed.
  * 2. The options are copied then: changing the object passed in changes nothing later.
  *    Only the `query` and `token` functions are called again, before every socket
- *    (`socketUrl`).
+ *    (`socketUrl`); `setAuth(token)` replaces the token.
+ * 3. The debug log never holds the token: URLs are logged with it redacted (`redact`),
+ *    frames by their type and id only.
  */
 
 import { Backoff, type BackoffOptions } from "./backoff.js";
@@ -17,6 +19,9 @@ import { type Json, SESSION_PATTERN } from "./frames.js";
 import type { LinkTimes } from "./link.js";
 import { outboxLimit } from "./outbox.js";
 import { type AddressOptions, type QueryParams, objectUrl, withQuery } from "./url.js";
+
+/** Where the `debug` option sends its lines: `console.debug`, or a function of the user's. */
+export type DebugLogger = (...args: unknown[]) => void;
 
 /** The part of the WebSocket API a connection uses (browsers' `WebSocket`, the `ws` package). */
 export interface WebSocketLike {
@@ -50,7 +55,7 @@ export interface ConnectOptions extends AddressOptions, BackoffOptions {
   WebSocket?: WebSocketConstructor;
   /** Most frames that may wait for the hub (unacknowledged, or not yet written) before `send` / `call` throw `BufferFull`. Default 1000. */
   maxEnqueuedMessages?: number;
-  /** Attempts after a failure or a drop before giving up, counted since the last `welcome`. 0: never reconnect. Default Infinity. */
+  /** Attempts after a failure or a drop before giving up, counted until a socket stays welcomed for `minUptime`. 0: never reconnect. Default Infinity. */
   maxRetries?: number;
   /** Most time (ms) from opening a socket to the hub's `welcome`. Default 10000. */
   connectionTimeout?: number;
@@ -62,6 +67,19 @@ export interface ConnectOptions extends AddressOptions, BackoffOptions {
   pingTimeout?: number;
   /** Default timeout of `call`, in ms; 0: none. Default 0. */
   callTimeout?: number;
+  /**
+   * partysocket's: a socket must stay welcomed this long (ms) before the retry count
+   * (and so the backoff) starts over, so a hub that accepts and drops at once is not
+   * hammered at the shortest delay. Default 5000.
+   */
+  minUptime?: number;
+  /** partysocket's: open no socket until `reconnect()` is called (`state` is `idle` until then). */
+  startClosed?: boolean;
+  /**
+   * Log connects, closes, reconnect delays and frames (type and id only; the token is
+   * never logged): true for `console.debug`, or a function that gets the same arguments.
+   */
+  debug?: boolean | DebugLogger;
 }
 
 /** Options of one `call`. */
@@ -94,6 +112,7 @@ export const DEFAULTS = Object.freeze({
   pingInterval: 25_000,
   pingTimeout: 10_000,
   callTimeout: 0,
+  minUptime: 5000,
 });
 
 /** `value`, or `RangeError` if it is not a number from 0 (from above 0 unless `allowZero`). */
@@ -125,11 +144,15 @@ export interface Settings {
   readonly maxRetries: number;
   readonly maxMessageSize: number;
   readonly callTimeout: number;
+  readonly minUptime: number;
+  readonly startClosed: boolean;
   readonly times: LinkTimes;
-  /** What `socketUrl` adds to `address` (rule 2). */
+  /** The debug log, or null (rule 3). */
+  readonly log: DebugLogger | null;
+  /** What `socketUrl` adds to `address` (rule 2); `setAuth(token)` replaces `token`. */
   readonly id: string | undefined;
   readonly query: ConnectOptions["query"];
-  readonly token: ConnectOptions["token"];
+  token: ConnectOptions["token"];
 }
 
 /**
@@ -155,6 +178,8 @@ export function resolveOptions(options: ConnectOptions): Settings {
   const maxRetries = nonNegative("maxRetries", options.maxRetries ?? DEFAULTS.maxRetries);
   const maxMessageSize = nonNegative("maxMessageSize", options.maxMessageSize ?? DEFAULTS.maxMessageSize, false);
   const callTimeout = nonNegative("callTimeout", options.callTimeout ?? DEFAULTS.callTimeout);
+  const minUptime = nonNegative("minUptime", options.minUptime ?? DEFAULTS.minUptime);
+  const log = debugLogger(options.debug);
   const times: LinkTimes = {
     connectionTimeout: nonNegative("connectionTimeout", options.connectionTimeout ?? DEFAULTS.connectionTimeout, false),
     pingInterval: nonNegative("pingInterval", options.pingInterval ?? DEFAULTS.pingInterval),
@@ -169,11 +194,29 @@ export function resolveOptions(options: ConnectOptions): Settings {
     maxRetries,
     maxMessageSize,
     callTimeout,
+    minUptime,
+    startClosed: options.startClosed === true,
     times,
+    log,
     id,
     query,
     token,
   };
+}
+
+function debugLogger(debug: ConnectOptions["debug"]): DebugLogger | null {
+  if (debug === undefined || debug === false) return null;
+  if (debug === true) return (...args) => console.debug(...args);
+  if (typeof debug === "function") return debug;
+  throw new TypeError(`debug must be a boolean or a function, got ${typeof debug}`);
+}
+
+/** `url` with the value of its `token` query parameter replaced, for logs (rule 3). */
+export function redact(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has("token")) return url;
+  parsed.searchParams.set("token", "REDACTED");
+  return parsed.href;
 }
 
 /** The URL of the next socket: the address with `_pk`, the query and the token (their functions called now). */

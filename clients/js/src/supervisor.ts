@@ -15,6 +15,12 @@
  *    the iterators (`SupervisorPort.ended`).
  * 4. After each `welcome`, the port writes what waits (`SupervisorPort.welcomed`) before
  *    `state` becomes `open` and the `open` event is dispatched.
+ * 5. The retry count starts over once a socket has stayed welcomed for `minUptime`
+ *    (partysocket's rule), so a hub that welcomes and drops at once meets a growing delay.
+ * 6. `reconnect()` replaces the socket now: the old one is closed and judged like any
+ *    close that reconnects (its calls fail with `connection_lost`, the outbox and the
+ *    session stay), and the next one opens without a delay. With `startClosed` the
+ *    connection is `idle` until the first `reconnect()`.
  */
 
 import {
@@ -29,7 +35,7 @@ import {
 import { CloseEvent, type ConnectionState, ErrorEvent, OpenEvent, StateEvent } from "./events.js";
 import type { HubFrame } from "./frames.js";
 import { Link, type LinkEnd, type LinkListener } from "./link.js";
-import { type Settings, socketUrl } from "./options.js";
+import { type Settings, redact, socketUrl } from "./options.js";
 
 /** What the supervisor tells its connection. */
 export interface SupervisorPort {
@@ -54,11 +60,16 @@ export class Supervisor {
   /** Resolves at the first `welcome`; rejects with the connection's end if that comes first. */
   readonly ready: Promise<void>;
 
-  #state: ConnectionState = "connecting";
+  #state: ConnectionState;
   #link: Link | null = null;
+  /** True from `#open()` until its link exists (the URL is being built). */
+  #opening = false;
+  /** The link `reconnect()` is replacing: its close opens the next socket at once. */
+  #replaced: Link | null = null;
+  #uptimeTimer: ReturnType<typeof setTimeout> | null = null;
   #url = "";
   #everOpened = false;
-  /** Attempts since the last welcome (each one after a failure or a drop). */
+  /** Attempts since a socket last stayed up `minUptime` (each one after a failure or a drop; rule 5). */
   #retries = 0;
   /** Attempts in a row that closed before their welcome. */
   #failures = 0;
@@ -75,6 +86,7 @@ export class Supervisor {
   constructor(settings: Settings, port: SupervisorPort) {
     this.#settings = settings;
     this.#port = port;
+    this.#state = settings.startClosed ? "idle" : "connecting";
     let ready!: { resolve(): void; reject(error: RoostError): void };
     this.ready = new Promise<void>((resolve, reject) => {
       ready = { resolve, reject };
@@ -98,7 +110,7 @@ export class Supervisor {
     return this.#url;
   }
 
-  /** Attempts since the last `welcome`. */
+  /** Attempts since a socket last stayed up `minUptime`. */
   get retryCount(): number {
     return this.#retries;
   }
@@ -108,9 +120,29 @@ export class Supervisor {
     return this.#endError;
   }
 
-  /** Open the first socket. */
+  /** Open the first socket, unless `startClosed` (rule 6). */
   start(): void {
-    void this.#open();
+    if (!this.#settings.startClosed) void this.#open();
+  }
+
+  /**
+   * Close the current socket, if any, with `code` and open a new one now (rule 6);
+   * `ConnectionClosed` once the connection has ended.
+   */
+  reconnect(code: number, reason: string): void {
+    this.ensureUsable();
+    this.#log("reconnect() called");
+    this.#retries = 0;
+    this.#failures = 0;
+    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
+    this.#delayTimer = null;
+    const link = this.#link;
+    if (link !== null) {
+      this.#replaced = link;
+      link.drop("replaced by reconnect()", code, reason);
+    } else if (!this.#opening) {
+      void this.#open();
+    }
   }
 
   /** Write now if the current socket is welcomed and open; false otherwise. */
@@ -172,18 +204,22 @@ export class Supervisor {
   async #open(): Promise<void> {
     this.#setState("connecting");
     this.#closeError = null;
+    this.#opening = true;
     let url: string;
     try {
       url = await socketUrl(this.#settings);
     } catch (error) {
+      this.#opening = false;
       if (this.#state !== "closed") this.#finish(new ConnectionClosed(`could not build the URL: ${String(error)}`, { cause: error }));
       return;
     }
+    this.#opening = false;
     if (this.#state === "closed") return;
     this.#url = url;
-    const { WebSocket, session, times } = this.#settings;
+    const { WebSocket, session, times, log } = this.#settings;
+    this.#log("connecting to", redact(url));
     try {
-      this.#link = new Link(WebSocket, url, session, times, this.#listener);
+      this.#link = new Link(WebSocket, url, session, times, this.#listener, log);
     } catch (error) {
       this.#finish(new ConnectionClosed(`could not open a WebSocket: ${String(error)}`, { cause: error }));
     }
@@ -199,8 +235,16 @@ export class Supervisor {
   };
 
   #onWelcome(socket: number): void {
-    this.#retries = 0;
+    this.#log("open: socket", socket);
     this.#failures = 0;
+    const { minUptime } = this.#settings;
+    if (minUptime === 0) this.#retries = 0;
+    else {
+      this.#uptimeTimer = setTimeout(() => {
+        this.#uptimeTimer = null;
+        this.#retries = 0; // rule 5
+      }, minUptime);
+    }
     this.#port.welcomed(); // rule 4
     const reconnected = this.#everOpened;
     this.#everOpened = true;
@@ -212,6 +256,9 @@ export class Supervisor {
   #onClosed(end: LinkEnd): void {
     const { code, reason, wasClean, welcomed } = end;
     this.#link = null;
+    this.#clearUptime();
+    const why = reason || end.detail;
+    this.#log("closed:", code, ...(why ? [why] : []));
     this.#port.socketClosed();
     if (this.#state === "closed") {
       this.#closedResolve?.();
@@ -222,6 +269,13 @@ export class Supervisor {
     const cause = this.#closeError === null ? {} : { cause: this.#closeError };
     const lost = new ConnectionLost(`connection lost: ${what}`, { closeCode: code, reason, ...cause });
     this.#port.lost(lost);
+    if (this.#replaced !== null) {
+      // Rule 6: reconnect() closed it; the next socket opens now.
+      this.#replaced = null;
+      this.#port.dispatch(new CloseEvent(code, reason, wasClean, true));
+      void this.#open();
+      return;
+    }
     if (!welcomed) this.#failures += 1;
     let retry: boolean;
     let error: RoostError | null;
@@ -243,12 +297,14 @@ export class Supervisor {
       }
     }
     if (!retry) {
+      this.#log("not reconnecting:", error?.code ?? "closed");
       this.#finish(error, error ?? new ConnectionClosed(`the hub closed the connection: ${what}`, { closeCode: code, reason }));
       this.#port.dispatch(new CloseEvent(code, reason, wasClean, false));
       return;
     }
     this.#retries += 1;
     const delay = this.#settings.backoff.delay(this.#retries);
+    this.#log(`reconnecting in ${Math.round(delay)} ms (retry ${this.#retries})`);
     this.#setState("reconnecting");
     this.#port.dispatch(new CloseEvent(code, reason, wasClean, true));
     if (this.#state !== "reconnecting") return; // a listener closed the connection
@@ -273,10 +329,20 @@ export class Supervisor {
     this.#endError = error;
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
+    this.#clearUptime();
     this.#setState("closed");
     this.#ready.reject(pending);
     this.#port.ended(error, pending);
     if (error !== null) this.#port.dispatch(new ErrorEvent(error));
+  }
+
+  #clearUptime(): void {
+    if (this.#uptimeTimer !== null) clearTimeout(this.#uptimeTimer);
+    this.#uptimeTimer = null;
+  }
+
+  #log(...args: unknown[]): void {
+    this.#settings.log?.("roost:", ...args);
   }
 
   #setState(state: ConnectionState): void {

@@ -17,31 +17,11 @@ import {
   NoSuchFeed,
   type Subscription,
 } from "../src/index.js";
-import { FakeWebSocket } from "./fake-socket.js";
+import { FakeWebSocket, openFake, settle } from "./fake-socket.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
-const BASE: ConnectOptions = {
-  host: "127.0.0.1:8787",
-  party: "room",
-  room: "r",
-  WebSocket: FakeWebSocket,
-  minReconnectionDelay: 100,
-  maxReconnectionDelay: 1000,
-  reconnectionDelayGrowFactor: 2,
-  reconnectionDelayJitter: 0,
-  pingInterval: 0,
-};
-
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-async function open(options: Partial<ConnectOptions> = {}): Promise<Connection> {
-  const connection = new Connection({ ...BASE, ...options });
-  await settle();
-  return connection;
-}
+const open = (options: Partial<ConnectOptions> = {}): Promise<Connection> => openFake(options);
 
 /** Drop the socket, wait the reconnect delay, and return the new (not yet welcomed) socket. */
 async function dropAndReturn(code = 1006): Promise<FakeWebSocket> {

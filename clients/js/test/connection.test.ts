@@ -23,30 +23,11 @@ import {
   RoostError,
   connect,
 } from "../src/index.js";
-import { FakeWebSocket } from "./fake-socket.js";
+import { FAKE_OPTIONS, FakeWebSocket, openFake, peek, settle } from "./fake-socket.js";
 
-const BASE: ConnectOptions = {
-  host: "127.0.0.1:8787",
-  party: "room",
-  room: "r 1",
-  WebSocket: FakeWebSocket,
-  minReconnectionDelay: 100,
-  maxReconnectionDelay: 1000,
-  reconnectionDelayGrowFactor: 2,
-  reconnectionDelayJitter: 0,
-  pingInterval: 0,
-};
+const BASE: ConnectOptions = { ...FAKE_OPTIONS, room: "r 1" };
 
-/** Let promise callbacks and microtasks run (setImmediate is not faked). */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-async function open(options: Partial<ConnectOptions> = {}): Promise<Connection> {
-  const connection = new Connection({ ...BASE, ...options });
-  await settle();
-  return connection;
-}
+const open = (options: Partial<ConnectOptions> = {}): Promise<Connection> => openFake(options, BASE);
 
 /** What a connection dispatched, as short strings. */
 function record(connection: Connection): string[] {
@@ -56,16 +37,6 @@ function record(connection: Connection): string[] {
   connection.on("close", (event) => seen.push(`close:${event.code}:${event.willReconnect}`));
   connection.on("error", (event) => seen.push(`error:${event.error.code}`));
   connection.on("message", (event) => seen.push(`message:${typeof event.data === "string" ? event.data : "binary"}`));
-  return seen;
-}
-
-/** Whether `promise` has settled, and how, without waiting for it. */
-function peek<T>(promise: Promise<T>): { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } {
-  const seen: { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } = { state: "pending" };
-  promise.then(
-    (value) => Object.assign(seen, { state: "resolved", value }),
-    (error: unknown) => Object.assign(seen, { state: "rejected", error }),
-  );
   return seen;
 }
 
@@ -468,7 +439,7 @@ describe("calls", () => {
 });
 
 describe("reconnecting", () => {
-  test("delays grow by the factor up to the maximum, and start over after a welcome", async () => {
+  test("delays grow by the factor up to the maximum, and start over once a socket stayed up minUptime", async () => {
     const connection = await open();
     FakeWebSocket.last.welcome();
     const delays: number[] = [];
@@ -492,9 +463,12 @@ describe("reconnecting", () => {
     assert.equal(connection.retryCount, 7, "the 7th attempt is scheduled");
     await waitForSocket();
     FakeWebSocket.last.welcome();
+    mock.timers.tick(4999);
+    assert.equal(connection.retryCount, 7, "not up for minUptime (default 5000 ms) yet");
+    mock.timers.tick(1);
     assert.equal(connection.retryCount, 0);
     FakeWebSocket.last.drop();
-    assert.equal(await waitForSocket(), 100, "a welcome starts the delays over");
+    assert.equal(await waitForSocket(), 100, "a socket up for minUptime starts the delays over");
     await connection.close();
   });
 

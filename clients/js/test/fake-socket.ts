@@ -3,7 +3,7 @@
  * feeds, and drops sockets by hand and reads what the client wrote.
  */
 
-import { decodeClient, type ClientFrame, type HubFrame, encode } from "../src/index.js";
+import { type ClientFrame, type ConnectOptions, Connection, type HubFrame, decodeClient, encode } from "../src/index.js";
 
 type Sent = string | ArrayBuffer | ArrayBufferView;
 
@@ -106,4 +106,41 @@ export class FakeWebSocket extends EventTarget {
     this.readyState = 3;
     this.dispatchEvent(Object.assign(new Event("close"), { code, reason, wasClean }));
   }
+}
+
+// -- helpers of the tests that drive a `Connection` over fake sockets ---------------------
+
+/** Options for a connection over `FakeWebSocket`: fixed backoff (100 ms doubling to 1 s, no jitter), no pings. */
+export const FAKE_OPTIONS: ConnectOptions = {
+  host: "127.0.0.1:8787",
+  party: "room",
+  room: "r",
+  WebSocket: FakeWebSocket,
+  minReconnectionDelay: 100,
+  maxReconnectionDelay: 1000,
+  reconnectionDelayGrowFactor: 2,
+  reconnectionDelayJitter: 0,
+  pingInterval: 0,
+};
+
+/** Let promise callbacks and microtasks run (setImmediate is not faked). */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A connection made with `options` over `base`, once its first socket exists. */
+export async function openFake(options: Partial<ConnectOptions> = {}, base: ConnectOptions = FAKE_OPTIONS): Promise<Connection> {
+  const connection = new Connection({ ...base, ...options });
+  await settle();
+  return connection;
+}
+
+/** Whether `promise` has settled, and how, without waiting for it. */
+export function peek<T>(promise: Promise<T>): { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } {
+  const seen: { state: "pending" | "resolved" | "rejected"; value?: T; error?: unknown } = { state: "pending" };
+  promise.then(
+    (value) => Object.assign(seen, { state: "resolved", value }),
+    (error: unknown) => Object.assign(seen, { state: "rejected", error }),
+  );
+  return seen;
 }
