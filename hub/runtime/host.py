@@ -9,7 +9,10 @@ Rules:
    and the network front; a ``Barrier`` (no event, no wake) through ``after_queued``.
    Nothing else touches an activation's queue.
 3. Lifecycle facts (activate, evict, alarm retries) go out through ``emit``: one
-   structured log line each and a call to every listener.
+   structured log line each (``hub.logs``: ``record.roost``) and a call to every
+   listener.
+4. Latencies (handler, RPC, wake) are observed into ``latencies``, per binding; an RPC
+   from being queued here to its result.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from hub.errors import (
     InvalidIdError,
     UnknownBindingError,
 )
+from hub.histograms import Latencies
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
+from hub.logs import extra
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Barrier, Event, RpcCall
 from hub.runtime.ports import DetachedPort, HubStats, ObjectStats, SocketPort
@@ -127,6 +132,8 @@ class ObjectHost:
         self._known = 0
         self._activation_count = 0
         self._eviction_count = 0
+        #: Handler, RPC and wake latency by binding (``/_roost/metrics``).
+        self.latencies = Latencies()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -273,8 +280,11 @@ class ObjectHost:
             return self.forward(object_id, method, args, kwargs, chain)
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
-        reply: asyncio.Future[Any] = self._loop.create_future()
+        loop = self._loop
+        reply: asyncio.Future[Any] = loop.create_future()
         self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
+        histogram, started = self.latencies.histogram("rpc", object_id.binding), loop.time()
+        reply.add_done_callback(lambda _: histogram.observe(loop.time() - started))
         return reply
 
     # -- eviction -----------------------------------------------------------------------
@@ -357,6 +367,7 @@ class ObjectHost:
             evictions=self._eviction_count,
             alarms_scheduled=len(self.scheduler),
             objects=objects,
+            latencies=self.latencies.to_wire(),
         )
 
     async def report(self) -> HubStats:
@@ -382,7 +393,7 @@ class ObjectHost:
             object_id.hex[:16],
             object_id.name,
             fields,
-            extra={"roost_event": kind, "roost_object": object_id.hex, "roost_detail": detail},
+            extra=extra(kind, object_id, **detail),
         )
         event = LifecycleEvent(kind, object_id, dict(detail))
         for listener in list(self._listeners):
