@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+import hub
 from tests.conftest import within
 from tests.hub.net.conftest import Serve
 
@@ -17,16 +18,19 @@ async def test_health_metrics_and_objects(serve: Serve) -> None:
     await served.app.hibernate("ROOM", "parked")
     async with httpx.AsyncClient() as client:
         health = await client.get(served.url("/_roost/health"))
-        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        assert (health.status_code, health.json()) == (
+            200,
+            {"status": "ok", "version": hub.__version__},
+        )
         metrics = (await client.get(served.url("/_roost/metrics"))).text
         values = dict(
-            line.split() for line in metrics.splitlines() if line and not line.startswith("#")
+            line.rsplit(" ", 1) for line in metrics.splitlines() if not line.startswith("#")
         )
-        assert values["roost_sockets_open"] == "2"
-        assert values["roost_sockets_parked"] == "1"
+        assert values["roost_websockets_open"] == "2"
+        assert values["roost_websockets_parked"] == "1"
         assert values["roost_objects_active"] == "1"
         assert values["roost_objects_evicted"] == "1"
-        assert int(values["roost_messages_in_total"]) >= 1
+        assert int(values["roost_websocket_messages_received_total"]) >= 1
         assert int(values["roost_object_evictions_total"]) == 1
         objects = (await client.get(served.url("/_roost/objects"))).json()
     (active,) = objects["active"]
@@ -55,7 +59,6 @@ async def test_an_admin_key_protects_every_admin_endpoint(serve: Serve) -> None:
     served = await serve(serve_options={"admin_key": "s3cret"})
     async with httpx.AsyncClient() as client:
         for method, path in [
-            ("GET", "/_roost/health"),
             ("GET", "/_roost/metrics"),
             ("GET", "/_roost/objects"),
             ("POST", "/_roost/objects/room/r/hibernate"),
@@ -71,3 +74,25 @@ async def test_an_admin_key_protects_every_admin_endpoint(serve: Serve) -> None:
                 method, served.url(path), headers={"authorization": "Bearer s3cret"}
             )
             assert allowed.status_code == 200
+
+
+async def test_health_answers_probes_without_the_admin_key(serve: Serve) -> None:
+    served = await serve(serve_options={"admin_key": "s3cret"})
+    async with httpx.AsyncClient() as client:
+        health = await client.get(served.url("/_roost/health"))
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "version": hub.__version__}
+        objects = await client.get(served.url("/_roost/objects"))
+        assert objects.status_code == 401
+
+
+async def test_health_can_require_the_admin_key(serve: Serve) -> None:
+    served = await serve(serve_options={"admin_key": "s3cret", "health_requires_key": True})
+    async with httpx.AsyncClient() as client:
+        denied = await client.get(served.url("/_roost/health"))
+        assert denied.status_code == 401
+        assert denied.json()["error"]["code"] == "unauthorized"
+        allowed = await client.get(
+            served.url("/_roost/health"), headers={"authorization": "Bearer s3cret"}
+        )
+        assert (allowed.status_code, allowed.json()["status"]) == (200, "ok")
