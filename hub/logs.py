@@ -87,7 +87,8 @@ def configure(
     access_log: bool = True,
     process: str | None = None,
 ) -> None:
-    """Set up the root logger for a roost process (rule 4).
+    """Set up the root logger for a roost process (rule 4); ``debug`` applies to the
+    ``roost`` loggers only.
 
     ``process`` names a cluster process (``gateway 0``, ``worker 1``): in brackets in
     text, the ``process`` field in JSON. ``access_log=False`` silences ``roost.access``.
@@ -104,6 +105,9 @@ def configure(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    # debug is roost's own (a line per message handled): libraries' debug lines would
+    # flood, and websockets' print request lines, tokens included.
+    root.setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+    logging.getLogger("roost").setLevel(level.upper())
     # Off: a level no record of it has, so the check per answer is one cached lookup.
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET if access_log else logging.CRITICAL)

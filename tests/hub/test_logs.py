@@ -72,7 +72,9 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     access_level = logging.getLogger(ACCESS_LOGGER).level
+    roost_level = logging.getLogger("roost").level
     yield
+    logging.getLogger("roost").setLevel(roost_level)
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger(ACCESS_LOGGER).setLevel(access_level)
@@ -86,6 +88,8 @@ def test_configure_sets_the_format_and_can_silence_the_access_log() -> None:
     assert handler.formatter.process == "gateway 0"
     assert not logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO)
     configure("debug", "text")
+    assert logging.getLogger("roost.runtime").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("websockets.server").isEnabledFor(logging.DEBUG)
     (handler,) = logging.getLogger().handlers
     assert handler.formatter is not None and not isinstance(handler.formatter, JsonFormatter)
     assert logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO)
