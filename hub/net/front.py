@@ -54,6 +54,9 @@ __all__ = ["Front", "Router"]
 
 log = logging.getLogger("roost.net")
 
+#: Answered even while the hub drains (``hub.net.admin`` rule 3).
+HEALTH_PATH = "/_roost/health"
+
 #: ``router(request)`` may answer (a ``Response``), route to ``(binding, name)``, or
 #: return None for the default routes. It may be a coroutine function.
 Router = Callable[[Request], "Response | tuple[str, str] | Awaitable[Any] | None"]
@@ -131,7 +134,9 @@ class Front:
     def handle_request(self, conn: Connection, parsed: ParsedRequest) -> None:
         """Serve one parsed HTTP request (in a task the front owns)."""
         self.counters.http_requests += 1
-        if self.stopping:  # nothing of it runs: a retry elsewhere applies it once
+        # Nothing of it runs: a retry elsewhere applies it once. A health probe is
+        # answered: 503 "stopping" (readiness), by the admin API.
+        if self.stopping and parsed.target.partition("?")[0] != HEALTH_PATH:
             dispatch.answer_error(conn, parsed, HubStoppingError("the hub is stopping"))
             return
         task = asyncio.create_task(dispatch.serve(self, conn, parsed))

@@ -354,6 +354,9 @@ async def test_every_serve_option_may_come_from_a_roost_variable(tmp_path: Path)
         ([], {"ROOST_PORT": "eighty"}, "argument --port: invalid int value: 'eighty'"),
         ([], {"ROOST_COMPRESSION": "maybe"}, "ROOST_COMPRESSION must be 1/true/yes/on"),
         (["--gateways", "2"], {}, "--gateways needs --workers"),
+        (["--log-format", "xml"], {}, "log format must be one of text, json, got 'xml'"),
+        ([], {"ROOST_LOG_FORMAT": "xml"}, "log format must be one of text, json, got 'xml'"),
+        ([], {"ROOST_ACCESS_LOG": "maybe"}, "ROOST_ACCESS_LOG must be 1/true/yes/on"),
     ],
 )
 async def test_a_bad_setting_is_one_line_and_exit_2(
