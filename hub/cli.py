@@ -29,7 +29,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -201,22 +201,18 @@ def _flag(name: str, default: bool = False) -> bool:
     raise SystemExit(2)
 
 
-def _log_format(text: str) -> str:
-    fmt = text.strip().lower()
-    if fmt not in FORMATS:
-        raise argparse.ArgumentTypeError(
-            f"log format must be one of {', '.join(FORMATS)}, got {text!r}"
-        )
-    return fmt
+def _one_of(what: str, choices: Sequence[str]) -> Callable[[str], str]:
+    """An argument type: one of ``choices``, any case (``--log-level``, ``--log-format``)."""
 
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be one of {', '.join(choices)}, got {text!r}"
+            )
+        return value
 
-def _log_level(text: str) -> str:
-    level = text.strip().lower()
-    if level not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(
-            f"log level must be one of {', '.join(LOG_LEVELS)}, got {text!r}"
-        )
-    return level
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,13 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument(
         "--log-level",
-        type=_log_level,
+        type=_one_of("log level", LOG_LEVELS),
         default=_env("LOG_LEVEL", "info"),
         help=f"{', '.join(LOG_LEVELS)} (info)",
     )
     serve.add_argument(
         "--log-format",
-        type=_log_format,
+        type=_one_of("log format", FORMATS),
         default=_env("LOG_FORMAT", "text"),
         help="text, or json: one JSON object a line (text)",
     )
@@ -316,7 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reload(Path(args.data_dir))
     if args.gateways is not None and args.workers is None:
         parser.error("--gateways needs --workers")
-    configure_logging(args.log_level, args.log_format, access_log=args.access_log)
+    configure_logging(
+        args.log_level,
+        args.log_format,
+        access_log=args.access_log,
+        process="supervisor" if args.workers is not None else None,
+    )
     try:
         app = load_app(args.target)
         app.configure(data_dir=args.data_dir, idle_timeout=args.idle_timeout)

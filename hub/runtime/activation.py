@@ -127,6 +127,7 @@ class Activation:
         self._accepted: list[int] = []
         #: Kept, not looked up per event (hub.histograms rule 1).
         self._handler_latency = host.latencies.histogram("handler", spec.binding)
+        self._rpc_latency = host.latencies.histogram("rpc", spec.binding)
         #: Each message handled is a debug line (decided once per activation).
         self._log_messages = log.isEnabledFor(logging.DEBUG)
         self.task = asyncio.create_task(
@@ -392,7 +393,7 @@ class Activation:
             method = self.spec.method(call.method)
             args, kwargs = method.bind(call.args, call.kwargs)
         except RpcError as exc:
-            _settle(call.reply, exc)
+            self._failed_call(call, exc)
             return
 
         async def body() -> Any:
@@ -404,15 +405,21 @@ class Activation:
         def reply(payload: Any) -> None:
             if not call.reply.done():
                 call.reply.set_result(payload)
+            self._rpc_latency.observe(time.monotonic() - call.queued_at)
 
         chain = (*call.chain, self.id.hex)
         try:
             await self.transact(body, chain, reply=reply)
         except Exception as exc:
-            _settle(call.reply, self.as_rpc_error(exc, call.method))
+            self._failed_call(call, self.as_rpc_error(exc, call.method))
         except BaseException:
             _settle(call.reply, HubStoppingError("the hub stopped during the call"))
             raise
+
+    def _failed_call(self, call: RpcCall, error: RpcError) -> None:
+        """Answer a call that ran (or was refused by its arguments) with ``error``."""
+        _settle(call.reply, error)
+        self._rpc_latency.observe(time.monotonic() - call.queued_at)
 
     async def _handle_fetch(self, call: FetchCall) -> None:
         request = call.request

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,11 +281,8 @@ class ObjectHost:
             return self.forward(object_id, method, args, kwargs, chain)
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
-        loop = self._loop
-        reply: asyncio.Future[Any] = loop.create_future()
-        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
-        histogram, started = self.latencies.histogram("rpc", object_id.binding), loop.time()
-        reply.add_done_callback(lambda _: histogram.observe(loop.time() - started))
+        reply: asyncio.Future[Any] = self._loop.create_future()
+        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain, time.monotonic()))
         return reply
 
     # -- eviction -----------------------------------------------------------------------
