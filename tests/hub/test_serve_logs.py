@@ -33,6 +33,9 @@ APP = textwrap.dedent(
                 raise RuntimeError("handler failed on purpose")
             ws.send(f"echo {message}")
 
+        def boom(self):
+            raise KeyError("no such thing")
+
 
     app = hub.Hub({"ROOM": Room})
     """
@@ -74,6 +77,12 @@ async def scenario(url: str) -> None:
             await ws.send("two")  # wakes the object
             assert await within(ws.recv()) == "echo two"
             await ws.close(1000)
+        failed = await client.post(url + "/objects/room/rpcfail/rpc/boom")
+        assert failed.status_code == 500
+        async with websockets.connect(ws_url + "/objects/room/plainfail") as ws:
+            await ws.send("fail")
+            await ws.send("after")  # handled once the failure was
+            assert await within(ws.recv()) == "echo after"
         v1 = Subprotocol("roost.v1")
         async with websockets.connect(ws_url + "/objects/room/v1", subprotocols=[v1]) as ws:
             await ws.send(orjson.dumps({"t": "hello", "session": "s" * 22}).decode())
@@ -123,9 +132,14 @@ def check(lines: list[dict[str, Any]]) -> None:
     for message in _only(lines, event="message", socket=socket):
         assert isinstance(message["duration_ms"], float) and message["level"] == "debug"
     errors = [line for line in lines if line["level"] in ("warning", "error")]
-    (failure,) = [line for line in errors if line.get("name") == "v1"]  # logged once
-    assert failure["event"] == "error" and failure["handler"] == "websocket_message"
-    assert "RuntimeError: handler failed on purpose" in failure["exception"]
+    for name, handler, text in [
+        ("v1", "websocket_message", "RuntimeError: handler failed on purpose"),
+        ("plainfail", "websocket_message", "RuntimeError: handler failed on purpose"),
+        ("rpcfail", "boom", "KeyError: 'no such thing'"),
+    ]:
+        (failure,) = [line for line in errors if line.get("name") == name]  # logged once
+        assert (failure["event"], failure["handler"]) == ("error", handler)
+        assert text in failure["exception"]
 
 
 async def test_json_logs_of_one_process(tmp_path: Path) -> None:

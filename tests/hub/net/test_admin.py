@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import httpx
 
 import hub
@@ -96,3 +98,27 @@ async def test_health_can_require_the_admin_key(serve: Serve) -> None:
             served.url("/_roost/health"), headers={"authorization": "Bearer s3cret"}
         )
         assert (allowed.status_code, allowed.json()["status"]) == (200, "ok")
+
+
+async def test_metrics_count_closes_by_code_and_time_events_by_binding(serve: Serve) -> None:
+    served = await serve()
+    ws = await served.connect("/objects/room/timed")
+    await ws.send("echo:x")
+    assert await within(ws.recv()) == "x"
+    await ws.close(4001, "bye")
+    await served.next_event("close")  # the front counted it before handing it over
+    async with httpx.AsyncClient() as client:
+        call = await client.post(served.url("/objects/room/timed/rpc/add"), json={"args": [1, 2]})
+        assert call.json() == {"result": 3}
+        text = (await client.get(served.url("/_roost/metrics"))).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert values['roost_websocket_closes_total{binding="ROOM",code="4001"}'] == "1"
+    # fetch (the upgrade), the message, the close and the call: four events of ROOM.
+    assert values['roost_handler_duration_seconds_count{binding="ROOM"}'] == "4"
+    assert values['roost_rpc_duration_seconds_count{binding="ROOM"}'] == "1"
+    assert values['roost_wake_duration_seconds_count{binding="ROOM"}'] == "1"
+    assert values['roost_handler_duration_seconds_bucket{binding="ROOM",le="+Inf"}'] == "4"
+    assert float(values['roost_handler_duration_seconds_sum{binding="ROOM"}']) > 0
+    assert int(values["process_resident_memory_bytes"]) > 0
+    info = f'version="{hub.__version__}",python="{platform.python_version()}"'
+    assert values[f"roost_build_info{{{info}}}"] == "1"
