@@ -14,6 +14,8 @@ Rules:
 3. The text format's lines stay as they were: the message says the same facts in words.
 4. Every roost process (``roost serve``, and with ``--workers`` each gateway and worker)
    configures logging here, once, with the same settings: ``configure``.
+5. ``debug`` is the hub's and the application's: libraries' debug lines would flood,
+   and websockets' carry request lines, tokens included.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ import orjson
 if TYPE_CHECKING:
     from hub.ids import ObjectId
 
-__all__ = ["ACCESS_LOGGER", "FORMATS", "JsonFormatter", "configure", "extra"]
+__all__ = ["ACCESS_LOGGER", "FORMATS", "QUIET_LIBRARIES", "JsonFormatter", "configure", "extra"]
 
 #: Accepted by ``--log-format`` (and ``ROOST_LOG_FORMAT``).
 FORMATS = ("text", "json")
 #: The access log's logger: one line per HTTP answer (``roost serve --no-access-log``).
 ACCESS_LOGGER = "roost.access"
+#: Libraries whose debug lines are never shown (rule 5).
+QUIET_LIBRARIES = ("websockets", "aiosqlite", "watchfiles")
 _TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -87,8 +91,8 @@ def configure(
     access_log: bool = True,
     process: str | None = None,
 ) -> None:
-    """Set up the root logger for a roost process (rule 4); ``debug`` applies to the
-    ``roost`` loggers only.
+    """Set up the root logger for a roost process (rule 4); ``debug`` leaves
+    ``QUIET_LIBRARIES`` at info.
 
     ``process`` names a cluster process (``gateway 0``, ``worker 1``): in brackets in
     text, the ``process`` field in JSON. ``access_log=False`` silences ``roost.access``.
@@ -105,9 +109,10 @@ def configure(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    # debug is roost's own (a line per message handled): libraries' debug lines would
-    # flood, and websockets' print request lines, tokens included.
-    root.setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
-    logging.getLogger("roost").setLevel(level.upper())
+    root.setLevel(level.upper())
+    # The libraries' debug lines flood (a line per frame or query), and websockets'
+    # print request lines, tokens included: they stay at info.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     # Off: a level no record of it has, so the check per answer is one cached lookup.
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET if access_log else logging.CRITICAL)

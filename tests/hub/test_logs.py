@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from hub.ids import id_from_name
-from hub.logs import ACCESS_LOGGER, JsonFormatter, configure, extra
+from hub.logs import ACCESS_LOGGER, QUIET_LIBRARIES, JsonFormatter, configure, extra
 
 
 def _record(message: str, **facts: object) -> logging.LogRecord:
@@ -72,9 +72,10 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     access_level = logging.getLogger(ACCESS_LOGGER).level
-    roost_level = logging.getLogger("roost").level
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     yield
-    logging.getLogger("roost").setLevel(roost_level)
+    for name, old in quiet.items():
+        logging.getLogger(name).setLevel(old)
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger(ACCESS_LOGGER).setLevel(access_level)
@@ -89,6 +90,7 @@ def test_configure_sets_the_format_and_can_silence_the_access_log() -> None:
     assert not logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO)
     configure("debug", "text")
     assert logging.getLogger("roost.runtime").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("an_app").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("websockets.server").isEnabledFor(logging.DEBUG)
     (handler,) = logging.getLogger().handlers
     assert handler.formatter is not None and not isinstance(handler.formatter, JsonFormatter)
