@@ -117,6 +117,7 @@ class Hub:
         port: int = 8787,
         *,
         admin_key: str | None = None,
+        health_requires_key: bool = False,
         compression: bool = False,
         shutdown_timeout: float = 10.0,
         sockets: Sequence[socket.socket] = (),
@@ -126,9 +127,11 @@ class Hub:
         Binds first (``hub.net.server.ListenError`` if it cannot, and nothing starts),
         then starts the hub if it is not running (and then stops it on exit).
         ``compression`` enables permessage-deflate when a client offers it (it costs
-        memory per socket). On exit (or ``server.stop(code)``) requests and events in
-        flight get up to ``shutdown_timeout`` seconds to finish and be answered before
-        sockets close. ``sockets``: listening sockets to adopt instead of binding.
+        memory per socket). ``/_roost/health`` answers without ``admin_key`` (for
+        load-balancer probes) unless ``health_requires_key``. On exit (or
+        ``server.stop(code)``) requests and events in flight get up to
+        ``shutdown_timeout`` seconds to finish and be answered before sockets close.
+        ``sockets``: listening sockets to adopt instead of binding.
         """
         from hub.net.server import Server
 
@@ -138,6 +141,7 @@ class Hub:
             port=port,
             router=self.router,
             admin_key=admin_key,
+            health_requires_key=health_requires_key,
             compression=compression,
             shutdown_timeout=shutdown_timeout,
             sockets=sockets,

@@ -29,12 +29,14 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.logs import FORMATS
+from hub.logs import configure as configure_logging
 from hub.net.server import ListenError
 from hub.reloader import watch
 
@@ -124,6 +126,7 @@ async def _serve(app: Hub, args: argparse.Namespace) -> list[int]:
         args.host,
         args.port,
         admin_key=args.admin_key,
+        health_requires_key=args.health_requires_key,
         compression=args.compression,
         shutdown_timeout=args.shutdown_timeout,
         sockets=_adopted_sockets(),
@@ -183,9 +186,11 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"ROOST_{name}", default)
 
 
-def _flag(name: str) -> bool:
+def _flag(name: str, default: bool = False) -> bool:
     value = (_env(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
+    if not value:
+        return default
+    if value in ("0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
@@ -196,13 +201,18 @@ def _flag(name: str) -> bool:
     raise SystemExit(2)
 
 
-def _log_level(text: str) -> str:
-    level = text.strip().lower()
-    if level not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(
-            f"log level must be one of {', '.join(LOG_LEVELS)}, got {text!r}"
-        )
-    return level
+def _one_of(what: str, choices: Sequence[str]) -> Callable[[str], str]:
+    """An argument type: one of ``choices``, any case (``--log-level``, ``--log-format``)."""
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be one of {', '.join(choices)}, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,9 +257,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument(
         "--log-level",
-        type=_log_level,
+        type=_one_of("log level", LOG_LEVELS),
         default=_env("LOG_LEVEL", "info"),
         help=f"{', '.join(LOG_LEVELS)} (info)",
+    )
+    serve.add_argument(
+        "--log-format",
+        type=_one_of("log format", FORMATS),
+        default=_env("LOG_FORMAT", "text"),
+        help="text, or json: one JSON object a line (text)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        default=_flag("ACCESS_LOG", default=True),
+        help="do not log a line per HTTP request (ROOST_ACCESS_LOG=0)",
+    )
+    serve.add_argument(
+        "--health-requires-key",
+        action="store_true",
+        default=_flag("HEALTH_REQUIRES_KEY"),
+        help="/_roost/health needs the admin key too (default: open to probes)",
     )
     serve.add_argument(
         "--workers",
@@ -283,8 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reload(Path(args.data_dir))
     if args.gateways is not None and args.workers is None:
         parser.error("--gateways needs --workers")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    configure_logging(
+        args.log_level,
+        args.log_format,
+        access_log=args.access_log,
+        process="supervisor" if args.workers is not None else None,
     )
     try:
         app = load_app(args.target)
@@ -330,6 +362,9 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         compression=args.compression,
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
+        log_format=args.log_format,
+        access_log=args.access_log,
+        health_requires_key=args.health_requires_key,
     )
     supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
     return asyncio.run(supervisor.run())

@@ -50,6 +50,7 @@ from websockets.typing import Subprotocol
 
 import hub
 import protocol
+from hub.logs import configure as configure_logging
 from loadtest.process import Commands, RssReader, raise_fd_limit, run_loop
 
 __all__ = [
@@ -143,8 +144,16 @@ Served = tuple[int, Callable[[], int], Callable[[str, Sequence[str]], Awaitable[
 """The port, how many sockets are open, and how to evict objects by binding and names."""
 
 
+#: Set (to a level: ``info``), the Roost server logs as ``roost serve`` does (text, the
+#: access log on) to its stderr: what logging costs, against a run without it.
+LOG_VARIABLE = "LOADTEST_ROOST_LOG"
+
+
 @asynccontextmanager
 async def _roost(data_dir: Path) -> AsyncIterator[Served]:
+    level = os.environ.get(LOG_VARIABLE)
+    if level:
+        configure_logging(level)
     # A long idle timeout: objects stay live during a run unless evicted on purpose.
     app = hub.Hub(app_objects(), data_dir=data_dir, idle_timeout=3600.0)
 

@@ -49,6 +49,7 @@ from hub.errors import (
     RpcError,
     UnknownBindingError,
 )
+from hub.histograms import merge
 from hub.http import Response
 from hub.ids import ObjectId, id_from_name
 from hub.net.sockets import SocketState
@@ -211,7 +212,8 @@ class Workers:
         return bool(value)
 
     async def report(self) -> HubStats:
-        """Every worker's counts, added up."""
+        """Every worker's counts and latency histograms, added up (a worker that
+        restarted starts its part from zero)."""
         reports = [
             await self._ask(p.index, ("report",)) for p in self.partitions if p.owner is not None
         ]
@@ -225,6 +227,7 @@ class Workers:
             evictions=sum(report["evictions"] for report in reports),
             alarms_scheduled=sum(report["alarms_scheduled"] for report in reports),
             objects=objects,
+            latencies=merge(report["latencies"] for report in reports),
         )
 
     async def list_objects(self) -> list[tuple[str, str, str | None]]:

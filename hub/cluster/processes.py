@@ -23,6 +23,7 @@ from hub.cluster.gateway import Workers
 from hub.cluster.paths import gateway_path, gateway_ready_path
 from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
+from hub.logs import configure as configure_logging
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front
 from hub.net.sockets import SocketTable
@@ -53,6 +54,9 @@ class ProcessConfig:
     shutdown_timeout: float
     log_level: str
     generation: int = 0
+    log_format: str = "text"
+    access_log: bool = True
+    health_requires_key: bool = False
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -84,6 +88,7 @@ async def run_gateway(config: ProcessConfig) -> None:
         clock=app.host.clock,
         router=app.router,
         admin_key=config.admin_key,
+        health_requires_key=config.health_requires_key,
         compression=config.compression,
         table=table,
     )
@@ -135,9 +140,11 @@ def main(argv: list[str]) -> int:
     """``python -m hub.cluster gateway|worker CONFIG``."""
     role, text = argv
     config = ProcessConfig.from_json(text)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format=f"%(asctime)s %(levelname)s %(name)s [{role} {config.index}] %(message)s",
+    configure_logging(
+        config.log_level,
+        config.log_format,
+        access_log=config.access_log,
+        process=f"{role} {config.index}",
     )
     run = run_gateway if role == "gateway" else run_worker
     run_loop(run(config))

@@ -388,6 +388,7 @@ def _report_to_wire(stats: HubStats) -> dict[str, Any]:
         "activations": stats.activations,
         "evictions": stats.evictions,
         "alarms_scheduled": stats.alarms_scheduled,
+        "latencies": stats.latencies,
         "objects": [
             [o.binding, o.id, o.name, o.queued, o.idle_seconds, o.not_evictable]
             for o in stats.objects

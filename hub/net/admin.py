@@ -1,8 +1,13 @@
 """The admin API under ``/_roost/``: health, metrics, objects, forced hibernation.
 
-Rules: every endpoint needs ``Authorization: Bearer <admin key>`` when the hub has an
-admin key (``roost serve --admin-key`` or ``ROOST_ADMIN_KEY``); reading never wakes an
-object; answers are JSON except ``metrics`` (Prometheus text).
+Rules:
+
+1. Every endpoint needs ``Authorization: Bearer <admin key>`` when the hub has an admin
+   key (``roost serve --admin-key`` or ``ROOST_ADMIN_KEY``), except ``health``, which
+   load-balancer probes reach without it unless ``--health-requires-key``.
+2. Reading never wakes an object; answers are JSON except ``metrics`` (Prometheus text).
+3. ``health`` is also readiness: 200 ``ok`` while serving, 503 ``stopping`` once the hub
+   drains (new requests then get 503 ``hub_stopping`` before reaching here).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from hub import __version__
 from hub.errors import UnauthorizedError
+from hub.net import process_stats
 from hub.net.answers import JSON
 from hub.net.metrics import render
 from hub.net.routes import AdminRoute
@@ -28,13 +35,16 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
     """Answer one admin request; ``UnauthorizedError`` without the admin key."""
-    if front.admin_key is not None:
+    open_health = route.action == "health" and not front.health_requires_key
+    if front.admin_key is not None and not open_health:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {front.admin_key}"
         if not secrets.compare_digest(given.encode(), expected.encode()):
             raise UnauthorizedError("admin key required: Authorization: Bearer <key>")
     if route.action == "health":
-        return 200, JSON, orjson.dumps({"status": "ok"})
+        status = "stopping" if front.stopping else "ok"
+        body = {"status": status, "version": __version__}
+        return (503 if front.stopping else 200), JSON, orjson.dumps(body)
     if route.action == "metrics":
         return 200, [("Content-Type", "text/plain; version=0.0.4")], (await metrics(front)).encode()
     if route.action == "objects":
@@ -53,17 +63,24 @@ async def metrics(front: Front) -> str:
     active_keys = {obj.id for obj in stats.objects}
     parked = sum(table.count(key) for key in table.objects() if key not in active_keys)
     gauges = {
-        "sockets_open": ("WebSockets open now", float(open_sockets)),
-        "sockets_parked": ("open WebSockets whose object is evicted", float(parked)),
-        "objects_active": ("objects live in memory", float(stats.active)),
-        "objects_evicted": ("objects with a file and no live instance", float(stats.evicted)),
-        "alarms_scheduled": ("alarms waiting to fire", float(stats.alarms_scheduled)),
+        "roost_websockets_open": ("WebSockets open now", float(open_sockets)),
+        "roost_websockets_parked": ("open WebSockets whose object is evicted", float(parked)),
+        "roost_objects_active": ("objects live in memory", float(stats.active)),
+        "roost_objects_evicted": ("objects with a file and no live instance", float(stats.evicted)),
+        "roost_alarms_scheduled": ("alarms waiting to fire", float(stats.alarms_scheduled)),
     }
     totals = {
-        "object_activations": ("objects activated (woken) since start", stats.activations),
-        "object_evictions": ("objects evicted since start", stats.evictions),
+        "roost_object_activations_total": ("objects activated (woken)", stats.activations),
+        "roost_object_evictions_total": ("objects evicted", stats.evictions),
     }
-    return render(front.counters, gauges, totals)
+    return render(
+        front.counters,
+        gauges,
+        totals,
+        latencies=stats.latencies,
+        process=process_stats.read(),
+        version=__version__,
+    )
 
 
 async def objects(front: Front) -> dict[str, object]:

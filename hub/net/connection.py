@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
@@ -52,6 +53,8 @@ from hub.errors import (
     WebSocketError,
     WebSocketInternalError,
 )
+from hub.logs import extra
+from hub.net import access
 from hub.net.exchange import HttpExchange, reason_phrase
 from hub.net.http1 import ParsedRequest
 from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
@@ -91,6 +94,7 @@ class Connection(asyncio.Protocol):
     """HTTP/1.1 and WebSocket traffic of one client connection."""
 
     __slots__ = (
+        "_answering",
         "_buffered",
         "_close_timer",
         "_decoder",
@@ -106,6 +110,7 @@ class Connection(asyncio.Protocol):
         "_pending_size",
         "_reading_paused",
         "_reported",
+        "close_code",
         "front",
         "object_id",
         "session",
@@ -148,6 +153,10 @@ class Connection(asyncio.Protocol):
         self._failure: WebSocketError | None = None
         self._reported = False
         self._close_timer: asyncio.TimerHandle | None = None
+        #: The request being answered (method, target, when it was read): access log.
+        self._answering: tuple[str, str, float] | None = None
+        #: How the socket ended, once it did (1006 until a Close was sent or received).
+        self.close_code = 1006
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -220,6 +229,19 @@ class Connection(asyncio.Protocol):
         if self._http is not None:
             self._http.respond(status, headers, body, keep_alive=keep_alive, omit_body=omit_body)
 
+    def begin_answer(self, method: str, target: str) -> None:
+        """A request is being answered from now on (a refusal of unread input: ``-``)."""
+        if self._answering is None:
+            self._answering = (method, target, time.monotonic())
+
+    def answered(self, status: int, size: int) -> None:
+        """One answer left (of ``size`` body bytes): the one place every HTTP answer and
+        upgrade passes, logged here (hub/net/access.py)."""
+        answering, self._answering = self._answering, None
+        if answering is not None and access.enabled():
+            method, target, started = answering
+            access.record(method, target, status, size, started, self.transport)
+
     def update_reading(self) -> None:
         """Pause reading while requests or early frames pile up, or answers go unread."""
         transport = self.transport
@@ -246,7 +268,11 @@ class Connection(asyncio.Protocol):
         if self._failed:
             return
         self._failed = True
-        log.exception("connection failed socket=%s", self.socket_id)
+        log.exception(
+            "connection failed socket=%s",
+            self.socket_id,
+            extra=extra("error", self.object_id, socket=self.socket_id),
+        )
         ws = self.ws
         if ws is None:
             if self._http is not None:
@@ -256,6 +282,7 @@ class Connection(asyncio.Protocol):
             self.abort()
             return
         ws.fail(1011)  # no reason: exception text can be sensitive
+        self.close_code = 1011
         if not self._reported:
             self._reported = True
             self.front.socket_errored(self, WebSocketInternalError("internal error"))
@@ -298,6 +325,7 @@ class Connection(asyncio.Protocol):
         if response.status_code != 101:
             protocol.send_response(response)
             self._flush()
+            self.answered(response.status_code, len(response.body or b""))
             return False
         self._handshake = response
         return True
@@ -309,6 +337,7 @@ class Connection(asyncio.Protocol):
         self.ws.send_response(self._handshake)
         self._handshake = None
         self._flush()
+        self.answered(101, 0)
         if self._early:
             early, self._early = bytes(self._early), None
             self._receive_frames(early)
@@ -324,6 +353,7 @@ class Connection(asyncio.Protocol):
         self._handshake = None
         self.ws.send_response(WsResponse(status, reason_phrase(status), response_headers, body))
         self._flush()
+        self.answered(status, len(body))
 
     # -- frames in --------------------------------------------------------------------------
 
@@ -356,6 +386,7 @@ class Connection(asyncio.Protocol):
                 self._reported = True
                 close = self.ws.close_rcvd if self.ws is not None else None
                 code, reason = (close.code, close.reason) if close is not None else (1005, "")
+                self.close_code = code
                 if self.socket_id is not None:
                     self.front.socket_closed(self, code, reason, was_clean=True)
             return None
@@ -405,6 +436,7 @@ class Connection(asyncio.Protocol):
         ws = self.ws
         assert ws is not None
         self._reported = True
+        self.close_code = problem.close_code
         chunks = ws.data_to_send()
         # fail() queued the Close frame, then EOF, last (RFC 6455 §7.1.7).
         split = len(chunks)
@@ -548,6 +580,7 @@ class Connection(asyncio.Protocol):
             return  # closed, or a failed socket's Close is already on its way (rule 6)
         assert self.ws is not None
         self._reported = True  # a close the hub asked for is not reported back
+        self.close_code = code
         self.ws.send_close(code, reason)
         self._flush()
         self._close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.abort)
@@ -576,6 +609,7 @@ class Connection(asyncio.Protocol):
         self._buffered = transport.get_write_buffer_size()
         if self._buffered + self._pending_size > self.front.limits.outbox_bytes:
             log.warning("closing slow consumer socket=%s", self.socket_id)
+            self.close_code = SLOW_CONSUMER[0]
             if self.socket_id is not None and not self._reported:
                 self._reported = True
                 self.front.socket_closed(self, *SLOW_CONSUMER, was_clean=False, slow=True)

@@ -29,7 +29,8 @@ import orjson
 
 from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
 from hub.http import Request, Response
-from hub.net import admin, routes, static
+from hub.logs import extra
+from hub.net import access, admin, routes, static
 from hub.net.answers import JSON, error_response
 
 if TYPE_CHECKING:
@@ -56,7 +57,13 @@ async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
     except HubError as error:
         answer_error(conn, parsed, error)
     except Exception:
-        log.exception("request %s %r failed", parsed.method, parsed.target[:200])
+        path = access.redact(parsed.target)[:200]  # never a token in a log
+        log.exception(
+            "request %s %r failed",
+            parsed.method,
+            path,
+            extra=extra("error", method=parsed.method, path=path),
+        )
         answer_error(conn, parsed, InternalError("internal error"))
 
 

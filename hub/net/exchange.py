@@ -155,6 +155,7 @@ class HttpExchange:
         all_headers["Connection"] = "keep-alive" if keep_alive else "close"
         sent = b"" if omit_body else body
         transport.write(WsResponse(status, reason_phrase(status), all_headers, sent).serialize())
+        self._conn.answered(status, len(sent))
         if not keep_alive:
             self._cancel_timer()
             if self._lingering:
@@ -172,6 +173,7 @@ class HttpExchange:
         self._reader.requests.clear()
         self._busy = True
         self._lingering = True
+        self._conn.begin_answer("-", "-")  # no request was read whole (unless one was)
         status, headers, body = error_response(error)
         self.respond(status, headers, body, keep_alive=False)
 
@@ -188,7 +190,9 @@ class HttpExchange:
         if reader.requests:
             self._busy = True
             self._cancel_timer()
-            self._conn.front.handle_request(self._conn, reader.requests.popleft())
+            parsed = reader.requests.popleft()
+            self._conn.begin_answer(parsed.method, parsed.target)
+            self._conn.front.handle_request(self._conn, parsed)
             self._conn.update_reading()
         elif self._error is not None:
             self.fail(self._error)

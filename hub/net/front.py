@@ -32,6 +32,7 @@ from websockets.frames import Opcode
 
 from hub.errors import HubStoppingError, OverloadedError, RpcError, WebSocketError
 from hub.http import Request, Response
+from hub.logs import extra
 from hub.net import dispatch, roost_v1
 from hub.net.commands import Commands
 from hub.net.connection import Connection
@@ -53,6 +54,9 @@ __all__ = ["Front", "Router"]
 
 log = logging.getLogger("roost.net")
 
+#: Answered even while the hub drains (``hub.net.admin`` rule 3).
+HEALTH_PATH = "/_roost/health"
+
 #: ``router(request)`` may answer (a ``Response``), route to ``(binding, name)``, or
 #: return None for the default routes. It may be a coroutine function.
 Router = Callable[[Request], "Response | tuple[str, str] | Awaitable[Any] | None"]
@@ -69,6 +73,7 @@ class Front:
         clock: Clock,
         router: Router | None = None,
         admin_key: str | None = None,
+        health_requires_key: bool = False,
         compression: bool = False,
         table: SocketTable | None = None,
     ) -> None:
@@ -77,6 +82,8 @@ class Front:
         self.clock = clock
         self.router = router
         self.admin_key = admin_key
+        #: ``/_roost/health`` needs the admin key too (default: open, for probes).
+        self.health_requires_key = health_requires_key
         self.compression = compression
         self.table = table if table is not None else SocketTable(limits)
         self.upgrades = PendingUpgrades()
@@ -127,7 +134,9 @@ class Front:
     def handle_request(self, conn: Connection, parsed: ParsedRequest) -> None:
         """Serve one parsed HTTP request (in a task the front owns)."""
         self.counters.http_requests += 1
-        if self.stopping:  # nothing of it runs: a retry elsewhere applies it once
+        # Nothing of it runs: a retry elsewhere applies it once. A health probe is
+        # answered: 503 "stopping" (readiness), by the admin API.
+        if self.stopping and parsed.target.partition("?")[0] != HEALTH_PATH:
             dispatch.answer_error(conn, parsed, HubStoppingError("the hub is stopping"))
             return
         task = asyncio.create_task(dispatch.serve(self, conn, parsed))
@@ -170,6 +179,7 @@ class Front:
             object_id.binding,
             object_id.hex[:16],
             object_id.name,
+            extra=extra("accept", object_id, socket=socket_id),
         )
 
     # -- socket events from connections ---------------------------------------------------
@@ -253,10 +263,20 @@ class Front:
         if self.table.find(socket_id) is None:
             return (), None
         record = self.table.remove(socket_id)
-        if conn is not None and conn.object_id is not None:
-            self.host.socket_gone(conn.object_id, socket_id)
-        self.counters.sockets_closed += 1
-        log.info("close socket=%d id=%s", socket_id, record.object_key[:16])
+        object_id = conn.object_id if conn is not None else None
+        if object_id is not None:
+            self.host.socket_gone(object_id, socket_id)
+        code = conn.close_code if conn is not None else 1006
+        binding = object_id.binding if object_id is not None else ""
+        self.counters.closed(binding, code)
+        log.info(
+            "close socket=%d binding=%s id=%s code=%d",
+            socket_id,
+            binding or "-",
+            record.object_key[:16],
+            code,
+            extra=extra("close", object_id, socket=socket_id, code=code, object=record.object_key),
+        )
         return record.tags, record.attachment
 
     # -- frames out --------------------------------------------------------------------

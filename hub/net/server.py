@@ -72,6 +72,7 @@ class Server:
         router: Router | None,
         admin_key: str | None,
         compression: bool,
+        health_requires_key: bool = False,
         shutdown_timeout: float,
         sockets: Sequence[socket.socket] = (),
     ) -> None:
@@ -86,6 +87,7 @@ class Server:
             clock=app.host.clock,
             router=router,
             admin_key=admin_key,
+            health_requires_key=health_requires_key,
             compression=compression,
         )
         self._adopted = list(sockets)

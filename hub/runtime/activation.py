@@ -32,6 +32,7 @@ import inspect
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
@@ -50,6 +51,7 @@ from hub.errors import (
 )
 from hub.hibernation import IdleTracker
 from hub.http import Request, Response
+from hub.logs import extra
 from hub.runtime.alarm_events import handle_alarm, retry_alarm
 from hub.runtime.auth_events import handle_auth, refuse_auth
 from hub.runtime.context import DurableObjectState
@@ -125,6 +127,11 @@ class Activation:
         self.committed_alarm: int | None = None
         self._outbox: list[Callable[[], None]] | None = None
         self._accepted: list[int] = []
+        #: Kept, not looked up per event (hub.histograms rule 1).
+        self._handler_latency = host.latencies.histogram("handler", spec.binding)
+        self._rpc_latency = host.latencies.histogram("rpc", spec.binding)
+        #: Each message handled is a debug line (decided once per activation).
+        self._log_messages = log.isEnabledFor(logging.DEBUG)
         self.task = asyncio.create_task(
             self._run(predecessor), name=f"roost:{spec.binding}:{object_id.hex[:12]}"
         )
@@ -233,13 +240,19 @@ class Activation:
 
     async def _run(self, predecessor: Activation | None) -> None:
         failure: RpcError | None = None
+        clock = time.monotonic
         try:
+            started = clock()
             if predecessor is not None:
                 await predecessor.closed.wait()
             failure = await self._activate()
             if failure is not None:
                 self.host.evict(self, reason="activation_failed")
+            else:
+                wake = self.host.latencies.histogram("wake", self.spec.binding)
+                wake.observe(clock() - started)
             self._arm_idle_timer()
+            latency = self._handler_latency
             while True:
                 item = await self._queue.get()
                 if item is _CLOSE:
@@ -256,12 +269,28 @@ class Activation:
                         if later is not None:
                             await later
                     else:
+                        started = clock()
                         await kind.handle(self, item)
+                        took = clock() - started
+                        latency.observe(took)
+                        if self._log_messages and isinstance(item, SocketMessage):
+                            self._log_message(item.socket_id, took)
                 finally:
                     self.tracker.release("event_running", self.host.clock.now())
                     self._arm_idle_timer()
         finally:
             self._shutdown()
+
+    def _log_message(self, socket_id: int, seconds: float) -> None:
+        duration_ms = round(seconds * 1000, 3)
+        log.debug(
+            "message socket=%d binding=%s id=%s %.3fms",
+            socket_id,
+            self.spec.binding,
+            self.id.hex[:16],
+            duration_ms,
+            extra=extra("message", self.id, socket=socket_id, duration_ms=duration_ms),
+        )
 
     async def _activate(self) -> RpcError | None:
         host = self.host
@@ -366,7 +395,7 @@ class Activation:
             method = self.spec.method(call.method)
             args, kwargs = method.bind(call.args, call.kwargs)
         except RpcError as exc:
-            _settle(call.reply, exc)
+            self._failed_call(call, exc)
             return
 
         async def body() -> Any:
@@ -378,15 +407,21 @@ class Activation:
         def reply(payload: Any) -> None:
             if not call.reply.done():
                 call.reply.set_result(payload)
+            self._rpc_latency.observe(time.monotonic() - call.queued_at)
 
         chain = (*call.chain, self.id.hex)
         try:
             await self.transact(body, chain, reply=reply)
         except Exception as exc:
-            _settle(call.reply, self.as_rpc_error(exc, call.method))
+            self._failed_call(call, self.as_rpc_error(exc, call.method))
         except BaseException:
             _settle(call.reply, HubStoppingError("the hub stopped during the call"))
             raise
+
+    def _failed_call(self, call: RpcCall, error: RpcError) -> None:
+        """Answer a call that ran (or was refused by its arguments) with ``error``."""
+        _settle(call.reply, error)
+        self._rpc_latency.observe(time.monotonic() - call.queued_at)
 
     async def _handle_fetch(self, call: FetchCall) -> None:
         request = call.request
@@ -458,7 +493,13 @@ class Activation:
         if isinstance(exc, RpcError):
             return exc  # a nested call's error passes through unchanged
         if not logged:
-            log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
+            log.warning(
+                "%s.%s raised",
+                self.spec.cls.__name__,
+                method,
+                exc_info=exc,
+                extra=extra("error", self.id, handler=method),
+            )
         return RemoteError(type(exc).__name__, str(exc))
 
     # -- idleness ---------------------------------------------------------------------

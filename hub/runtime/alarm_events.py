@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hub.alarms import AlarmInfo
+from hub.logs import extra
 
 if TYPE_CHECKING:
     from hub.runtime.activation import Activation
@@ -47,7 +48,13 @@ async def handle_alarm(act: Activation) -> None:
         # Always re-sync: the scheduler already handed this alarm out.
         await act.transact(body, (act.id.hex,), sync_alarm=True)
     except Exception:
-        log.warning("alarm of %r raised (attempt %d)", act.id, retry_count + 1, exc_info=True)
+        log.warning(
+            "alarm of %r raised (attempt %d)",
+            act.id,
+            retry_count + 1,
+            exc_info=True,
+            extra=extra("error", act.id, handler="alarm", retry_count=retry_count),
+        )
         await retry_alarm(act, info)
     host.emit("alarm", act.id, retry_count=retry_count)
 

@@ -44,6 +44,8 @@ class RpcCall:
     reply: asyncio.Future[Any]
     #: Hex ids of the objects waiting on this call, for deadlock detection.
     chain: tuple[str, ...] = field(default=())
+    #: ``time.monotonic()`` when it was queued (the RPC latency histogram).
+    queued_at: float = 0.0
 
 
 @dataclass(slots=True)

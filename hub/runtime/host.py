@@ -9,7 +9,10 @@ Rules:
    and the network front; a ``Barrier`` (no event, no wake) through ``after_queued``.
    Nothing else touches an activation's queue.
 3. Lifecycle facts (activate, evict, alarm retries) go out through ``emit``: one
-   structured log line each and a call to every listener.
+   structured log line each (``hub.logs``: ``record.roost``) and a call to every
+   listener.
+4. Latencies (handler, RPC, wake) are observed into ``latencies``, per binding; an RPC
+   from being queued here to its result.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +36,10 @@ from hub.errors import (
     InvalidIdError,
     UnknownBindingError,
 )
+from hub.histograms import Latencies
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
+from hub.logs import extra
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Barrier, Event, RpcCall
 from hub.runtime.ports import DetachedPort, HubStats, ObjectStats, SocketPort
@@ -127,6 +133,8 @@ class ObjectHost:
         self._known = 0
         self._activation_count = 0
         self._eviction_count = 0
+        #: Handler, RPC and wake latency by binding (``/_roost/metrics``).
+        self.latencies = Latencies()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -274,7 +282,7 @@ class ObjectHost:
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
         reply: asyncio.Future[Any] = self._loop.create_future()
-        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
+        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain, time.monotonic()))
         return reply
 
     # -- eviction -----------------------------------------------------------------------
@@ -357,6 +365,7 @@ class ObjectHost:
             evictions=self._eviction_count,
             alarms_scheduled=len(self.scheduler),
             objects=objects,
+            latencies=self.latencies.to_wire(),
         )
 
     async def report(self) -> HubStats:
@@ -382,7 +391,7 @@ class ObjectHost:
             object_id.hex[:16],
             object_id.name,
             fields,
-            extra={"roost_event": kind, "roost_object": object_id.hex, "roost_detail": detail},
+            extra=extra(kind, object_id, **detail),
         )
         event = LifecycleEvent(kind, object_id, dict(detail))
         for listener in list(self._listeners):

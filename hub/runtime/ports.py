@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import ConfigurationError, HubError
+from hub.histograms import Wire
 from hub.storage.feeds import Change
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ class HubStats:
     evictions: int
     alarms_scheduled: int
     objects: list[ObjectStats]
+    #: Latency histograms by kind and binding, in their wire form (``hub.histograms``).
+    latencies: Wire = field(default_factory=dict)
 
 
 class HostPort(Protocol):
@@ -143,7 +146,8 @@ class HostPort(Protocol):
         """Evict the object once its queued events are done; False if it was not live."""
 
     async def report(self) -> HubStats:
-        """Counts and the live objects (the admin API, metrics)."""
+        """Counts, latency histograms and the live objects (the admin API, metrics); with
+        several workers, their counts and histograms added up."""
 
     async def list_objects(self) -> list[tuple[str, str, str | None]]:
         """``(binding, id, name)`` of every object with a file."""

@@ -19,6 +19,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from hub.logs import extra
 from hub.runtime.events import SocketClosed, SocketErrored, SocketMessage
 from hub.runtime.websocket import ClosedSocket
 from hub.storage.sessions import SWEEP_INTERVAL, SessionLog
@@ -77,9 +78,16 @@ async def handle_socket(
                 act.spec.cls.__name__,
                 name,
                 act.event_timeout_ms,
+                extra=extra("error", act.id, socket=event.socket_id, handler=name),
             )
         else:
-            log.warning("%s.%s raised", act.spec.cls.__name__, name, exc_info=True)
+            log.warning(
+                "%s.%s raised",
+                act.spec.cls.__name__,
+                name,
+                exc_info=True,
+                extra=extra("error", act.id, socket=event.socket_id, handler=name),
+            )
         if session is not None and message_id is not None:
             await _record_failed(act, event.socket_id, session, message_id, exc)
 

@@ -24,6 +24,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+import hub
 from tests.conftest import within
 
 APP = textwrap.dedent(
@@ -354,6 +355,9 @@ async def test_every_serve_option_may_come_from_a_roost_variable(tmp_path: Path)
         ([], {"ROOST_PORT": "eighty"}, "argument --port: invalid int value: 'eighty'"),
         ([], {"ROOST_COMPRESSION": "maybe"}, "ROOST_COMPRESSION must be 1/true/yes/on"),
         (["--gateways", "2"], {}, "--gateways needs --workers"),
+        (["--log-format", "xml"], {}, "log format must be one of text, json, got 'xml'"),
+        ([], {"ROOST_LOG_FORMAT": "xml"}, "log format must be one of text, json, got 'xml'"),
+        ([], {"ROOST_ACCESS_LOG": "maybe"}, "ROOST_ACCESS_LOG must be 1/true/yes/on"),
     ],
 )
 async def test_a_bad_setting_is_one_line_and_exit_2(
@@ -387,6 +391,34 @@ async def test_reload_flag_restarts_on_a_code_change(tmp_path: Path) -> None:
 
             assert await within(edited()) == url  # restarted, on the same port
             assert (await client.post(call)).json() == {"result": "v2"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await within(process.wait()) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "status"),
+    [
+        (["--admin-key", "k3y"], {}, 200),  # probes need no key by default
+        ([], {"ROOST_ADMIN_KEY": "k3y", "ROOST_HEALTH_REQUIRES_KEY": "1"}, 401),
+        (["--admin-key", "k3y", "--health-requires-key"], {}, 401),
+    ],
+)
+async def test_health_needs_the_admin_key_only_when_told(
+    tmp_path: Path, args: list[str], env: dict[str, str], status: int
+) -> None:
+    process = await _serve(
+        tmp_path, "--port", "0", "--data-dir", str(tmp_path / "data"), *args, **env
+    )
+    try:
+        url = await _serving(process)
+        async with httpx.AsyncClient(timeout=30) as client:
+            health = await client.get(url + "/_roost/health")
+            keyed = await client.get(
+                url + "/_roost/health", headers={"authorization": "Bearer k3y"}
+            )
+        assert health.status_code == status
+        assert keyed.json() == {"status": "ok", "version": hub.__version__}
     finally:
         process.send_signal(signal.SIGTERM)
         assert await within(process.wait()) == 0

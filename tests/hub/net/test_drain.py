@@ -57,7 +57,13 @@ async def test_stop_answers_requests_in_flight_and_refuses_new_ones(serve: Serve
         {"SLOW": Slow}, vars={"EVENTS": asyncio.Queue(), "STARTED": started, "GATE": gate}
     )
     ws = await served.connect()
-    async with httpx.AsyncClient() as slow, httpx.AsyncClient() as other:
+    async with (
+        httpx.AsyncClient() as slow,
+        httpx.AsyncClient() as other,
+        httpx.AsyncClient() as probe,
+    ):
+        ready = await within(probe.get(served.url("/_roost/health")))
+        assert (ready.status_code, ready.json()["status"]) == (200, "ok")
         first = await within(
             other.post(served.url("/objects/slow/s/rpc/write"), content=_call("x"))
         )
@@ -74,6 +80,11 @@ async def test_stop_answers_requests_in_flight_and_refuses_new_ones(serve: Serve
         assert refused.status_code == 503
         assert refused.headers["connection"] == "close"
         assert refused.json()["error"]["code"] == "hub_stopping"
+        # A load balancer's probe on its open connection learns the hub is not ready.
+        draining = await within(probe.get(served.url("/_roost/health")))
+        assert draining.status_code == 503
+        assert draining.json() == {"status": "stopping", "version": hub.__version__}
+        assert draining.headers["connection"] == "close"
         assert not stopping.done()
         gate.set()
         response = await within(call)

@@ -58,7 +58,7 @@ async def test_the_client_is_public_even_with_an_admin_key(serve: Serve) -> None
     status, headers, body = await get(served, "/_roost/client.cjs")
     assert (status, body) == (200, CJS)
     # The rest of /_roost/ still needs the key.
-    assert (await get(served, "/_roost/health"))[0] == 401
+    assert (await get(served, "/_roost/metrics"))[0] == 401
     assert (await get(served, "/_roost/client.mjs"))[0] in (401, 404), "no other public file"
 
 
