@@ -36,6 +36,7 @@ from hub.cluster.messages import (
     error_from_wire,
     error_to_wire,
     event_to_wire,
+    facts_from_wire,
     feed_answer_from_wire,
     object_from_wire,
     object_to_wire,
@@ -54,7 +55,7 @@ from hub.ids import ObjectId, id_from_name
 from hub.net.sockets import SocketState
 from hub.runtime.events import Event, FetchCall, SocketMessage
 from hub.runtime.host import partition_of
-from hub.runtime.ports import HubStats, ObjectStats
+from hub.runtime.ports import HubStats, ObjectFacts, ObjectStats
 
 if TYPE_CHECKING:
     from hub.net.front import Front
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
 __all__ = ["Workers"]
 
 log = logging.getLogger("roost.cluster")
+
+#: Messages answered under a correlation id (their second item).
+_ANSWERED = frozenset({"fetch", "call", "barrier", "hibernate", "report", "list", "inspect"})
 
 
 @dataclass(slots=True)
@@ -204,6 +208,11 @@ class Workers:
         value = await self._ask(index, ("hibernate", object_to_wire(object_id)))
         return bool(value)
 
+    async def inspect(self, object_id: ObjectId) -> ObjectFacts:
+        """Ask the object's worker what it knows of the object (never wakes it)."""
+        index = partition_of(object_id.hex, len(self.partitions))
+        return facts_from_wire(await self._ask(index, ("inspect", object_to_wire(object_id))))
+
     async def report(self) -> HubStats:
         """Every worker's counts, added up."""
         reports = [
@@ -343,7 +352,7 @@ class Workers:
         link.send(("sync", records, presence))
         held, partition.held = partition.held, []
         for message in held:
-            if message[0] in ("fetch", "call", "barrier", "hibernate", "report", "list"):
+            if message[0] in _ANSWERED:
                 self._pending[message[1]].link = link
             if message[0] == "event" and message[2][0] == "msg" and message[2][4] is not None:
                 key = (message[2][1], message[2][4])

@@ -11,6 +11,7 @@ cross. Gateway to worker (events and socket facts)::
     call      call, object, method, args, kwargs, chain      ``RpcCall``, answered by result
     barrier   barrier, object                      answered by ``reached``
     hibernate call, object / report call / list call         admin, answered by result
+    inspect   call, object                         the inspector's facts, answered by result
     result    call, ok, value | error              the answer to a worker's ``call``
     retire                                         stop taking events: a new worker is here
 
@@ -53,7 +54,14 @@ from hub.runtime.events import (
     SocketErrored,
     SocketMessage,
 )
-from hub.runtime.ports import FeedAnswer, FeedOpened, FeedRefused, FeedResetNeeded
+from hub.runtime.ports import (
+    FeedAnswer,
+    FeedOpened,
+    FeedRefused,
+    FeedResetNeeded,
+    ObjectFacts,
+    ObjectStats,
+)
 from hub.storage.feeds import Change
 
 __all__ = [
@@ -64,6 +72,8 @@ __all__ = [
     "error_to_wire",
     "event_from_wire",
     "event_to_wire",
+    "facts_from_wire",
+    "facts_to_wire",
     "feed_answer_from_wire",
     "feed_answer_to_wire",
     "object_from_wire",
@@ -254,3 +264,33 @@ def feed_answer_from_wire(value: Any) -> FeedAnswer:
     if kind == "reset":
         return FeedResetNeeded(value[1], value[2])
     return FeedRefused(value[1], value[2], error_from_wire(value[3], HubError))
+
+
+def facts_to_wire(facts: ObjectFacts) -> tuple[Any, ...]:
+    """An ``ObjectFacts`` as a tuple of builtins (``ObjectStats`` as a list)."""
+    live = facts.live
+    return (
+        None if live is None else [getattr(live, name) for name in ObjectStats.__slots__],
+        facts.has_file,
+        facts.feeds,
+        facts.last_seq,
+        facts.trimmed_through,
+        facts.alarm_ms,
+        facts.scheduled,
+        facts.file_error,
+    )
+
+
+def facts_from_wire(value: Any) -> ObjectFacts:
+    """The inverse of ``facts_to_wire``."""
+    live, has_file, feeds, last_seq, trimmed, alarm_ms, scheduled, error = value
+    return ObjectFacts(
+        None if live is None else ObjectStats(*live),
+        has_file,
+        None if feeds is None else [(str(table), int(seq)) for table, seq in feeds],
+        last_seq,
+        trimmed,
+        alarm_ms,
+        None if scheduled is None else (float(scheduled[0]), int(scheduled[1])),
+        error,
+    )

@@ -36,6 +36,7 @@ from hub.cluster.messages import (
     error_from_wire,
     error_to_wire,
     event_from_wire,
+    facts_to_wire,
     object_from_wire,
     object_to_wire,
     request_from_wire,
@@ -62,7 +63,9 @@ __all__ = ["HANDLERS", "Worker"]
 log = logging.getLogger("roost.cluster")
 
 #: Messages that run object code or read the mirror: they wait for every gateway's sync.
-_WAIT_FOR_SYNC = frozenset({"event", "fetch", "call", "barrier", "hibernate", "report", "list"})
+_WAIT_FOR_SYNC = frozenset(
+    {"event", "fetch", "call", "barrier", "hibernate", "report", "list", "inspect"}
+)
 #: Seconds a worker taking a partition over waits for the sockets of every gateway.
 SYNC_WAIT = 5.0
 
@@ -117,6 +120,7 @@ class Worker:
             "hibernate": self._on_admin,
             "report": self._on_admin,
             "list": self._on_admin,
+            "inspect": self._on_admin,
             "result": self._on_result,
             "retire": self._on_retire,
         }
@@ -325,6 +329,8 @@ class Worker:
                     value = await self.host.hibernate(self._object(message[2]))
                 elif kind == "report":
                     value = _report_to_wire(self.host.stats())
+                elif kind == "inspect":
+                    value = facts_to_wire(await self.host.inspect(self._object(message[2])))
                 else:
                     listed = await self.host.list_objects()
                     value = [entry for entry in listed if self.host.owns(entry[1])]

@@ -1,8 +1,10 @@
-"""The admin API under ``/_roost/``: health, metrics, objects, forced hibernation.
+"""The admin API under ``/_roost/``: health, metrics, objects, forced hibernation, and
+the inspector's page and endpoints (``hub/net/inspector.py``).
 
-Rules: every endpoint needs ``Authorization: Bearer <admin key>`` when the hub has an
-admin key (``roost serve --admin-key`` or ``ROOST_ADMIN_KEY``); reading never wakes an
-object; answers are JSON except ``metrics`` (Prometheus text).
+Rules: every endpoint but the static inspector page needs ``Authorization: Bearer
+<admin key>`` when the hub has an admin key (``roost serve --admin-key`` or
+``ROOST_ADMIN_KEY``); reading never wakes an object; answers are JSON except
+``metrics`` (Prometheus text) and the page.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.errors import UnauthorizedError
+from hub.net import inspector
 from hub.net.answers import JSON
 from hub.net.metrics import render
 from hub.net.routes import AdminRoute
@@ -28,6 +31,8 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
     """Answer one admin request; ``UnauthorizedError`` without the admin key."""
+    if route.action == "page":
+        return inspector.page()
     if front.admin_key is not None:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {front.admin_key}"
@@ -39,6 +44,10 @@ async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
         return 200, [("Content-Type", "text/plain; version=0.0.4")], (await metrics(front)).encode()
     if route.action == "objects":
         return 200, JSON, orjson.dumps(await objects(front))
+    if route.action == "object":
+        return 200, JSON, orjson.dumps(await inspector.detail(front, route))
+    if route.action == "events":
+        return await inspector.events(front, request)
     assert route.binding is not None and route.name is not None
     object_id = front.host.object_id(route.binding, route.name)
     hibernated = await front.host.hibernate(object_id)

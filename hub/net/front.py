@@ -4,7 +4,8 @@ Rules:
 
 1. One owner: ``Front`` holds the socket table (``sockets.py``), the connection of each
    socket, pending upgrades (``upgrades.py``), feed subscriptions (``feeds.py``),
-   presence (``presence.py``), the counters and the requests in flight. The connection
+   presence (``presence.py``), the counters, the event tail (``tail.py``) and the
+   requests in flight. The connection
    map and the requests in flight change only in this module. ``dispatch.py`` (HTTP
    requests) and ``commands.py`` (the ``SocketPort``, ``Front.commands``) hold no state:
    they go through the methods below and the owners of the other pieces.
@@ -40,6 +41,7 @@ from hub.net.http1 import ParsedRequest
 from hub.net.metrics import Counters
 from hub.net.presence import PresenceTable
 from hub.net.sockets import SocketTable
+from hub.net.tail import EventTail
 from hub.net.upgrades import PendingUpgrades
 from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMessage
 
@@ -83,6 +85,8 @@ class Front:
         self.subscriptions = Subscriptions(limits.subscriptions_per_socket, self._write_v1)
         self.presence = PresenceTable(self._write_v1)
         self.counters = Counters()
+        #: The newest events of the log, for the inspector (attached by the server).
+        self.tail = EventTail()
         self.connections: set[Connection] = set()
         self._sockets: dict[int, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -170,6 +174,11 @@ class Front:
             object_id.binding,
             object_id.hex[:16],
             object_id.name,
+            extra={
+                "roost_event": "accept",
+                "roost_object": object_id.hex,
+                "roost_socket": socket_id,
+            },
         )
 
     # -- socket events from connections ---------------------------------------------------
@@ -256,7 +265,16 @@ class Front:
         if conn is not None and conn.object_id is not None:
             self.host.socket_gone(conn.object_id, socket_id)
         self.counters.sockets_closed += 1
-        log.info("close socket=%d id=%s", socket_id, record.object_key[:16])
+        log.info(
+            "close socket=%d id=%s",
+            socket_id,
+            record.object_key[:16],
+            extra={
+                "roost_event": "close",
+                "roost_object": record.object_key,
+                "roost_socket": socket_id,
+            },
+        )
         return record.tags, record.attachment
 
     # -- frames out --------------------------------------------------------------------

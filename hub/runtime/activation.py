@@ -456,7 +456,13 @@ class Activation:
         if isinstance(exc, RpcError):
             return exc  # a nested call's error passes through unchanged
         if not logged:
-            log.warning("%s.%s raised", self.spec.cls.__name__, method, exc_info=exc)
+            log.warning(
+                "%s.%s raised",
+                self.spec.cls.__name__,
+                method,
+                exc_info=exc,
+                extra={"roost_event": "error", "roost_object": self.id.hex},
+            )
         return RemoteError(type(exc).__name__, str(exc))
 
     # -- idleness ---------------------------------------------------------------------

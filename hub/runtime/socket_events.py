@@ -79,7 +79,17 @@ async def handle_socket(
                 act.event_timeout_ms,
             )
         else:
-            log.warning("%s.%s raised", act.spec.cls.__name__, name, exc_info=True)
+            log.warning(
+                "%s.%s raised",
+                act.spec.cls.__name__,
+                name,
+                exc_info=True,
+                extra={
+                    "roost_event": "error",
+                    "roost_object": act.id.hex,
+                    "roost_socket": event.socket_id,
+                },
+            )
         if session is not None and message_id is not None:
             await _record_failed(act, event.socket_id, session, message_id, exc)
 

@@ -1,0 +1,163 @@
+"""The inspector's live event tail: the last events of the hub's structured log.
+
+Rules:
+
+1. One source: the hub's log. ``EventTail.handler`` is a ``logging.Handler`` on the
+   ``roost`` logger; every record with a ``roost_event`` field (activations, evictions,
+   alarms, accepts, closes, errors: see ``hub.runtime.host.ObjectHost.emit``) and every
+   warning or error becomes one entry. So the tail shows what the log shows, at the
+   level it is set to (``roost serve --log-level``, info by default).
+2. Bounded: the newest ``size`` entries are kept; entries are numbered from 1 and a
+   reader asks for those after the last number it saw. At most ``max_waiters`` readers
+   wait for the next entry at once; a reader past that gets its answer at once.
+3. Records may come from any thread: entries are added on the event loop thread.
+4. ``close`` answers every waiting reader and stops waiting, so a stopping hub is never
+   held up by a reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["EventTail", "TailEntry"]
+
+#: Log messages in entries are cut to this many characters.
+MESSAGE_CHARS = 500
+#: Record fields an entry has a place for; other ``roost_*`` fields go to its detail.
+_NAMED = frozenset({"roost_event", "roost_object", "roost_socket", "roost_detail"})
+
+
+@dataclass(frozen=True, slots=True)
+class TailEntry:
+    """One event of the tail."""
+
+    seq: int
+    #: Epoch seconds.
+    at: float
+    #: ``activate``, ``evict``, ``accept``, ``close``, ``error``, ``alarm``, ... or the
+    #: level (``warning``, ``error``) of a record without a ``roost_event``.
+    kind: str
+    level: str
+    #: The object's 64 hex digits and the socket id, when the record names them.
+    object: str | None
+    socket: int | None
+    detail: dict[str, str | int | float]
+    message: str
+
+
+class EventTail:
+    """The newest events of the hub's log, and readers waiting for the next one."""
+
+    def __init__(self, size: int = 1000, max_waiters: int = 32) -> None:
+        self._entries: deque[TailEntry] = deque(maxlen=size)
+        self._seq = 0
+        self._max_waiters = max_waiters
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self.handler = _TailHandler(self)
+        self._logger: logging.Logger | None = None
+
+    @property
+    def last_seq(self) -> int:
+        """The number of the newest entry (0 before the first)."""
+        return self._seq
+
+    def attach(self, logger_name: str = "roost") -> None:
+        """Start taking the records of ``logger_name`` (call on the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._closed = False
+        self._logger = logging.getLogger(logger_name)
+        self._logger.addHandler(self.handler)
+
+    def close(self) -> None:
+        """Stop taking records and answer every waiting reader."""
+        if self._logger is not None:
+            self._logger.removeHandler(self.handler)
+            self._logger = None
+        self._closed = True
+        self._wake()
+
+    def add(self, record: logging.LogRecord) -> None:
+        """Add ``record`` if it is an event (module rule 1); from any thread."""
+        kind = getattr(record, "roost_event", None)
+        if kind is None and record.levelno < logging.WARNING:
+            return
+        if self._thread is not None and threading.get_ident() != self._thread:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self.add, record)
+            return
+        self._seq += 1
+        self._entries.append(_entry(self._seq, record, kind))
+        self._wake()
+
+    def since(self, after: int) -> list[TailEntry]:
+        """The entries numbered above ``after``; all of them when ``after`` is above the
+        newest (a number from before a restart)."""
+        if after >= self._seq:
+            return [] if after == self._seq else list(self._entries)
+        first = self._seq - len(self._entries) + 1
+        return list(self._entries)[max(0, after + 1 - first) :]
+
+    async def wait(self, after: int, timeout: float) -> list[TailEntry]:  # noqa: ASYNC109
+        """``since(after)``, waiting up to ``timeout`` seconds for one if there is none."""
+        found = self.since(after)
+        if found or self._closed or timeout <= 0 or len(self._waiters) >= self._max_waiters:
+            return found
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            self._waiters.discard(waiter)
+        return self.since(after)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class _TailHandler(logging.Handler):
+    def __init__(self, tail: EventTail) -> None:
+        super().__init__(logging.NOTSET)
+        self._tail = tail
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._tail.add(record)
+        except Exception:
+            self.handleError(record)
+
+
+def _entry(seq: int, record: logging.LogRecord, kind: str | None) -> TailEntry:
+    message = record.getMessage()
+    if record.exc_info and record.exc_info[0] is not None:
+        message += f" ({record.exc_info[0].__name__})"
+    given = getattr(record, "roost_detail", None)
+    detail = dict(given) if isinstance(given, dict) else {}
+    for name, value in vars(record).items():  # other structured fields: roost_code, ...
+        if (
+            name.startswith("roost_")
+            and name not in _NAMED
+            and isinstance(value, str | int | float)
+        ):
+            detail.setdefault(name[6:], value)
+    socket = getattr(record, "roost_socket", None)
+    return TailEntry(
+        seq=seq,
+        at=record.created,
+        kind=str(kind) if kind is not None else record.levelname.lower(),
+        level=record.levelname.lower(),
+        object=getattr(record, "roost_object", None),
+        socket=socket if isinstance(socket, int) else None,
+        detail=detail,
+        message=message[:MESSAGE_CHARS],
+    )
