@@ -41,6 +41,7 @@ from hub.cluster.messages import (
     object_from_wire,
     object_to_wire,
     request_to_wire,
+    tail_from_wire,
 )
 from hub.cluster.wire import Link, Message
 from hub.errors import (
@@ -119,6 +120,7 @@ class Workers:
                 m[1], m[2], m[3]
             ),
             "presence": self._on_presence,
+            "tail": lambda link, m: self._front.tail.add(tail_from_wire(m[1:])),
             "feed_answer": lambda link, m: self._front.commands.feed_answer(
                 feed_answer_from_wire(m[1])
             ),

@@ -28,13 +28,14 @@ Worker to gateway (commands and answers)::
     result    call, ok, value | error / reached barrier
     call      call, object, method, args, kwargs, chain     a call to another worker's object
     retired                                        every event is handled and committed
+    tail      at, kind, level, object, socket, detail, message   an event of its log
 
 An object is ``(binding, hex, name)``; an error ``(code, message, type name)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import (
     ActivationError,
@@ -64,6 +65,9 @@ from hub.runtime.ports import (
 )
 from hub.storage.feeds import Change
 
+if TYPE_CHECKING:
+    from hub.net.tail import Fields
+
 __all__ = [
     "WireObject",
     "change_from_wire",
@@ -80,6 +84,7 @@ __all__ = [
     "object_to_wire",
     "request_from_wire",
     "request_to_wire",
+    "tail_from_wire",
 ]
 
 WireObject = tuple[str, str, str | None]
@@ -293,4 +298,18 @@ def facts_from_wire(value: Any) -> ObjectFacts:
         alarm_ms,
         None if scheduled is None else (float(scheduled[0]), int(scheduled[1])),
         error,
+    )
+
+
+def tail_from_wire(value: Any) -> Fields:
+    """A worker's log event (``hub.net.tail.Fields``) as the gateway's tail takes it."""
+    at, kind, level, obj, socket, detail, message = value
+    return (
+        float(at),
+        str(kind),
+        str(level),
+        None if obj is None else str(obj),
+        None if socket is None else int(socket),
+        {str(name): item for name, item in dict(detail).items()},
+        str(message),
     )

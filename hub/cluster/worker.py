@@ -47,6 +47,7 @@ from hub.cluster.wire import Link, Message
 from hub.errors import HubError, HubStoppingError, InternalError, OverloadedError, RpcError
 from hub.http import Response
 from hub.ids import ObjectId
+from hub.net.tail import Fields, LogTap
 from hub.runtime.activation import call_chain
 from hub.runtime.events import (
     Event,
@@ -109,6 +110,7 @@ class Worker:
         self._calls: dict[int, tuple[asyncio.Future[Any], Link]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tap = LogTap(self._tell_gateways, events_only=True)
         self._handlers: dict[str, Callable[[Link, Message], None]] = {
             "sync": self._on_sync,
             "gone": self._on_gone,
@@ -132,6 +134,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+        self._tap.attach()  # the gateways' inspector tails get this worker's events
         await self.host.start(alarms=False)
         self.app.running = True
         self.host.attach(self.mirror)
@@ -146,6 +149,7 @@ class Worker:
         self._stopping = True
         log.info("worker %d.%d retiring", self.index, self.generation)
         await self.app.stop(self.shutdown_timeout)
+        self._tap.detach()
         links = [link for link in self.mirror.links if link is not None]
         for link in links:
             link.send(("retired",))
@@ -176,6 +180,11 @@ class Worker:
             }
             link.send(("hello", self.index, self.count, self.generation, handlers))
             return
+
+    def _tell_gateways(self, fields: Fields) -> None:
+        for link in self.mirror.links:
+            if link is not None:
+                link.send(("tail", *fields))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

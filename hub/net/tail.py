@@ -2,15 +2,17 @@
 
 Rules:
 
-1. One source: the hub's log. ``EventTail.handler`` is a ``logging.Handler`` on the
-   ``roost`` logger; every record with a ``roost_event`` field (activations, evictions,
-   alarms, accepts, closes, errors: see ``hub.runtime.host.ObjectHost.emit``) and every
-   warning or error becomes one entry. So the tail shows what the log shows, at the
-   level it is set to (``roost serve --log-level``, info by default).
+1. One source: the hub's log. ``LogTap`` is a ``logging.Handler`` on the ``roost``
+   logger; every record with a ``roost_event`` field (activations, evictions, alarms,
+   accepts, closes, errors: see ``hub.runtime.host.ObjectHost.emit``) and every warning
+   or error becomes one entry. So the tail shows what the log shows, at the level it
+   is set to (``roost serve --log-level``, info by default). A worker of
+   ``--workers`` taps its own log the same way and sends its events (those with a
+   ``roost_event``) to the gateways, which add them with ``add``.
 2. Bounded: the newest ``size`` entries are kept; entries are numbered from 1 and a
    reader asks for those after the last number it saw. At most ``max_waiters`` readers
    wait for the next entry at once; a reader past that gets its answer at once.
-3. Records may come from any thread: entries are added on the event loop thread.
+3. Records may come from any thread: they are handed on on the event loop thread.
 4. ``close`` answers every waiting reader and stops waiting, so a stopping hub is never
    held up by a reader.
 """
@@ -21,14 +23,20 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["EventTail", "TailEntry"]
+__all__ = ["EventTail", "Fields", "LogTap", "TailEntry"]
 
 #: Log messages in entries are cut to this many characters.
 MESSAGE_CHARS = 500
 #: Record fields an entry has a place for; other ``roost_*`` fields go to its detail.
 _NAMED = frozenset({"roost_event", "roost_object", "roost_socket", "roost_detail"})
+
+
+#: An event as builtins: (at, kind, level, object, socket, detail, message); see
+#: ``TailEntry``.
+Fields = tuple[float, str, str, "str | None", "int | None", dict[str, "str | int | float"], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,48 @@ class TailEntry:
     message: str
 
 
+class LogTap(logging.Handler):
+    """Hands each event record of a logger, as ``Fields``, to ``sink`` on the loop thread.
+
+    ``events_only``: only records with a ``roost_event`` (not other warnings).
+    """
+
+    def __init__(self, sink: Callable[[Fields], None], *, events_only: bool = False) -> None:
+        super().__init__(logging.NOTSET)
+        self._sink = sink
+        self._events_only = events_only
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._logger: logging.Logger | None = None
+
+    def attach(self, logger_name: str = "roost") -> None:
+        """Start taking the records of ``logger_name`` (call on the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._logger = logging.getLogger(logger_name)
+        self._logger.addHandler(self)
+
+    def detach(self) -> None:
+        """Stop taking records."""
+        if self._logger is not None:
+            self._logger.removeHandler(self)
+            self._logger = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """``logging.Handler.emit``: hand the record on if it is an event."""
+        try:
+            kind = getattr(record, "roost_event", None)
+            if kind is None and (self._events_only or record.levelno < logging.WARNING):
+                return
+            fields = _fields(record, kind)
+            if threading.get_ident() == self._thread:
+                self._sink(fields)
+            elif self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._sink, fields)
+        except Exception:
+            self.handleError(record)
+
+
 class EventTail:
     """The newest events of the hub's log, and readers waiting for the next one."""
 
@@ -58,10 +108,7 @@ class EventTail:
         self._max_waiters = max_waiters
         self._waiters: set[asyncio.Future[None]] = set()
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: int | None = None
-        self.handler = _TailHandler(self)
-        self._logger: logging.Logger | None = None
+        self._tap = LogTap(self.add)
 
     @property
     def last_seq(self) -> int:
@@ -69,32 +116,22 @@ class EventTail:
         return self._seq
 
     def attach(self, logger_name: str = "roost") -> None:
-        """Start taking the records of ``logger_name`` (call on the event loop)."""
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()
+        """Start taking the events of ``logger_name``'s log (call on the event loop)."""
         self._closed = False
-        self._logger = logging.getLogger(logger_name)
-        self._logger.addHandler(self.handler)
+        self._tap.attach(logger_name)
 
     def close(self) -> None:
-        """Stop taking records and answer every waiting reader."""
-        if self._logger is not None:
-            self._logger.removeHandler(self.handler)
-            self._logger = None
+        """Stop taking events and answer every waiting reader."""
+        self._tap.detach()
         self._closed = True
         self._wake()
 
-    def add(self, record: logging.LogRecord) -> None:
-        """Add ``record`` if it is an event (module rule 1); from any thread."""
-        kind = getattr(record, "roost_event", None)
-        if kind is None and record.levelno < logging.WARNING:
-            return
-        if self._thread is not None and threading.get_ident() != self._thread:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self.add, record)
+    def add(self, fields: Fields) -> None:
+        """Add one event (from this process's log, or a worker's)."""
+        if self._closed:
             return
         self._seq += 1
-        self._entries.append(_entry(self._seq, record, kind))
+        self._entries.append(TailEntry(self._seq, *fields))
         self._wake()
 
     def since(self, after: int) -> list[TailEntry]:
@@ -125,19 +162,7 @@ class EventTail:
                 waiter.set_result(None)
 
 
-class _TailHandler(logging.Handler):
-    def __init__(self, tail: EventTail) -> None:
-        super().__init__(logging.NOTSET)
-        self._tail = tail
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._tail.add(record)
-        except Exception:
-            self.handleError(record)
-
-
-def _entry(seq: int, record: logging.LogRecord, kind: str | None) -> TailEntry:
+def _fields(record: logging.LogRecord, kind: object) -> Fields:
     message = record.getMessage()
     if record.exc_info and record.exc_info[0] is not None:
         message += f" ({record.exc_info[0].__name__})"
@@ -151,13 +176,13 @@ def _entry(seq: int, record: logging.LogRecord, kind: str | None) -> TailEntry:
         ):
             detail.setdefault(name[6:], value)
     socket = getattr(record, "roost_socket", None)
-    return TailEntry(
-        seq=seq,
-        at=record.created,
-        kind=str(kind) if kind is not None else record.levelname.lower(),
-        level=record.levelname.lower(),
-        object=getattr(record, "roost_object", None),
-        socket=socket if isinstance(socket, int) else None,
-        detail=detail,
-        message=message[:MESSAGE_CHARS],
+    obj = getattr(record, "roost_object", None)
+    return (
+        record.created,
+        str(kind) if kind is not None else record.levelname.lower(),
+        record.levelname.lower(),
+        obj if isinstance(obj, str) else None,
+        socket if isinstance(socket, int) else None,
+        detail,
+        message[:MESSAGE_CHARS],
     )

@@ -1,5 +1,6 @@
 """The inspector with ``--workers``: the gateway asks the object's worker (``inspect``),
-which reads without waking; the gateway's tail has its own accepts and closes."""
+which reads without waking; the gateway's tail has its own accepts and the workers'
+activations and evictions."""
 
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ async def test_an_object_is_inspected_through_its_worker_without_waking_it(
         assert [s["id"] for s in asleep["sockets"]] == [socket["id"]]
         assert (await get("/_roost/objects"))["active"] == []  # still asleep
 
-        tail = await get("/_roost/events?wait=0")
-        accepts = [e for e in tail["events"] if e["kind"] == "accept"]
-        assert [(e["object"], e["socket"]) for e in accepts] == [(live["id"], socket["id"])]
+        seen: list[dict[str, Any]] = []
+        while not {"accept", "activate", "evict"} <= {e["kind"] for e in seen}:
+            tail = await get(f"/_roost/events?after={seen[-1]['seq'] if seen else 0}")
+            seen += tail["events"]
+        mine = [(e["kind"], e["socket"]) for e in seen if e["object"] == live["id"]]
+        assert [kind for kind, _ in mine] == ["activate", "accept", "evict"]
+        assert mine[1] == ("accept", socket["id"])
+        evict = next(e for e in seen if e["kind"] == "evict")
+        assert evict["detail"] == {"reason": "forced"}
