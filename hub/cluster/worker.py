@@ -135,14 +135,17 @@ class Worker:
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
         self._tap.attach()  # the gateways' inspector tails get this worker's events
-        await self.host.start(alarms=False)
-        self.app.running = True
-        self.host.attach(self.mirror)
-        await asyncio.gather(*(self._dial(j) for j in range(len(self.mirror.links))))
-        # The supervisor's cue: from now on the previous worker is retiring.
-        worker_ready_path(self.run_dir, self.index, self.generation).touch()
-        await self._stop.wait()
-        await self._retire()
+        try:
+            await self.host.start(alarms=False)
+            self.app.running = True
+            self.host.attach(self.mirror)
+            await asyncio.gather(*(self._dial(j) for j in range(len(self.mirror.links))))
+            # The supervisor's cue: from now on the previous worker is retiring.
+            worker_ready_path(self.run_dir, self.index, self.generation).touch()
+            await self._stop.wait()
+            await self._retire()
+        finally:
+            self._tap.detach()
 
     async def _retire(self) -> None:
         self._release()  # what waited for the sockets is handled before the drain

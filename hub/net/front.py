@@ -5,10 +5,10 @@ Rules:
 1. One owner: ``Front`` holds the socket table (``sockets.py``), the connection of each
    socket, pending upgrades (``upgrades.py``), feed subscriptions (``feeds.py``),
    presence (``presence.py``), the counters, the event tail (``tail.py``) and the
-   requests in flight. The connection
-   map and the requests in flight change only in this module. ``dispatch.py`` (HTTP
-   requests) and ``commands.py`` (the ``SocketPort``, ``Front.commands``) hold no state:
-   they go through the methods below and the owners of the other pieces.
+   requests in flight. The connection map and the requests in flight change only in
+   this module. ``dispatch.py`` (HTTP requests) and ``commands.py`` (the
+   ``SocketPort``, ``Front.commands``) hold no state: they go through the methods below
+   and the owners of the other pieces.
 2. Objects reach sockets only through ``commands``; the front reaches objects only by
    submitting events to the host (``HostPort``). Neither holds the other's state, so
    the front can later move into a gateway process of its own.

@@ -227,3 +227,17 @@ async def test_the_event_tail_shows_accepts_evictions_activations_errors_and_clo
     assert (error["level"], error["object"], error["socket"]) == ("warning", key, 1)
     assert "Board.websocket_message raised (RuntimeError)" in error["message"]
     assert next(event for event in rest if event["kind"] == "close")["socket"] == 1
+
+
+async def test_a_waiting_reader_is_answered_when_the_hub_stops(serve: Serve) -> None:
+    served = await board(serve, shutdown_timeout=60)
+    last = (await get(served, "/_roost/events?wait=0")).json()["last"]
+    async with httpx.AsyncClient() as client:
+        waiting = asyncio.create_task(
+            client.get(served.url(f"/_roost/events?after={last}&wait=20"))
+        )
+        while served.server.front.requests_in_flight == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        await within(served.server.stop())  # not held up for 20 s by the reader
+        answer = await within(waiting)
+    assert (answer.status_code, answer.json()["events"]) == (200, [])
