@@ -36,10 +36,12 @@ from hub.cluster.messages import (
     error_from_wire,
     error_to_wire,
     event_to_wire,
+    facts_from_wire,
     feed_answer_from_wire,
     object_from_wire,
     object_to_wire,
     request_to_wire,
+    tail_from_wire,
 )
 from hub.cluster.wire import Link, Message
 from hub.errors import (
@@ -55,7 +57,7 @@ from hub.ids import ObjectId, id_from_name
 from hub.net.sockets import SocketState
 from hub.runtime.events import Event, FetchCall, SocketAuth, SocketMessage
 from hub.runtime.host import partition_of
-from hub.runtime.ports import HubStats, ObjectStats
+from hub.runtime.ports import HubStats, ObjectFacts, ObjectStats
 
 if TYPE_CHECKING:
     from hub.net.front import Front
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
 __all__ = ["Workers"]
 
 log = logging.getLogger("roost.cluster")
+
+#: Messages answered under a correlation id (their second item).
+_ANSWERED = frozenset({"fetch", "call", "barrier", "hibernate", "report", "list", "inspect"})
 
 
 @dataclass(slots=True)
@@ -120,6 +125,7 @@ class Workers:
                 m[1], m[2], m[3]
             ),
             "presence": self._on_presence,
+            "tail": lambda link, m: self._front.tail.add(tail_from_wire(m[1:])),
             "feed_answer": lambda link, m: self._front.commands.feed_answer(
                 feed_answer_from_wire(m[1])
             ),
@@ -210,6 +216,11 @@ class Workers:
         index = partition_of(object_id.hex, len(self.partitions))
         value = await self._ask(index, ("hibernate", object_to_wire(object_id)))
         return bool(value)
+
+    async def inspect(self, object_id: ObjectId) -> ObjectFacts:
+        """Ask the object's worker what it knows of the object (never wakes it)."""
+        index = partition_of(object_id.hex, len(self.partitions))
+        return facts_from_wire(await self._ask(index, ("inspect", object_to_wire(object_id))))
 
     async def report(self) -> HubStats:
         """Every worker's counts and latency histograms, added up (a worker that
@@ -354,7 +365,7 @@ class Workers:
         link.send(("sync", records, presence))
         held, partition.held = partition.held, []
         for message in held:
-            if message[0] in ("fetch", "call", "barrier", "hibernate", "report", "list"):
+            if message[0] in _ANSWERED:
                 self._pending[message[1]].link = link
             if message[0] == "event" and message[2][0] == "msg" and message[2][4] is not None:
                 key = (message[2][1], message[2][4])

@@ -11,6 +11,7 @@ cross. Gateway to worker (events and socket facts)::
     call      call, object, method, args, kwargs, chain      ``RpcCall``, answered by result
     barrier   barrier, object                      answered by ``reached``
     hibernate call, object / report call / list call         admin, answered by result
+    inspect   call, object                         the inspector's facts, answered by result
     result    call, ok, value | error              the answer to a worker's ``call``
     retire                                         stop taking events: a new worker is here
 
@@ -28,13 +29,14 @@ Worker to gateway (commands and answers)::
     result    call, ok, value | error / reached barrier
     call      call, object, method, args, kwargs, chain     a call to another worker's object
     retired                                        every event is handled and committed
+    tail      at, kind, level, object, socket, detail, message   an event of its log
 
 An object is ``(binding, hex, name)``; an error ``(code, message, type name)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import (
     ActivationError,
@@ -55,8 +57,18 @@ from hub.runtime.events import (
     SocketErrored,
     SocketMessage,
 )
-from hub.runtime.ports import FeedAnswer, FeedOpened, FeedRefused, FeedResetNeeded
+from hub.runtime.ports import (
+    FeedAnswer,
+    FeedOpened,
+    FeedRefused,
+    FeedResetNeeded,
+    ObjectFacts,
+    ObjectStats,
+)
 from hub.storage.feeds import Change
+
+if TYPE_CHECKING:
+    from hub.net.tail import Fields
 
 __all__ = [
     "WireObject",
@@ -66,12 +78,15 @@ __all__ = [
     "error_to_wire",
     "event_from_wire",
     "event_to_wire",
+    "facts_from_wire",
+    "facts_to_wire",
     "feed_answer_from_wire",
     "feed_answer_to_wire",
     "object_from_wire",
     "object_to_wire",
     "request_from_wire",
     "request_to_wire",
+    "tail_from_wire",
 ]
 
 WireObject = tuple[str, str, str | None]
@@ -260,3 +275,47 @@ def feed_answer_from_wire(value: Any) -> FeedAnswer:
     if kind == "reset":
         return FeedResetNeeded(value[1], value[2])
     return FeedRefused(value[1], value[2], error_from_wire(value[3], HubError))
+
+
+def facts_to_wire(facts: ObjectFacts) -> tuple[Any, ...]:
+    """An ``ObjectFacts`` as a tuple of builtins (``ObjectStats`` as a list)."""
+    live = facts.live
+    return (
+        None if live is None else [getattr(live, name) for name in ObjectStats.__slots__],
+        facts.has_file,
+        facts.feeds,
+        facts.last_seq,
+        facts.trimmed_through,
+        facts.alarm_ms,
+        facts.scheduled,
+        facts.file_error,
+    )
+
+
+def facts_from_wire(value: Any) -> ObjectFacts:
+    """The inverse of ``facts_to_wire``."""
+    live, has_file, feeds, last_seq, trimmed, alarm_ms, scheduled, error = value
+    return ObjectFacts(
+        None if live is None else ObjectStats(*live),
+        has_file,
+        None if feeds is None else [(str(table), int(seq)) for table, seq in feeds],
+        last_seq,
+        trimmed,
+        alarm_ms,
+        None if scheduled is None else (float(scheduled[0]), int(scheduled[1])),
+        error,
+    )
+
+
+def tail_from_wire(value: Any) -> Fields:
+    """A worker's log event (``hub.net.tail.Fields``) as the gateway's tail takes it."""
+    at, kind, level, obj, socket, detail, message = value
+    return (
+        float(at),
+        str(kind),
+        str(level),
+        None if obj is None else str(obj),
+        None if socket is None else int(socket),
+        {str(name): item for name, item in dict(detail).items()},
+        str(message),
+    )

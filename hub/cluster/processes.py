@@ -99,6 +99,7 @@ async def run_gateway(config: ProcessConfig) -> None:
         lambda: Link(workers.on_message, workers.on_lost), str(path)
     )
     await workers.ready.wait()
+    front.tail.attach()  # the gateway's own events: accepts and closes (and its errors)
     server = await loop.create_server(
         lambda: Connection(front), config.host, config.port, reuse_port=True, backlog=2048
     )
@@ -108,6 +109,7 @@ async def run_gateway(config: ProcessConfig) -> None:
     # Stop accepting; answer what is in flight while the workers finish (they got the
     # same SIGTERM); then close the sockets.
     server.close()
+    front.tail.close()
     await front.drain(config.shutdown_timeout)
     deadline = loop.time() + config.shutdown_timeout
     for partition in workers.partitions:

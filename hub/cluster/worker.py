@@ -36,6 +36,7 @@ from hub.cluster.messages import (
     error_from_wire,
     error_to_wire,
     event_from_wire,
+    facts_to_wire,
     object_from_wire,
     object_to_wire,
     request_from_wire,
@@ -46,6 +47,7 @@ from hub.cluster.wire import Link, Message
 from hub.errors import HubError, HubStoppingError, InternalError, OverloadedError, RpcError
 from hub.http import Response
 from hub.ids import ObjectId
+from hub.net.tail import Fields, LogTap
 from hub.runtime.activation import call_chain
 from hub.runtime.events import (
     Event,
@@ -63,7 +65,9 @@ __all__ = ["HANDLERS", "Worker"]
 log = logging.getLogger("roost.cluster")
 
 #: Messages that run object code or read the mirror: they wait for every gateway's sync.
-_WAIT_FOR_SYNC = frozenset({"event", "fetch", "call", "barrier", "hibernate", "report", "list"})
+_WAIT_FOR_SYNC = frozenset(
+    {"event", "fetch", "call", "barrier", "hibernate", "report", "list", "inspect"}
+)
 #: Seconds a worker taking a partition over waits for the sockets of every gateway.
 SYNC_WAIT = 5.0
 
@@ -107,6 +111,7 @@ class Worker:
         self._calls: dict[int, tuple[asyncio.Future[Any], Link]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tap = LogTap(self._tell_gateways, events_only=True)
         self._handlers: dict[str, Callable[[Link, Message], None]] = {
             "sync": self._on_sync,
             "gone": self._on_gone,
@@ -118,6 +123,7 @@ class Worker:
             "hibernate": self._on_admin,
             "report": self._on_admin,
             "list": self._on_admin,
+            "inspect": self._on_admin,
             "result": self._on_result,
             "retire": self._on_retire,
         }
@@ -129,20 +135,25 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
-        await self.host.start(alarms=False)
-        self.app.running = True
-        self.host.attach(self.mirror)
-        await asyncio.gather(*(self._dial(j) for j in range(len(self.mirror.links))))
-        # The supervisor's cue: from now on the previous worker is retiring.
-        worker_ready_path(self.run_dir, self.index, self.generation).touch()
-        await self._stop.wait()
-        await self._retire()
+        self._tap.attach()  # the gateways' inspector tails get this worker's events
+        try:
+            await self.host.start(alarms=False)
+            self.app.running = True
+            self.host.attach(self.mirror)
+            await asyncio.gather(*(self._dial(j) for j in range(len(self.mirror.links))))
+            # The supervisor's cue: from now on the previous worker is retiring.
+            worker_ready_path(self.run_dir, self.index, self.generation).touch()
+            await self._stop.wait()
+            await self._retire()
+        finally:
+            self._tap.detach()
 
     async def _retire(self) -> None:
         self._release()  # what waited for the sockets is handled before the drain
         self._stopping = True
         log.info("worker %d.%d retiring", self.index, self.generation)
         await self.app.stop(self.shutdown_timeout)
+        self._tap.detach()
         links = [link for link in self.mirror.links if link is not None]
         for link in links:
             link.send(("retired",))
@@ -173,6 +184,11 @@ class Worker:
             }
             link.send(("hello", self.index, self.count, self.generation, handlers))
             return
+
+    def _tell_gateways(self, fields: Fields) -> None:
+        for link in self.mirror.links:
+            if link is not None:
+                link.send(("tail", *fields))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -328,6 +344,8 @@ class Worker:
                     value = await self.host.hibernate(self._object(message[2]))
                 elif kind == "report":
                     value = _report_to_wire(self.host.stats())
+                elif kind == "inspect":
+                    value = facts_to_wire(await self.host.inspect(self._object(message[2])))
                 else:
                     listed = await self.host.list_objects()
                     value = [entry for entry in listed if self.host.owns(entry[1])]

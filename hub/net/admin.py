@@ -1,11 +1,14 @@
-"""The admin API under ``/_roost/``: health, metrics, objects, forced hibernation.
+"""The admin API under ``/_roost/``: health, metrics, objects, forced hibernation, and
+the inspector's page and endpoints (``hub/net/inspector.py``).
 
 Rules:
 
 1. Every endpoint needs ``Authorization: Bearer <admin key>`` when the hub has an admin
    key (``roost serve --admin-key`` or ``ROOST_ADMIN_KEY``), except ``health``, which
-   load-balancer probes reach without it unless ``--health-requires-key``.
-2. Reading never wakes an object; answers are JSON except ``metrics`` (Prometheus text).
+   load-balancer probes reach without it unless ``--health-requires-key``, and the
+   static inspector page (it holds no data; it asks for the key).
+2. Reading never wakes an object; answers are JSON except ``metrics`` (Prometheus text)
+   and the page.
 3. ``health`` is also readiness: 200 ``ok`` while serving, 503 ``stopping`` once the hub
    drains (new requests then get 503 ``hub_stopping`` before reaching here).
 """
@@ -19,7 +22,7 @@ import orjson
 
 from hub import __version__
 from hub.errors import UnauthorizedError
-from hub.net import process_stats
+from hub.net import inspector, process_stats
 from hub.net.answers import JSON
 from hub.net.metrics import render
 from hub.net.routes import AdminRoute
@@ -35,6 +38,8 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
     """Answer one admin request; ``UnauthorizedError`` without the admin key."""
+    if route.action == "page":
+        return inspector.page()
     open_health = route.action == "health" and not front.health_requires_key
     if front.admin_key is not None and not open_health:
         given = request.headers.get("authorization", "")
@@ -49,6 +54,10 @@ async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
         return 200, [("Content-Type", "text/plain; version=0.0.4")], (await metrics(front)).encode()
     if route.action == "objects":
         return 200, JSON, orjson.dumps(await objects(front))
+    if route.action == "object":
+        return 200, JSON, orjson.dumps(await inspector.detail(front, route))
+    if route.action == "events":
+        return await inspector.events(front, request)
     assert route.binding is not None and route.name is not None
     object_id = front.host.object_id(route.binding, route.name)
     hibernated = await front.host.hibernate(object_id)

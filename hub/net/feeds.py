@@ -115,6 +115,10 @@ class Subscriptions:
     def __len__(self) -> int:
         return sum(len(subs) for subs in self._sockets.values())
 
+    def count(self, socket_id: int) -> int:
+        """How many subscriptions the socket has (pending ones included)."""
+        return len(self._sockets.get(socket_id, ()))
+
     # -- a socket's frames -----------------------------------------------------------
 
     def request(self, socket_id: int, sub_id: int) -> None:

@@ -4,10 +4,11 @@ Rules:
 
 1. One owner: ``Front`` holds the socket table (``sockets.py``), the connection of each
    socket, pending upgrades (``upgrades.py``), feed subscriptions (``feeds.py``),
-   presence (``presence.py``), the counters and the requests in flight. The connection
-   map and the requests in flight change only in this module. ``dispatch.py`` (HTTP
-   requests) and ``commands.py`` (the ``SocketPort``, ``Front.commands``) hold no state:
-   they go through the methods below and the owners of the other pieces.
+   presence (``presence.py``), the counters, the event tail (``tail.py``) and the
+   requests in flight. The connection map and the requests in flight change only in
+   this module. ``dispatch.py`` (HTTP requests) and ``commands.py`` (the
+   ``SocketPort``, ``Front.commands``) hold no state: they go through the methods below
+   and the owners of the other pieces.
 2. Objects reach sockets only through ``commands``; the front reaches objects only by
    submitting events to the host (``HostPort``). Neither holds the other's state, so
    the front can later move into a gateway process of its own.
@@ -41,6 +42,7 @@ from hub.net.http1 import ParsedRequest
 from hub.net.metrics import Counters
 from hub.net.presence import PresenceTable
 from hub.net.sockets import SocketTable
+from hub.net.tail import EventTail
 from hub.net.upgrades import PendingUpgrades
 from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMessage
 
@@ -90,6 +92,8 @@ class Front:
         self.subscriptions = Subscriptions(limits.subscriptions_per_socket, self._write_v1)
         self.presence = PresenceTable(self._write_v1)
         self.counters = Counters()
+        #: The newest events of the log, for the inspector (attached by the server).
+        self.tail = EventTail()
         self.connections: set[Connection] = set()
         self._sockets: dict[int, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()

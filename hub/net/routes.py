@@ -150,8 +150,12 @@ def match(method: str, path: str) -> Route:
 
 
 def _admin(method: str, rest: list[str]) -> AdminRoute:
-    if rest in (["health"], ["metrics"], ["objects"]) and method == "GET":
+    if rest in (["health"], ["metrics"], ["objects"], ["events"]) and method == "GET":
         return AdminRoute(rest[0])
+    if rest in ([], [""]) and method == "GET":
+        return AdminRoute("page")  # the inspector (hub/net/inspector.py)
+    if len(rest) == 3 and rest[0] == "objects" and method == "GET":
+        return AdminRoute("object", binding_from_kebab(rest[1]), _name(rest[2]))
     if len(rest) == 4 and rest[0] == "objects" and rest[3] == "hibernate":
         if method != "POST":
             raise MethodNotAllowedError(f"hibernate takes POST, got {method!r}")

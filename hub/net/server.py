@@ -118,6 +118,7 @@ class Server:
         for key, (request, response) in self.app.host.attach(self.front.commands).items():
             self.front.table.set_auto_response(key, request, response)
         self._servers = servers
+        self.front.tail.attach()
         for server in servers:
             await server.start_serving()
         log.info("listening on %s", self.url)
@@ -179,6 +180,7 @@ class Server:
         deadline = loop.time() + self.shutdown_timeout
         for server in servers:
             server.close()  # stop accepting
+        self.front.tail.close()  # answers the inspector's waiting readers
         log.info(
             "draining: %d requests in flight, %d connections, deadline %.1f s",
             self.front.requests_in_flight,

@@ -40,9 +40,10 @@ from hub.histograms import Latencies
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.logs import extra
+from hub.runtime import inspection
 from hub.runtime.activation import Activation, call_chain
 from hub.runtime.events import Barrier, Event, RpcCall
-from hub.runtime.ports import DetachedPort, HubStats, ObjectStats, SocketPort
+from hub.runtime.ports import DetachedPort, HubStats, ObjectFacts, ObjectStats, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
@@ -375,6 +376,10 @@ class ObjectHost:
     async def list_objects(self) -> list[tuple[str, str, str | None]]:
         """``(binding, id, name)`` of every object with a file."""
         return await self.registry.list_objects()
+
+    async def inspect(self, object_id: ObjectId) -> ObjectFacts:
+        """``HostPort.inspect``: liveness, feeds and alarm, without waking the object."""
+        return inspection.inspect(self, object_id)
 
     def add_listener(self, listener: Callable[[LifecycleEvent], None]) -> Callable[[], None]:
         """Call ``listener`` for every lifecycle event; returns a function that removes it."""

@@ -41,6 +41,7 @@ __all__ = [
     "FeedResetNeeded",
     "HostPort",
     "HubStats",
+    "ObjectFacts",
     "ObjectStats",
     "SocketPort",
 ]
@@ -110,6 +111,30 @@ class HubStats:
     latencies: Wire = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectFacts:
+    """What the host tells of one object without waking it (the inspector).
+
+    The feed and alarm facts come from the object's file, read-only
+    (``hub.storage.peek``): what is committed. ``file_error`` says why they are unknown
+    (None), when the file could not be read.
+    """
+
+    #: Why it is not evicted yet, while it is live; None when it is not live.
+    live: ObjectStats | None
+    #: False when the object never had a file (nothing was ever stored).
+    has_file: bool
+    #: ``(table, seq)`` per feed table, and the newest seq of the change log.
+    feeds: list[tuple[str, int]] | None
+    last_seq: int | None
+    trimmed_through: int | None
+    #: The alarm stored in the file (epoch milliseconds).
+    alarm_ms: int | None
+    #: The scheduler's entry: ``(epoch seconds, retry count)`` of its next firing.
+    scheduled: tuple[float, int] | None
+    file_error: str | None = None
+
+
 class HostPort(Protocol):
     """What the network front may ask of the objects (``ObjectHost`` in one process, the
     gateway's worker links in several)."""
@@ -151,6 +176,9 @@ class HostPort(Protocol):
 
     async def list_objects(self) -> list[tuple[str, str, str | None]]:
         """``(binding, id, name)`` of every object with a file."""
+
+    async def inspect(self, object_id: ObjectId) -> ObjectFacts:
+        """The object's liveness, feeds and alarm, read without waking it."""
 
 
 class SocketPort(Protocol):

@@ -97,6 +97,10 @@ class AlarmScheduler:
         await self._host.registry.set_alarm(object_id.binding, key, when)
         self._arm()
 
+    def pending(self, object_id: ObjectId) -> tuple[float, int] | None:
+        """``(epoch seconds, retry count)`` of the object's next firing, or None."""
+        return self._schedule.get(object_id.hex)
+
     def retry_count(self, object_id: ObjectId, at_ms: int) -> int:
         """Attempts that already failed for the alarm stored at ``at_ms``."""
         entry = self._retries.get(object_id.hex)
