@@ -61,6 +61,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("activation_failed", 500),
         ErrorRow("overloaded", 503),
         ErrorRow("call_cycle", 508),
+        ErrorRow("object_aborted", 503, retryable=True),
         # change feeds
         ErrorRow("no_such_feed", 404),
         ErrorRow("bad_subscription", 400),
@@ -76,6 +77,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("method_not_allowed", 405, in_frames=False),
         ErrorRow("request_timeout", 408, retryable=True, in_frames=False),
         ErrorRow("uri_too_long", 414, in_frames=False),
+        ErrorRow("unsupported_media_type", 415, in_frames=False),
         ErrorRow("headers_too_large", 431, in_frames=False),
         ErrorRow("unknown_binding", 404, in_frames=False),
         ErrorRow("invalid_id", 400, in_frames=False),

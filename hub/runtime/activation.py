@@ -22,6 +22,16 @@ Rules:
    activation that stops refuses the events still queued with ``HubStoppingError``. A
    ``Barrier`` is not an event and has no entry: it is reached whether the activation
    runs or stops.
+7. ``ctx.wait_until`` work is owned here (``_background``) and holds the object in
+   memory until it ends; its exception is logged. It runs outside any event's call
+   chain. At shutdown of a stopping hub it is awaited (within the drain time); a forced
+   eviction or an abort cancels it.
+8. ``ctx.abort()`` (``abort``): the running event fails with ``ObjectAbortedError`` and
+   rolls back even if the handler caught the error; the events queued behind it move,
+   in order, to a successor activation that opens the file only once this one closed
+   (rule 4), so they run on a fresh instance. Sockets belong to the front and stay open.
+9. ``ctx.storage.sync()`` (``checkpoint``) commits the running event's writes so far
+   and sends the output queued so far; the event goes on in a new transaction.
 """
 
 from __future__ import annotations
@@ -44,9 +54,11 @@ from hub.errors import (
     HubStoppingError,
     InternalError,
     LimitExceededError,
+    ObjectAbortedError,
     OverloadedError,
     RemoteError,
     RpcError,
+    StorageError,
 )
 from hub.hibernation import IdleTracker
 from hub.http import Request, Response
@@ -63,7 +75,7 @@ from hub.runtime.events import (
     SocketErrored,
     SocketMessage,
 )
-from hub.runtime.feed_events import FeedPublisher, handle_subscribe
+from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe
 from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
 from hub.runtime.socket_events import handle_socket
@@ -115,6 +127,12 @@ class Activation:
         self.sessions_swept_at = -math.inf
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self._blockers: set[asyncio.Task[Any]] = set()
+        #: ``ctx.wait_until`` work still running (rule 7).
+        self._background: set[asyncio.Future[Any]] = set()
+        #: Set by ``abort``: the error the running event (and this activation) ends with.
+        self.aborted: ObjectAbortedError | None = None
+        #: ``db.total_changes`` when the running event's transaction began.
+        self._written = 0
         self._idle_timer: TimerHandle | None = None
         self._db: ObjectDatabase | None = None
         self._storage: Storage | None = None
@@ -191,6 +209,94 @@ class Activation:
         task.add_done_callback(done)
         return task
 
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """See ``DurableObjectState.wait_until`` (rule 7)."""
+        if self.closing:
+            raise RuntimeError(f"{self.id!r} is closing: wait_until work would be lost")
+        # Outside the event's call chain: the work may call this object through a stub.
+        context = contextvars.copy_context()
+        context.run(call_chain.set, ())
+        if inspect.iscoroutine(awaitable):
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_task(
+                awaitable, context=context
+            )
+        else:
+            future = asyncio.ensure_future(awaitable)
+        self._background.add(future)
+        self.tracker.hold("wait_until")
+        future.add_done_callback(self._background_done)
+
+    def _background_done(self, future: asyncio.Future[Any]) -> None:
+        self._background.discard(future)
+        self.tracker.release("wait_until", self.host.clock.now())
+        if future.cancelled():
+            log.info("wait_until work of %r was cancelled", self.id)
+        elif (error := future.exception()) is not None:
+            log.error(
+                "wait_until work of %s %r raised", self.spec.cls.__name__, self.id, exc_info=error
+            )
+        self._arm_idle_timer()
+
+    def abort(self, reason: str | None) -> ObjectAbortedError:
+        """Reset the object (rule 8); the error the running event fails with."""
+        if self.aborted is None:
+            text = "the object was reset by ctx.abort()"
+            self.aborted = ObjectAbortedError(text if reason is None else f"{text}: {reason}")
+            log.warning("%s %r aborted: %s", self.spec.cls.__name__, self.id, reason)
+            for work in self._background:
+                work.cancel()
+            moved: list[Event | Barrier] = []
+            while not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _CLOSE:
+                    continue
+                if not isinstance(item, Barrier):
+                    self.tracker.release("events_queued", self.host.clock.now())
+                moved.append(item)  # type: ignore[arg-type]
+            if not any(not isinstance(item, Barrier) for item in moved):
+                # Barriers alone never wake the object: they are reached right here.
+                for item in moved:
+                    self._queue.put_nowait(item)
+                moved = []
+            self.host.replace(self, moved)
+            self.closing = True
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            self._queue.put_nowait(_CLOSE)
+        return ObjectAbortedError(str(self.aborted))
+
+    def adopt(self, items: list[Event | Barrier]) -> None:
+        """Queue the events and barriers of an aborted predecessor ahead of this
+        activation's own (which arrived after them; it has not started on them yet)."""
+        later = []
+        while not self._queue.empty():
+            later.append(self._queue.get_nowait())
+        for item in items:
+            if not isinstance(item, Barrier):
+                self.tracker.hold("events_queued")
+            self._queue.put_nowait(item)
+        for queued in later:
+            self._queue.put_nowait(queued)
+
+    async def checkpoint(self) -> None:
+        """Commit the running event's writes so far and send its output (rule 9)."""
+        if self._outbox is None:
+            return  # outside an event every statement commits on its own
+        db = self.database
+        if db.in_savepoint:
+            raise StorageError(
+                "sync() cannot run inside ctx.storage.transaction() or transaction_sync():"
+                " call it after the block"
+            )
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
+        publication = await self._commit_event(sync_alarm=False)
+        outbox, self._outbox = self._outbox, []
+        self._send(publication, outbox)
+        db.begin()
+        self._written = db.total_changes
+
     def output(self, command: Callable[[], None]) -> None:
         """Send through the output gate: after the running event commits, else now."""
         if self._outbox is not None:
@@ -235,7 +341,7 @@ class Activation:
             if predecessor is not None:
                 await predecessor.closed.wait()
             failure = await self._activate()
-            if failure is not None:
+            if failure is not None and self.aborted is None:
                 self.host.evict(self, reason="activation_failed")
             self._arm_idle_timer()
             while True:
@@ -255,9 +361,14 @@ class Activation:
                             await later
                     else:
                         await kind.handle(self, item)
+                except ObjectAbortedError:
+                    pass  # the event already answered with it; _CLOSE is queued
                 finally:
                     self.tracker.release("event_running", self.host.clock.now())
                     self._arm_idle_timer()
+            if self._background and self.aborted is None and not self.host.running:
+                # A stopping hub drains wait_until work (within its drain time).
+                await asyncio.gather(*tuple(self._background), return_exceptions=True)
         finally:
             self._shutdown()
 
@@ -277,7 +388,9 @@ class Activation:
         self.committed_alarm = None if alarm is None else int(alarm)
         if db.created:
             await host.note_created(self.id)
-        self._storage = Storage(db, host.limits, has_alarm_handler=self.spec.has_alarm)
+        self._storage = Storage(
+            db, host.limits, has_alarm_handler=self.spec.has_alarm, sync=self.checkpoint
+        )
         retention: FeedRetention = getattr(self.spec.cls, "feed_retention", FeedRetention())
         self._publisher = FeedPublisher(self._storage.feeds.last_seq(), retention)
 
@@ -325,12 +438,13 @@ class Activation:
         On success: commit, then ``reply(result)``, then the outbox, in that order. On
         any exception: roll back, drop the outbox, abandon accepted sockets, re-raise.
         """
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
         token = call_chain.set(chain)
         db = self.database
         db.begin()
-        written = db.total_changes
+        self._written = db.total_changes
         self._outbox, self._accepted = [], []
-        publication = None
         try:
             if timeout_ms is None:
                 result = await body()
@@ -338,9 +452,9 @@ class Activation:
                 async with asyncio.timeout(timeout_ms / 1000):
                     result = await body()
             await self._await_blockers()
-            if db.total_changes != written and self._publisher is not None:
-                publication = self._publisher.collect(self.storage, self.host.clock.now())
-            await self._commit(sync_alarm=sync_alarm)
+            if self.aborted is not None:  # even if the handler caught the error
+                raise ObjectAbortedError(str(self.aborted))
+            publication = await self._commit_event(sync_alarm=sync_alarm)
         except BaseException:
             self._outbox = None
             await self._abort()
@@ -350,6 +464,19 @@ class Activation:
         outbox, self._outbox, self._accepted = self._outbox, None, []
         if reply is not None:
             reply(result)
+        self._send(publication, outbox)
+        return result
+
+    async def _commit_event(self, *, sync_alarm: bool) -> Publication | None:
+        """Collect the feed changes of the running transaction, then commit it."""
+        publication = None
+        if self.database.total_changes != self._written and self._publisher is not None:
+            publication = self._publisher.collect(self.storage, self.host.clock.now())
+        await self._commit(sync_alarm=sync_alarm)
+        return publication
+
+    def _send(self, publication: Publication | None, outbox: list[Callable[[], None]]) -> None:
+        """What a committed transaction releases: its feed changes, then its output."""
         if publication is not None and self._publisher is not None:
             self._publisher.publish(self.port, self.id.hex, publication)
         for command in outbox:
@@ -357,7 +484,6 @@ class Activation:
                 command()
             except Exception:
                 log.exception("output of %r failed", self.id)
-        return result
 
     async def _handle_call(self, call: RpcCall) -> None:
         try:
@@ -491,6 +617,8 @@ class Activation:
                 _KINDS[type(item)].refuse(self, item, stopping)
         for task in self._blockers:
             task.cancel()
+        for work in self._background:
+            work.cancel()  # a forced eviction (a stopping hub awaited them in _run)
         if self._db is not None:
             self._db.close()
             self._db = None

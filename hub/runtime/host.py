@@ -4,7 +4,8 @@ Rules:
 
 1. ``_activations`` maps a hex id to its one live ``Activation``; ``_closing`` holds
    activations that were taken out of it and are finishing their queue. Only
-   ``submit`` adds to the first and only ``evict`` / ``closed`` remove from either.
+   ``submit`` and ``replace`` add to the first and only ``evict`` / ``replace`` /
+   ``closed`` remove from either.
 2. Every event for an object goes through ``submit``: from stubs, the alarm scheduler
    and the network front; a ``Barrier`` (no event, no wake) through ``after_queued``.
    Nothing else touches an activation's queue.
@@ -177,6 +178,11 @@ class ObjectHost:
         """No front from now on: sockets are gone, new auto-responses are kept."""
         self.port = DetachedPort()
 
+    @property
+    def running(self) -> bool:
+        """True between ``start`` and ``stop``."""
+        return self._running
+
     # -- events -------------------------------------------------------------------------
 
     def spec(self, binding: str) -> ClassSpec:
@@ -289,6 +295,25 @@ class ObjectHost:
         self._closing[key] = activation
         self._close_reasons[activation] = reason
         activation.request_close()
+
+    def replace(self, activation: Activation, moved: list[Event | Barrier]) -> None:
+        """``activation`` was aborted: it closes after its running event, and ``moved``
+        (its queued events and barriers, in order) go to a successor that opens the
+        object once it closed: a fresh instance."""
+        key = activation.id.hex
+        if self._activations.get(key) is activation:
+            del self._activations[key]
+        self._closing[key] = activation
+        self._close_reasons[activation] = "aborted"
+        if not moved:
+            return
+        successor = self._activations.get(key)  # one may wait already, behind ``_closing``
+        if successor is None:
+            spec = self.spec(activation.id.binding)
+            successor = Activation(self, spec, activation.id, activation)
+            self._activations[key] = successor
+            self._activation_count += 1
+        successor.adopt(moved)
 
     def closed(self, activation: Activation) -> None:
         """Called by an activation once its database is closed."""

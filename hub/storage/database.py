@@ -186,6 +186,11 @@ class ObjectDatabase:
         """True between ``begin()`` and ``commit()`` / ``rollback()``."""
         return self._deferred or self._conn.in_transaction
 
+    @property
+    def in_savepoint(self) -> bool:
+        """True inside a nested transaction (``transaction`` / ``transaction_sync``)."""
+        return self._savepoints > 0
+
     def begin(self) -> None:
         """Open the event's transaction.
 

@@ -88,6 +88,7 @@ export {
   CODES,
   CallAborted,
   CallCycle,
+  ObjectAborted,
   CallTimeout,
   ConnectFailed,
   ConnectionClosed,

@@ -13,6 +13,7 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── ActivationFailed  activation_failed: the object's constructor raised
     ├── Overloaded        overloaded: the object's queue is full
     ├── CallCycle         call_cycle: the call would deadlock on the object's input gate
+    ├── ObjectAborted     object_aborted: the object was reset (ctx.abort); retryable
     ├── NoSuchFeed        no_such_feed: ``subscribe`` named a table that is not a feed table
     ├── BadSubscription   bad_subscription: an invalid ``where`` / ``columns``, unknown column
     ├── Forbidden         forbidden: the object refused the subscription
@@ -65,6 +66,7 @@ __all__ = [
     "MessageTooBig",
     "MethodNotFound",
     "NoSuchFeed",
+    "ObjectAborted",
     "ObjectError",
     "Overloaded",
     "RoostError",
@@ -189,6 +191,13 @@ class CallCycle(RoostError):
     default_code = "call_cycle"
 
 
+class ObjectAborted(RoostError):
+    """``object_aborted``: the object was reset (``ctx.abort``) during the call; its
+    writes rolled back and a retry runs on a fresh instance."""
+
+    default_code = "object_aborted"
+
+
 class NoSuchFeed(RoostError):
     """``no_such_feed``: the subscription named a table that is not a feed table of the
     object (or it stopped being one); the subscription ended."""
@@ -302,6 +311,7 @@ CODES: dict[str, type[RoostError]] = {
         ActivationFailed,
         Overloaded,
         CallCycle,
+        ObjectAborted,
         NoSuchFeed,
         BadSubscription,
         Forbidden,
