@@ -35,6 +35,7 @@ from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.errors import ConfigurationError
 from hub.net.server import ListenError
 from hub.reloader import watch
 
@@ -265,6 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="gateway processes sharing the port (with --workers; default 1)",
     )
     serve.add_argument(
+        "--trusted-proxies",
+        default=_env("TRUSTED_PROXIES"),
+        help="comma-separated addresses or CIDR networks of proxies whose X-Forwarded-For"
+        " gives request.client (none)",
+    )
+    serve.add_argument(
         "--reload",
         action="store_true",
         default=_flag("RELOAD"),
@@ -288,8 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         app = load_app(args.target)
-        app.configure(data_dir=args.data_dir, idle_timeout=args.idle_timeout)
-    except TargetError as exc:
+        app.configure(
+            data_dir=args.data_dir,
+            idle_timeout=args.idle_timeout,
+            trusted_proxies=args.trusted_proxies,
+        )
+    except (TargetError, ConfigurationError) as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 2
     try:
@@ -330,6 +341,7 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         compression=args.compression,
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
+        trusted_proxies=args.trusted_proxies,
     )
     supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
     return asyncio.run(supervisor.run())

@@ -39,7 +39,9 @@ from hub.cluster.messages import (
     feed_answer_from_wire,
     object_from_wire,
     object_to_wire,
+    request_from_wire,
     request_to_wire,
+    response_from_wire,
 )
 from hub.cluster.wire import Link, Message
 from hub.errors import (
@@ -127,6 +129,7 @@ class Workers:
             "result": self._on_result,
             "reached": lambda link, m: self._settle(m[1], True, None),
             "call": self._on_call,
+            "fetch": self._on_fetch_call,
         }
 
     @property
@@ -153,11 +156,13 @@ class Workers:
         wire_object = object_to_wire(object_id)
         if isinstance(event, FetchCall):
             respond = event.respond
-            call_id = self._expect(partition, lambda ok, value: respond(_response(ok, value)))
+            call_id = self._expect(
+                partition, lambda ok, value: respond(response_from_wire(ok, value))
+            )
             try:
-                self._send(
-                    partition, ("fetch", call_id, wire_object, request_to_wire(event.request))
-                )
+                wire_request = request_to_wire(event.request)
+                chain = list(event.chain)
+                self._send(partition, ("fetch", call_id, wire_object, wire_request, chain))
             except HubError:
                 del self._pending[call_id]
                 raise
@@ -448,6 +453,24 @@ class Workers:
 
         reply.add_done_callback(answer)
 
+    def _on_fetch_call(self, link: Link, message: Message) -> None:
+        """A worker's ``stub.fetch`` to an object of another worker: route it, send the
+        answer back."""
+        _kind, call_id, wire_object, wire_request, chain = message
+
+        def respond(result: Response | RpcError) -> None:
+            if isinstance(result, RpcError):
+                link.send(("failed", call_id, error_to_wire(result)))
+            else:
+                headers = result.headers.raw_items()
+                link.send(("fetched", call_id, result.status, headers, result.body))
+
+        request = request_from_wire(wire_request)
+        try:
+            self.submit(object_from_wire(wire_object), FetchCall(request, respond, tuple(chain)))
+        except HubError as error:
+            link.send(("failed", call_id, error_to_wire(error)))
+
 
 def _into(future: asyncio.Future[Any]) -> Callable[[bool, Any], None]:
     def answer(ok: bool, value: Any) -> None:
@@ -459,12 +482,3 @@ def _into(future: asyncio.Future[Any]) -> Callable[[bool, Any], None]:
             future.set_exception(error_from_wire(value))
 
     return answer
-
-
-def _response(ok: bool, value: Any) -> Response | RpcError:
-    if not ok:
-        error = error_from_wire(value)
-        assert isinstance(error, RpcError)
-        return error
-    status, headers, body = value
-    return Response(body, status, [tuple(pair) for pair in headers])

@@ -24,6 +24,7 @@ from hub.cluster.paths import gateway_path, gateway_ready_path
 from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
 from hub.net.connection import CLOSE_TIMEOUT, Connection
+from hub.net.forwarded import parse_trusted
 from hub.net.front import Front
 from hub.net.sockets import SocketTable
 
@@ -53,6 +54,8 @@ class ProcessConfig:
     shutdown_timeout: float
     log_level: str
     generation: int = 0
+    #: ``--trusted-proxies`` (None: the application's own setting).
+    trusted_proxies: str | None = None
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -86,6 +89,9 @@ async def run_gateway(config: ProcessConfig) -> None:
         admin_key=config.admin_key,
         compression=config.compression,
         table=table,
+        trusted_proxies=app.trusted_proxies
+        if config.trusted_proxies is None
+        else parse_trusted(config.trusted_proxies),
     )
     workers.front = front
     path = gateway_path(run_dir, config.index)

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
-from hub.http import Request, Response
+from hub.http import Client, Request, Response
 from hub.net import admin, routes
 from hub.net.answers import JSON, error_response
+from hub.net.forwarded import client_address
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
@@ -50,14 +51,30 @@ async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
         url = routes.request_url(parsed.target, hosts, parsed.version)
         # An upgrade's socket id is chosen now, so an object accepts it without a reply.
         upgrade_id = front.table.reserve_id() if parsed.upgrade else None
+        client = _client(front, conn, parsed)
         # Upgrades too get an http:// URL, as in the anchor.
-        request = Request(parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id)
+        request = Request(
+            parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id, client=client
+        )
         await _dispatch(front, conn, parsed, request)
     except HubError as error:
         answer_error(conn, parsed, error)
     except Exception:
         log.exception("request %s %r failed", parsed.method, parsed.target[:200])
         answer_error(conn, parsed, InternalError("internal error"))
+
+
+def _client(front: Front, conn: Connection, parsed: ParsedRequest) -> Client | None:
+    """The request's client: its peer, or behind a trusted proxy what it forwarded."""
+    transport = conn.transport
+    peername = None if transport is None else transport.get_extra_info("peername")
+    peer = None
+    if isinstance(peername, tuple) and len(peername) >= 2 and isinstance(peername[0], str):
+        peer = Client(peername[0], int(peername[1]))
+    if not front.trusted_proxies:
+        return peer
+    forwarded = [value for name, value in parsed.headers if name.lower() == "x-forwarded-for"]
+    return client_address(peer, forwarded, front.trusted_proxies)
 
 
 async def _dispatch(

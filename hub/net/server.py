@@ -87,6 +87,7 @@ class Server:
             router=router,
             admin_key=admin_key,
             compression=compression,
+            trusted_proxies=app.trusted_proxies,
         )
         self._adopted = list(sockets)
         self._servers: list[asyncio.Server] = []

@@ -531,7 +531,7 @@ class Activation:
             return response
 
         try:
-            await self.transact(body, (self.id.hex,), reply=call.respond)
+            await self.transact(body, (*call.chain, self.id.hex), reply=call.respond)
         except Exception as exc:
             call.respond(self.as_rpc_error(exc, "fetch"))
         except BaseException:

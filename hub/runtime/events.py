@@ -64,6 +64,8 @@ class FetchCall:
 
     request: Request
     respond: Callable[[Response | RpcError], None]
+    #: Hex ids of the objects waiting on this request (``stub.fetch`` from an object).
+    chain: tuple[str, ...] = field(default=())
 
 
 @dataclass(slots=True)

@@ -31,12 +31,14 @@ from hub.errors import (
     HubStoppingError,
     InvalidArgumentsError,
     InvalidIdError,
+    RpcError,
     UnknownBindingError,
 )
+from hub.http import Request, Response
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.runtime.activation import Activation, call_chain
-from hub.runtime.events import Barrier, Event, RpcCall
+from hub.runtime.events import Barrier, Event, FetchCall, RpcCall
 from hub.runtime.ports import DetachedPort, HubStats, ObjectStats, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
@@ -44,7 +46,15 @@ from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
 from hub.storage.database import Durability
 from hub.storage.registry import Registry
 
-__all__ = ["Forward", "HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats", "partition_of"]
+__all__ = [
+    "Forward",
+    "ForwardFetch",
+    "HubStats",
+    "LifecycleEvent",
+    "ObjectHost",
+    "ObjectStats",
+    "partition_of",
+]
 
 log = logging.getLogger("roost.runtime")
 
@@ -57,6 +67,10 @@ _HEX_RE = re.compile(r"[0-9a-f]{64}")
 Forward = Callable[
     [ObjectId, str, list[Any], dict[str, Any], tuple[str, ...]], "asyncio.Future[Any]"
 ]
+
+#: ``forward_fetch(object_id, request, chain)``: ``stub.fetch`` to an object another
+#: worker runs; the future gets the ``Response`` or an ``RpcError``.
+ForwardFetch = Callable[[ObjectId, Request, tuple[str, ...]], "asyncio.Future[Response]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,7 @@ class ObjectHost:
         #: ``roost serve --workers``); calls to other objects go to ``forward``.
         self.partition: tuple[int, int] = (0, 1)
         self.forward: Forward | None = None
+        self.forward_fetch: ForwardFetch | None = None
         #: How long an activation waits for an object file another process has open.
         self.lock_timeout = 10.0
         self._running = False
@@ -282,6 +297,32 @@ class ObjectHost:
         reply: asyncio.Future[Any] = self._loop.create_future()
         self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
         return reply
+
+    def fetch(self, object_id: ObjectId, request: Request) -> asyncio.Future[Response]:
+        """Queue ``fetch(request)`` for the object (``stub.fetch``); the future gets its
+        ``Response``, or the ``RpcError`` it failed with."""
+        chain = call_chain.get()
+        if object_id.hex in chain:
+            raise CallCycleError(
+                f"fetch to {object_id.binding} would deadlock: that object is waiting for"
+                " this request to finish (events of one object never interleave)"
+            )
+        if self.forward_fetch is not None and not self.owns(object_id.hex):
+            return self.forward_fetch(object_id, request, chain)
+        if self._loop is None:
+            raise HubStoppingError("the hub is not running")
+        future: asyncio.Future[Response] = self._loop.create_future()
+
+        def respond(result: Response | RpcError) -> None:
+            if future.done():
+                return
+            if isinstance(result, RpcError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self.submit(object_id, FetchCall(request, respond, chain))
+        return future
 
     # -- eviction -----------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class FakeWorker(Peer):
 
     async def answer_upgrade(self, tags: list[str]) -> int:
         """Accept the next request, a WebSocket upgrade, as an object would."""
-        _kind, call_id, wire_object, request = await self.expect("fetch")
+        _kind, call_id, wire_object, request, _chain = await self.expect("fetch")
         upgrade_id = request[4]
         assert upgrade_id is not None
         self.send("accept", upgrade_id, wire_object[1], tags)
@@ -421,7 +421,7 @@ async def test_a_lost_owner_fails_its_pending_fetches_and_calls_with_hub_stoppin
     answered = gateway.workers.call_wire(room, "count", [], {})
     other = gateway.workers.call_wire(elsewhere, "count", [], {})
     _sync, fetch, call, done = await w1.settle()
-    assert fetch[0] == "fetch" and fetch[3] == ["POST", "http://h/x", [], b"b", None]
+    assert fetch[0] == "fetch" and fetch[3] == ["POST", "http://h/x", [], b"b", None, None]
     w1.send("result", done[1], True, "already answered")
     assert await within(answered) == "already answered"
 
