@@ -195,7 +195,7 @@ async def test_behind_a_trusted_proxy_the_client_comes_from_x_forwarded_for(
 
 
 async def test_a_bad_trusted_proxy_is_a_configuration_error() -> None:
-    with pytest.raises(hub.ConfigurationError, match="'10.0.0.0/40'"):
+    with pytest.raises(hub.ConfigurationError, match=r"'10\.0\.0\.0/40'"):
         hub.Hub({"WHO": Who}, trusted_proxies="10.0.0.0/40")
 
 
