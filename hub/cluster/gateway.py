@@ -180,12 +180,15 @@ class Workers:
         args: list[Any],
         kwargs: dict[str, Any],
         chain: tuple[str, ...] = (),
+        *,
+        form: bool = False,
     ) -> asyncio.Future[Any]:
         """Call a method of the object in its worker."""
         partition = partition_of(object_id.hex, len(self.partitions))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         call_id = self._expect(partition, _into(future))
-        message = ("call", call_id, object_to_wire(object_id), method, args, kwargs, list(chain))
+        wire_object = object_to_wire(object_id)
+        message = ("call", call_id, wire_object, method, args, kwargs, list(chain), form)
         try:
             self._send(partition, message)
         except HubError:

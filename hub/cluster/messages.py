@@ -8,7 +8,7 @@ cross. Gateway to worker (events and socket facts)::
     auto_at   socket, epoch seconds                it auto-responded on a socket
     event     object, event                        one ``hub.runtime.events`` event
     fetch     call, object, request, chain         ``FetchCall``, answered by fetched/failed
-    call      call, object, method, args, kwargs, chain      ``RpcCall``, answered by result
+    call      call, object, method, args, kwargs, chain, form   ``RpcCall``, answered by result
     barrier   barrier, object                      answered by ``reached``
     hibernate call, object / report call / list call         admin, answered by result
     result    call, ok, value | error              the answer to a worker's ``call``

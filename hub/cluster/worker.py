@@ -305,11 +305,11 @@ class Worker:
             link.send(("failed", call_id, error_to_wire(error)))
 
     def _on_call(self, link: Link, message: Message) -> None:
-        _kind, call_id, wire_object, method, args, kwargs, chain = message
+        _kind, call_id, wire_object, method, args, kwargs, chain, form = message
         object_id = self._object(wire_object)
         token = call_chain.set(tuple(chain))
         try:
-            reply = self.host.call_wire(object_id, method, args, kwargs)
+            reply = self.host.call_wire(object_id, method, args, kwargs, form=form)
         except HubError as error:
             link.send(("result", call_id, False, error_to_wire(error)))
             return

@@ -23,15 +23,22 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
+from hub.errors import (
+    HubError,
+    InternalError,
+    InvalidArgumentsError,
+    RpcError,
+    UnsupportedMediaTypeError,
+)
 from hub.http import Client, Request, Response
 from hub.net import admin, routes
 from hub.net.answers import JSON, error_response
 from hub.net.forwarded import client_address
+from hub.runtime.forms import parse_form
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
@@ -166,8 +173,28 @@ async def _rpc(
     request: Request,
 ) -> None:
     front.counters.rpc_calls += 1
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    form = media == "application/x-www-form-urlencoded"
+    if form:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = parse_form(parsed.body)  # coerced where the method is known
+    elif media.startswith("multipart/"):
+        raise UnsupportedMediaTypeError(
+            f"RPC over HTTP takes JSON or application/x-www-form-urlencoded, got {media!r}"
+            " (leave out the form's enctype)"
+        )
+    else:
+        args, kwargs = _json_arguments(parsed.body)
+    object_id = front.host.object_id(route.binding, route.name)
+    reply = front.host.call_wire(object_id, route.method, args, kwargs, form=form)
+    result = await reply
+    conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+
+
+def _json_arguments(body: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """``args`` and ``kwargs`` of a JSON RPC body ``{"args": [...], "kwargs": {...}}``."""
     try:
-        payload = orjson.loads(parsed.body) if parsed.body else {}
+        payload = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
         raise InvalidArgumentsError("request body is not valid JSON") from None
     if not isinstance(payload, dict) or set(payload) - {"args", "kwargs"}:
@@ -175,10 +202,7 @@ async def _rpc(
     args, kwargs = payload.get("args", []), payload.get("kwargs", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InvalidArgumentsError('"args" must be a list and "kwargs" an object')
-    object_id = front.host.object_id(route.binding, route.name)
-    reply = front.host.call_wire(object_id, route.method, args, kwargs)
-    result = await reply
-    conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+    return args, kwargs
 
 
 def _presence_list(

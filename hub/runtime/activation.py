@@ -76,6 +76,7 @@ from hub.runtime.events import (
     SocketMessage,
 )
 from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe
+from hub.runtime.forms import form_kwargs
 from hub.runtime.ports import FeedRefused
 from hub.runtime.rpc import to_wire
 from hub.runtime.socket_events import handle_socket
@@ -488,7 +489,10 @@ class Activation:
     async def _handle_call(self, call: RpcCall) -> None:
         try:
             method = self.spec.method(call.method)
-            args, kwargs = method.bind(call.args, call.kwargs)
+            if call.form:
+                args, kwargs = method.bind([], form_kwargs(method, call.kwargs))
+            else:
+                args, kwargs = method.bind(call.args, call.kwargs)
         except RpcError as exc:
             _settle(call.reply, exc)
             return

@@ -43,6 +43,9 @@ class RpcCall:
     reply: asyncio.Future[Any]
     #: Hex ids of the objects waiting on this call, for deadlock detection.
     chain: tuple[str, ...] = field(default=())
+    #: ``kwargs`` are HTML form fields (name -> list of texts), coerced to the
+    #: method's annotations before it is bound (``hub.runtime.forms``).
+    form: bool = False
 
 
 @dataclass(slots=True)

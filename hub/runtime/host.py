@@ -277,11 +277,18 @@ class ObjectHost:
         return RpcPromise(self.call_wire(object_id, method, wire_args, wire_kwargs), spec)
 
     def call_wire(
-        self, object_id: ObjectId, method: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        object_id: ObjectId,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        form: bool = False,
     ) -> asyncio.Future[Any]:
         """Queue a call whose arguments are already JSON builtins (from a stub or the wire).
 
-        The future gets the result as builtins, or an ``RpcError``.
+        With ``form``, ``kwargs`` are HTML form fields (``hub.runtime.forms``). The
+        future gets the result as builtins, or an ``RpcError``.
         """
         self.spec(object_id.binding).method(method)
         chain = call_chain.get()
@@ -295,7 +302,7 @@ class ObjectHost:
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
         reply: asyncio.Future[Any] = self._loop.create_future()
-        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain))
+        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain, form))
         return reply
 
     def fetch(self, object_id: ObjectId, request: Request) -> asyncio.Future[Response]:

@@ -401,7 +401,7 @@ async def test_a_call_made_while_the_owner_retires_goes_to_its_successor(
     old.send("retired")
     assert await new.next() == ("sync", [], [])
     call = await new.expect("call")
-    assert call[2:] == (wire(room), "count", [1], {"k": 2}, [])
+    assert call[2:] == (wire(room), "count", [1], {"k": 2}, [], False)
     new.send("result", call[1], False, error_to_wire(RemoteError("ValueError", "no")))
     with pytest.raises(RemoteError, match="ValueError: no"):
         await within(reply)
@@ -547,6 +547,6 @@ async def test_a_workers_call_to_another_partition_is_routed_and_answered(
     await w1.settle()
     w1.send("call", 7, wire(target), "count", [1], {}, ["caller-hex"])
     routed = await w0.expect("call")
-    assert routed[2:] == (wire(target), "count", [1], {}, ["caller-hex"])
+    assert routed[2:] == (wire(target), "count", [1], {}, ["caller-hex"], False)
     w0.send("result", routed[1], True, {"n": 1})
     assert await w1.next() == ("result", 7, True, {"n": 1})

@@ -265,3 +265,68 @@ async def test_requests_in_flight_keep_their_order_across_an_abort(serve: Serve)
     one = orjson.loads(await within(ws.recv()))
     two = orjson.loads(await within(ws.recv()))
     assert one[0] == two[0]  # both on the one fresh instance
+
+
+# -- RPC from an HTML form ---------------------------------------------------------------
+
+
+class Signup(hub.DurableObject):
+    def __init__(self, ctx: hub.DurableObjectState, env: hub.Env) -> None:
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS people (name TEXT, age INT)")
+
+    def join(
+        self, name: str, age: int, news: bool = False, topics: list[str] | None = None
+    ) -> dict[str, Any]:
+        self.ctx.storage.sql.exec("INSERT INTO people VALUES (?, ?)", name, age)
+        return {"name": name, "age": age, "news": news, "topics": topics}
+
+    def count(self) -> int:
+        return int(self.ctx.storage.sql.prepare("SELECT count(*) AS n FROM people").first("n"))
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+async def _post(served: Any, body: bytes | str, content_type: str) -> httpx.Response:
+    return await _get(
+        served.url("/objects/signup/s/rpc/join"),
+        method="POST",
+        content=body,
+        headers={"content-type": content_type},
+    )
+
+
+async def test_a_form_post_calls_the_method_with_coerced_fields(serve: Serve) -> None:
+    served = await serve({"SIGNUP": Signup})
+    response = await _post(
+        served, "name=Ada+L&age=36&news=on&topics=math&topics=code", FORM + "; charset=UTF-8"
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "result": {"name": "Ada L", "age": 36, "news": True, "topics": ["math", "code"]}
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["name=Bo&age=old", "name=Bo", "name=Bo&age=3&news=perhaps", "name=Bo&age=3&x=1", b"\xff=1"],
+)
+async def test_a_form_that_does_not_fit_is_400_and_the_method_does_not_run(
+    serve: Serve, body: str | bytes
+) -> None:
+    served = await serve({"SIGNUP": Signup})
+    response = await _post(served, body, FORM)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_arguments"
+    assert await served.app.env.SIGNUP.get_by_name("s").count() == 0
+
+
+async def test_multipart_form_data_is_415(serve: Serve) -> None:
+    served = await serve({"SIGNUP": Signup})
+    body = b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nBo\r\n--b--\r\n'
+    response = await _post(served, body, "multipart/form-data; boundary=b")
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type" and "urlencoded" in error["message"]
+    assert await served.app.env.SIGNUP.get_by_name("s").count() == 0
