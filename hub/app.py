@@ -83,6 +83,23 @@ class Hub:
         }
         self._host = ObjectHost(**self._options)
 
+    @classmethod
+    def from_folder(cls, folder: str | Path, **options: Any) -> Hub:
+        """A hub of the object classes in ``folder``, one per file (``hub.folder``):
+        ``chat_room.py`` defines the class bound as ``CHAT_ROOM``; ``_router.py`` may
+        define ``router(request)``. ``options`` are the constructor's (``data_dir``,
+        ``idle_timeout``, ...); ``ConfigurationError`` names the file at fault."""
+        from hub.folder import load_folder
+
+        classes, router = load_folder(folder)
+        if router is not None:
+            if options.get("router") is not None:
+                raise ConfigurationError(
+                    "router given twice: as an option and by the folder's _router.py"
+                )
+            options["router"] = router
+        return cls(classes, **options)
+
     def configure(
         self,
         *,

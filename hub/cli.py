@@ -1,7 +1,8 @@
 """``roost``: the command line.
 
 ``roost serve app.py`` (or ``package.module:attr``) serves the module's ``Hub`` (the
-attribute ``app``, or the only ``Hub`` in the module). uvloop is chosen here, and only
+attribute ``app``, or the only ``Hub`` in the module); ``roost serve objects/`` serves
+the object classes of a folder, one per file (``hub.folder``). uvloop is chosen here, and only
 here, when it is installed.
 
 Rules:
@@ -36,6 +37,7 @@ from typing import Any, NoReturn, TypeVar
 from hub import __version__
 from hub.app import Hub
 from hub.errors import ConfigurationError
+from hub.folder import is_folder_target
 from hub.net.server import ListenError
 from hub.reloader import watch
 
@@ -51,8 +53,16 @@ class TargetError(Exception):
 
 
 def load_app(target: str) -> Hub:
-    """The ``Hub`` named by ``path/to/app.py[:attr]`` or ``package.module[:attr]``."""
+    """The ``Hub`` named by ``path/to/app.py[:attr]`` or ``package.module[:attr]``, or
+    made from the folder ``path/to/objects/`` (``Hub.from_folder``)."""
     spec, _, attr = target.partition(":")
+    if is_folder_target(spec):
+        if attr:
+            raise TargetError(f"a folder of objects takes no :attr, got {target!r}")
+        try:
+            return Hub.from_folder(spec)
+        except ConfigurationError as exc:
+            raise TargetError(str(exc)) from exc
     if spec.endswith(".py") or os.sep in spec:
         path = Path(spec).resolve()
         if not path.is_file():
@@ -217,7 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"roost {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve a hub over WebSockets and HTTP")
-    serve.add_argument("target", help="path/to/app.py or package.module, optionally :attr")
+    serve.add_argument(
+        "target",
+        help="path/to/app.py or package.module, optionally :attr; or a folder of objects/",
+    )
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address (127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env("PORT", "8787"), help="port (8787)")
     serve.add_argument(
