@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import math
 import sqlite3
@@ -46,11 +45,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
-from hub.alarms import AlarmInfo
 from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
-    FetchNotImplementedError,
     HubStoppingError,
     InternalError,
     LimitExceededError,
@@ -61,8 +58,10 @@ from hub.errors import (
     StorageError,
 )
 from hub.hibernation import IdleTracker
-from hub.http import Request, Response
-from hub.runtime.alarm_events import handle_alarm, retry_alarm
+from hub.http import Request
+from hub.runtime.alarm_events import refuse_alarm, run_alarm
+from hub.runtime.background import BackgroundWork
+from hub.runtime.call_events import handle_call, handle_fetch, refuse_call, refuse_fetch
 from hub.runtime.context import DurableObjectState
 from hub.runtime.events import (
     AlarmFire,
@@ -75,10 +74,7 @@ from hub.runtime.events import (
     SocketErrored,
     SocketMessage,
 )
-from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe
-from hub.runtime.forms import form_kwargs
-from hub.runtime.ports import FeedRefused
-from hub.runtime.rpc import to_wire
+from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe, refuse_subscribe
 from hub.runtime.socket_events import handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectBusyError, ObjectDatabase
@@ -129,7 +125,9 @@ class Activation:
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self._blockers: set[asyncio.Task[Any]] = set()
         #: ``ctx.wait_until`` work still running (rule 7).
-        self._background: set[asyncio.Future[Any]] = set()
+        self._background = BackgroundWork(
+            f"{spec.cls.__name__} {object_id!r}", self._background_done
+        )
         #: Set by ``abort``: the error the running event (and this activation) ends with.
         self.aborted: ObjectAbortedError | None = None
         #: ``db.total_changes`` when the running event's transaction began.
@@ -217,25 +215,11 @@ class Activation:
         # Outside the event's call chain: the work may call this object through a stub.
         context = contextvars.copy_context()
         context.run(call_chain.set, ())
-        if inspect.iscoroutine(awaitable):
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_task(
-                awaitable, context=context
-            )
-        else:
-            future = asyncio.ensure_future(awaitable)
-        self._background.add(future)
         self.tracker.hold("wait_until")
-        future.add_done_callback(self._background_done)
+        self._background.start(awaitable, context)
 
-    def _background_done(self, future: asyncio.Future[Any]) -> None:
-        self._background.discard(future)
+    def _background_done(self) -> None:
         self.tracker.release("wait_until", self.host.clock.now())
-        if future.cancelled():
-            log.info("wait_until work of %r was cancelled", self.id)
-        elif (error := future.exception()) is not None:
-            log.error(
-                "wait_until work of %s %r raised", self.spec.cls.__name__, self.id, exc_info=error
-            )
         self._arm_idle_timer()
 
     def abort(self, reason: str | None) -> ObjectAbortedError:
@@ -244,8 +228,7 @@ class Activation:
             text = "the object was reset by ctx.abort()"
             self.aborted = ObjectAbortedError(text if reason is None else f"{text}: {reason}")
             log.warning("%s %r aborted: %s", self.spec.cls.__name__, self.id, reason)
-            for work in self._background:
-                work.cancel()
+            self._background.cancel()
             moved: list[Event | Barrier] = []
             while not self._queue.empty():
                 item = self._queue.get_nowait()
@@ -369,7 +352,7 @@ class Activation:
                     self._arm_idle_timer()
             if self._background and self.aborted is None and not self.host.running:
                 # A stopping hub drains wait_until work (within its drain time).
-                await asyncio.gather(*tuple(self._background), return_exceptions=True)
+                await self._background.drain()
         finally:
             self._shutdown()
 
@@ -486,62 +469,6 @@ class Activation:
             except Exception:
                 log.exception("output of %r failed", self.id)
 
-    async def _handle_call(self, call: RpcCall) -> None:
-        try:
-            method = self.spec.method(call.method)
-            if call.form:
-                args, kwargs = method.bind([], form_kwargs(method, call.kwargs))
-            else:
-                args, kwargs = method.bind(call.args, call.kwargs)
-        except RpcError as exc:
-            _settle(call.reply, exc)
-            return
-
-        async def body() -> Any:
-            result = getattr(self.instance, call.method)(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return to_wire(result, f"the result of {call.method}()")
-
-        def reply(payload: Any) -> None:
-            if not call.reply.done():
-                call.reply.set_result(payload)
-
-        chain = (*call.chain, self.id.hex)
-        try:
-            await self.transact(body, chain, reply=reply)
-        except Exception as exc:
-            _settle(call.reply, self.as_rpc_error(exc, call.method))
-        except BaseException:
-            _settle(call.reply, HubStoppingError("the hub stopped during the call"))
-            raise
-
-    async def _handle_fetch(self, call: FetchCall) -> None:
-        request = call.request
-        fetch = getattr(self.instance, "fetch", None)
-
-        async def body() -> Response:
-            if fetch is None:
-                if not request.is_websocket:
-                    raise FetchNotImplementedError(
-                        f"{self.spec.cls.__name__} has no fetch() to answer HTTP requests"
-                    )
-                return Response.websocket(self.accept_websocket(request, []))
-            response = fetch(request)
-            if inspect.isawaitable(response):
-                response = await response
-            if not isinstance(response, Response):
-                raise TypeError(f"fetch() must return a Response, got {type(response).__name__}")
-            return response
-
-        try:
-            await self.transact(body, (*call.chain, self.id.hex), reply=call.respond)
-        except Exception as exc:
-            call.respond(self.as_rpc_error(exc, "fetch"))
-        except BaseException:
-            call.respond(HubStoppingError("the hub stopped during the request"))
-            raise
-
     # -- transactions -------------------------------------------------------------------
 
     @property
@@ -621,8 +548,7 @@ class Activation:
                 _KINDS[type(item)].refuse(self, item, stopping)
         for task in self._blockers:
             task.cancel()
-        for work in self._background:
-            work.cancel()  # a forced eviction (a stopping hub awaited them in _run)
+        self._background.cancel()  # a forced eviction (a stopping hub drained it in _run)
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -630,11 +556,6 @@ class Activation:
         self.instance = None
         self.host.closed(self)
         self.closed.set()
-
-
-def _settle(reply: asyncio.Future[Any], error: RpcError) -> None:
-    if not reply.done():
-        reply.set_exception(error)
 
 
 # -- the kinds of event -------------------------------------------------------------------
@@ -653,35 +574,6 @@ class _Kind(Generic[E]):
     refuse: Callable[[Activation, E, RpcError], Awaitable[None] | None]
 
 
-async def _run_alarm(act: Activation, fire: AlarmFire) -> None:
-    await handle_alarm(act)
-
-
-def _refuse_call(act: Activation, call: RpcCall, error: RpcError) -> None:
-    _settle(call.reply, error)
-
-
-def _refuse_fetch(act: Activation, call: FetchCall, error: RpcError) -> None:
-    call.respond(error)
-
-
-def _refuse_alarm(act: Activation, fire: AlarmFire, error: RpcError) -> Awaitable[None] | None:
-    if isinstance(error, HubStoppingError):
-        return None  # stays due in the file and the index: fired again after a restart
-    return _retry_refused_alarm(act)
-
-
-async def _retry_refused_alarm(act: Activation) -> None:
-    stored = act.committed_alarm
-    at = stored if stored is not None else round(act.host.clock.now() * 1000)
-    retry = act.host.scheduler.retry_count(act.id, at)
-    await retry_alarm(act, AlarmInfo(retry_count=retry, scheduled_time=at))
-
-
-def _refuse_subscribe(act: Activation, sub: FeedSubscribe, error: RpcError) -> None:
-    act.port.feed_answer(FeedRefused(sub.socket_id, sub.sub_id, error))
-
-
 def _refuse_socket_event(
     act: Activation, event: SocketMessage | SocketClosed | SocketErrored, error: RpcError
 ) -> None:
@@ -694,10 +586,10 @@ _socket_events: _Kind[SocketMessage | SocketClosed | SocketErrored] = _Kind(
 
 #: Every kind of ``Event``, by its exact type: adding a kind is adding its entry here.
 _KINDS: dict[type[Any], _Kind[Any]] = {
-    RpcCall: _Kind(Activation._handle_call, _refuse_call),
-    AlarmFire: _Kind(_run_alarm, _refuse_alarm),
-    FetchCall: _Kind(Activation._handle_fetch, _refuse_fetch),
-    FeedSubscribe: _Kind(handle_subscribe, _refuse_subscribe),
+    RpcCall: _Kind(handle_call, refuse_call),
+    AlarmFire: _Kind(run_alarm, refuse_alarm),
+    FetchCall: _Kind(handle_fetch, refuse_fetch),
+    FeedSubscribe: _Kind(handle_subscribe, refuse_subscribe),
     SocketMessage: _socket_events,
     SocketClosed: _socket_events,
     SocketErrored: _socket_events,
