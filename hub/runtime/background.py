@@ -10,6 +10,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hub.errors import ObjectAbortedError
+
 __all__ = ["BackgroundWork"]
 
 log = logging.getLogger("roost.runtime")
@@ -52,6 +54,8 @@ class BackgroundWork:
         self._futures.discard(future)
         if future.cancelled():
             log.info("wait_until work of %s was cancelled", self._label)
+        elif isinstance(future.exception(), ObjectAbortedError):
+            log.info("wait_until work of %s reset the object (ctx.abort)", self._label)
         elif (error := future.exception()) is not None:
             log.error("wait_until work of %s raised", self._label, exc_info=error)
         self._done()

@@ -386,6 +386,20 @@ class ObjectHost:
         await activation.closed.wait()
         return True
 
+    async def reset(self, object_id: ObjectId, reason: str | None = None) -> bool:
+        """``ctx.abort(reason)`` from outside the object: drop its instance (an event
+        running now fails with ``object_aborted`` and rolls back; queued events run on a
+        fresh instance) and wait until its file is closed. False if it was not live."""
+        activation = self._activations.get(object_id.hex)
+        if activation is None:
+            pending = self._closing.get(object_id.hex)
+            if pending is not None:
+                await pending.closed.wait()
+            return False
+        activation.abort(reason)
+        await activation.closed.wait()
+        return True
+
     def is_active(self, object_id: ObjectId) -> bool:
         """True while ``object_id`` has a live instance."""
         return object_id.hex in self._activations

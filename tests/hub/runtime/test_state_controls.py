@@ -273,3 +273,19 @@ async def test_sync_with_nothing_written_is_a_no_op(make_hub: MakeHub) -> None:
     app, _ = await make_hub({"WORKER": Worker})
     assert await stub(app).sync_with_nothing() == "ok"
     assert await stub(app).rows() == []
+
+
+async def test_the_host_resets_a_live_object_from_outside_and_waits_for_its_file(
+    make_hub: MakeHub,
+) -> None:
+    app, recorder = await make_hub({"WORKER": Worker})
+    w = stub(app)
+    await w.write("kept")
+    first = await w.generation_of()
+    object_id = app.object_id("WORKER", "w")
+    assert await app.host.reset(object_id, "restore") is True
+    assert not app.is_active("WORKER", "w")
+    assert recorder.kinds("evict")[-1].detail == {"reason": "aborted"}
+    assert await app.host.reset(object_id) is False  # not live: nothing to reset
+    assert await w.rows() == ["kept"]
+    assert await w.generation_of() > first
