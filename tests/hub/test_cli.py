@@ -354,6 +354,8 @@ async def test_every_serve_option_may_come_from_a_roost_variable(tmp_path: Path)
         ([], {"ROOST_PORT": "eighty"}, "argument --port: invalid int value: 'eighty'"),
         ([], {"ROOST_COMPRESSION": "maybe"}, "ROOST_COMPRESSION must be 1/true/yes/on"),
         (["--gateways", "2"], {}, "--gateways needs --workers"),
+        (["--trusted-proxies", "10.0.0.0/99"], {}, "trusted proxy must be an IP address"),
+        ([], {"ROOST_TRUSTED_PROXIES": "proxy.local"}, "got 'proxy.local'"),
     ],
 )
 async def test_a_bad_setting_is_one_line_and_exit_2(
