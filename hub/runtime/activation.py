@@ -210,8 +210,8 @@ class Activation:
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
         """See ``DurableObjectState.wait_until`` (rule 7)."""
-        if self.closing:
-            raise RuntimeError(f"{self.id!r} is closing: wait_until work would be lost")
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
         # Outside the event's call chain: the work may call this object through a stub.
         context = contextvars.copy_context()
         context.run(call_chain.set, ())
