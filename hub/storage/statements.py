@@ -39,6 +39,8 @@ __all__ = ["PreparedStatement", "Result", "ResultMeta"]
 
 Row = dict[str, SqlValue]
 _TYPES = (type(None), int, float, str, bytes)
+#: Exact types that bind as they are (``bool`` is an ``int`` subclass: not here).
+_PLAIN = frozenset(_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,9 @@ class PreparedStatement:
 
     def bind(self, *params: object) -> PreparedStatement:
         """A new statement with ``params`` for its ``?`` / ``?NNN`` placeholders."""
-        return PreparedStatement(self._db, self.query, _checked(params))
+        bound = object.__new__(PreparedStatement)  # the query was checked already
+        bound._db, bound.query, bound.params = self._db, self.query, _checked(params)
+        return bound
 
     def all(self) -> Result:
         """Run the statement: every row as a dict, and ``meta``."""
@@ -99,20 +103,19 @@ class PreparedStatement:
     def first(self, column: str | None = None) -> SqlValue | Row | None:
         """The first row as a dict (None when there is none); with ``column``, that
         column's value of the first row (``SqlError`` if the result has no such column)."""
-        result = self._run()
-        if column is not None and column not in result.columns:
-            raise SqlError(
-                f"no column {column!r} in the result, expected one of {result.columns!r}"
-            )
-        if not result.results:
+        rows, names, _cursor = self._db.user_cursor(self.query, self.params)
+        if column is not None and column not in names:
+            raise SqlError(f"no column {column!r} in the result, expected one of {names!r}")
+        if not rows:
             return None
-        row = result.results[0]
-        return row if column is None else row[column]
+        if column is not None:
+            return rows[0][names.index(column)]
+        return dict(zip(names, rows[0]))  # noqa: B905 - one statement's row and names
 
     def raw(self, columns: bool = False) -> list[tuple[SqlValue, ...]]:
         """The rows as tuples; with ``columns=True`` the first tuple is the column names
         (D1's ``raw({columnNames: true})``)."""
-        rows, names, _meta = self._execute()
+        rows, names, _cursor = self._db.user_cursor(self.query, self.params)
         return [tuple(names), *rows] if columns else rows
 
     def _run(self) -> Result:
@@ -142,6 +145,8 @@ class PreparedStatement:
 
 
 def _checked(params: Sequence[object]) -> tuple[SqlValue, ...]:
+    if all(type(value) in _PLAIN for value in params):
+        return tuple(params)  # type: ignore[arg-type]  # the common case, checked
     values: list[SqlValue] = []
     for index, value in enumerate(params, start=1):
         if isinstance(value, bool):
