@@ -42,6 +42,7 @@ from hub.errors import (
     MethodNotFoundError,
     NoSuchFeedError,
     NotSerializableError,
+    ObjectAbortedError,
     OverloadedError,
     RemoteError,
     RpcError,
@@ -52,7 +53,7 @@ from hub.errors import (
     UnknownBindingError,
     WebSocketError,
 )
-from hub.http import Headers, Request, Response
+from hub.http import Client, Headers, Request, Response
 from hub.ids import ObjectId
 from hub.limits import Limits
 from hub.object import DurableObject
@@ -69,6 +70,7 @@ from hub.runtime.context import Presence
 from hub.runtime.websocket import WebSocket
 from hub.storage import SqlCursor, Storage, Transaction
 from hub.storage.feeds import Change, FeedRetention
+from hub.storage.statements import PreparedStatement, Result, ResultMeta
 
 try:
     __version__ = version("roost")
@@ -81,6 +83,7 @@ __all__ = [
     "BadSubscriptionError",
     "CallCycleError",
     "Change",
+    "Client",
     "Clock",
     "ConfigurationError",
     "DurableObject",
@@ -107,13 +110,17 @@ __all__ = [
     "MethodNotFoundError",
     "NoSuchFeedError",
     "NotSerializableError",
+    "ObjectAbortedError",
     "ObjectId",
     "ObjectStats",
     "OverloadedError",
+    "PreparedStatement",
     "Presence",
     "RemoteError",
     "Request",
     "Response",
+    "Result",
+    "ResultMeta",
     "RetryPolicy",
     "RpcError",
     "SqlCursor",

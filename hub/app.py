@@ -14,6 +14,7 @@ from hub.clock import Clock, SystemClock
 from hub.errors import ConfigurationError, InvalidIdError
 from hub.ids import ObjectId
 from hub.limits import Limits
+from hub.net.forwarded import parse_trusted
 from hub.object import DurableObject
 from hub.runtime.host import HubStats, LifecycleEvent, ObjectHost
 from hub.runtime.stub import Env
@@ -46,6 +47,9 @@ class Hub:
         router: ``router(request)`` (may be async) answers a request itself (returns a
             ``Response``: auth, redirects), routes it to ``(binding, name)`` (per-tenant
             routing), or returns None for the default routes.
+        trusted_proxies: addresses or CIDR networks (a list, or one comma-separated
+            string) of the proxies in front of the hub: a request from one of them gets
+            its ``request.client`` from ``X-Forwarded-For`` (``hub.net.forwarded``).
     """
 
     def __init__(
@@ -60,9 +64,11 @@ class Hub:
         limits: Limits | None = None,
         vars: Mapping[str, object] | None = None,
         router: Router | None = None,
+        trusted_proxies: str | Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.router = router
+        self.trusted_proxies = parse_trusted(trusted_proxies)
         self.running = False
         self._options: dict[str, Any] = {
             "classes": objects,
@@ -77,12 +83,35 @@ class Hub:
         }
         self._host = ObjectHost(**self._options)
 
+    @classmethod
+    def from_folder(cls, folder: str | Path, **options: Any) -> Hub:
+        """A hub of the object classes in ``folder``, one per file (``hub.folder``):
+        ``chat_room.py`` defines the class bound as ``CHAT_ROOM``; ``_router.py`` may
+        define ``router(request)``. ``options`` are the constructor's (``data_dir``,
+        ``idle_timeout``, ...); ``ConfigurationError`` names the file at fault."""
+        from hub.folder import load_folder
+
+        classes, router = load_folder(folder)
+        if router is not None:
+            if options.get("router") is not None:
+                raise ConfigurationError(
+                    "router given twice: as an option and by the folder's _router.py"
+                )
+            options["router"] = router
+        return cls(classes, **options)
+
     def configure(
-        self, *, data_dir: str | Path | None = None, idle_timeout: float | None = None
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        idle_timeout: float | None = None,
+        trusted_proxies: str | Sequence[str] | None = None,
     ) -> None:
         """Override settings before the hub starts (``roost serve --data-dir ...``)."""
         if self.running:
             raise ConfigurationError("configure() must be called before the hub starts")
+        if trusted_proxies is not None:
+            self.trusted_proxies = parse_trusted(trusted_proxies)
         if data_dir is not None:
             self.data_dir = self._options["data_dir"] = Path(data_dir)
         if idle_timeout is not None:

@@ -1,7 +1,8 @@
 """``roost``: the command line.
 
 ``roost serve app.py`` (or ``package.module:attr``) serves the module's ``Hub`` (the
-attribute ``app``, or the only ``Hub`` in the module). uvloop is chosen here, and only
+attribute ``app``, or the only ``Hub`` in the module); ``roost serve objects/`` serves
+the object classes of a folder, one per file (``hub.folder``). uvloop is chosen here, and only
 here, when it is installed.
 
 Rules:
@@ -35,6 +36,8 @@ from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.errors import ConfigurationError
+from hub.folder import is_folder_target
 from hub.logs import FORMATS
 from hub.logs import configure as configure_logging
 from hub.net.server import ListenError
@@ -52,8 +55,16 @@ class TargetError(Exception):
 
 
 def load_app(target: str) -> Hub:
-    """The ``Hub`` named by ``path/to/app.py[:attr]`` or ``package.module[:attr]``."""
+    """The ``Hub`` named by ``path/to/app.py[:attr]`` or ``package.module[:attr]``, or
+    made from the folder ``path/to/objects/`` (``Hub.from_folder``)."""
     spec, _, attr = target.partition(":")
+    if is_folder_target(spec):
+        if attr:
+            raise TargetError(f"a folder of objects takes no :attr, got {target!r}")
+        try:
+            return Hub.from_folder(spec)
+        except ConfigurationError as exc:
+            raise TargetError(str(exc)) from exc
     if spec.endswith(".py") or os.sep in spec:
         path = Path(spec).resolve()
         if not path.is_file():
@@ -226,7 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"roost {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve a hub over WebSockets and HTTP")
-    serve.add_argument("target", help="path/to/app.py or package.module, optionally :attr")
+    serve.add_argument(
+        "target",
+        help="path/to/app.py or package.module, optionally :attr; or a folder of objects/",
+    )
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address (127.0.0.1)")
     serve.add_argument("--port", type=int, default=_env("PORT", "8787"), help="port (8787)")
     serve.add_argument(
@@ -294,6 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="gateway processes sharing the port (with --workers; default 1)",
     )
     serve.add_argument(
+        "--trusted-proxies",
+        default=_env("TRUSTED_PROXIES"),
+        help="comma-separated addresses or CIDR networks of proxies whose X-Forwarded-For"
+        " gives request.client (none)",
+    )
+    serve.add_argument(
         "--reload",
         action="store_true",
         default=_flag("RELOAD"),
@@ -320,8 +340,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         app = load_app(args.target)
-        app.configure(data_dir=args.data_dir, idle_timeout=args.idle_timeout)
-    except TargetError as exc:
+        app.configure(
+            data_dir=args.data_dir,
+            idle_timeout=args.idle_timeout,
+            trusted_proxies=args.trusted_proxies,
+        )
+    except (TargetError, ConfigurationError) as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 2
     try:
@@ -365,6 +389,7 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         log_format=args.log_format,
         access_log=args.access_log,
         health_requires_key=args.health_requires_key,
+        trusted_proxies=args.trusted_proxies,
     )
     supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
     return asyncio.run(supervisor.run())

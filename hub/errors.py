@@ -18,6 +18,7 @@ Hierarchy::
         ├── OverloadedError          too many events queued for one object
         ├── CallCycleError           a call would wait on an object already waiting on it
         ├── HubStoppingError         the hub is shutting down
+        ├── ObjectAbortedError       the object was reset by ``ctx.abort()`` during the event
         ├── FetchNotImplementedError an HTTP request reached an object without fetch()
         └── InternalError            a hub bug; no detail leaves the hub
     HttpError                        an HTTP request the front refuses before any object
@@ -26,6 +27,7 @@ Hierarchy::
     ├── NotFoundError                no route for the path (404)
     ├── MethodNotAllowedError        the route takes another method (405)
     ├── RequestTimeoutError          the request's head and body came too slowly (408)
+    ├── UnsupportedMediaTypeError    a body type the route does not take (415)
     ├── UriTooLongError              the request target is over the limit (414)
     └── HeadersTooLargeError         the head is over its size or header-count limit (431)
     FeedError                        a feed subscription was refused (protocol/SPEC.md §9)
@@ -81,6 +83,7 @@ __all__ = [
     "NoSuchFeedError",
     "NotFoundError",
     "NotSerializableError",
+    "ObjectAbortedError",
     "OverloadedError",
     "RemoteError",
     "RequestTimeoutError",
@@ -90,6 +93,7 @@ __all__ = [
     "TooManySubscriptionsError",
     "UnauthorizedError",
     "UnknownBindingError",
+    "UnsupportedMediaTypeError",
     "UriTooLongError",
     "WebSocketError",
     "WebSocketInternalError",
@@ -224,6 +228,13 @@ class HubStoppingError(RpcError):
     code = "hub_stopping"
 
 
+class ObjectAbortedError(RpcError):
+    """The object was reset by ``ctx.abort(reason)``: the event's writes rolled back and
+    the next event runs on a fresh instance (so a retry may succeed)."""
+
+    code = "object_aborted"
+
+
 class FetchNotImplementedError(RpcError):
     """An HTTP request reached an object class that defines no ``fetch``."""
 
@@ -351,6 +362,12 @@ class RequestTimeoutError(HttpError):
     """A request's head and body did not arrive within ``Limits.http_request_timeout``."""
 
     code = "request_timeout"
+
+
+class UnsupportedMediaTypeError(HttpError):
+    """The request body has a ``Content-Type`` the route does not take (415)."""
+
+    code = "unsupported_media_type"
 
 
 class UriTooLongError(HttpError):

@@ -23,6 +23,7 @@ HOLD_TEXT: dict[str, str] = {
     "events_queued": "events are queued",
     "blocked": "block_concurrency_while is running",
     "open_request": "an HTTP request is open",
+    "wait_until": "ctx.wait_until work is pending",
 }
 
 

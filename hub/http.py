@@ -8,7 +8,7 @@ with ``ctx.accept_websocket(request)`` and returns ``Response.websocket(ws)``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -16,7 +16,15 @@ import orjson
 if TYPE_CHECKING:
     from hub.runtime.websocket import WebSocket
 
-__all__ = ["Headers", "Request", "Response"]
+__all__ = ["Client", "Headers", "Request", "Response"]
+
+
+class Client(NamedTuple):
+    """Where a request came from: ``request.client.host`` (an IP address) and ``port``
+    (None when the address came from ``X-Forwarded-For``, which carries no port)."""
+
+    host: str
+    port: int | None
 
 
 class Headers(Mapping[str, str]):
@@ -61,7 +69,7 @@ class Headers(Mapping[str, str]):
 class Request:
     """An HTTP request (or WebSocket upgrade) addressed to an object."""
 
-    __slots__ = ("_body", "headers", "method", "upgrade_id", "url")
+    __slots__ = ("_body", "client", "headers", "method", "upgrade_id", "url")
 
     def __init__(
         self,
@@ -71,6 +79,7 @@ class Request:
         body: bytes = b"",
         *,
         upgrade_id: int | None = None,
+        client: Client | tuple[str, int | None] | None = None,
     ) -> None:
         self.method = method.upper()
         self.url = url
@@ -78,6 +87,10 @@ class Request:
         self._body = body
         #: The front's id of the pending WebSocket connection (set on upgrades only).
         self.upgrade_id = upgrade_id
+        #: The client's address: the TCP peer, or behind a trusted proxy the
+        #: ``X-Forwarded-For`` hop that proxy saw (``--trusted-proxies``); None for a
+        #: request made in code (``stub.fetch``) unless the caller sets one.
+        self.client: Client | None = None if client is None else Client(*client)
 
     @property
     def path(self) -> str:
@@ -88,6 +101,11 @@ class Request:
     def query(self) -> dict[str, str]:
         """Query parameters (the last value wins for repeated names)."""
         return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+
+    @property
+    def client_address(self) -> str | None:
+        """The client's IP address (``client.host``), or None when unknown."""
+        return None if self.client is None else self.client.host
 
     @property
     def is_websocket(self) -> bool:

@@ -2,8 +2,9 @@
 
 Rules:
 
-1. What is watched: every ``.py`` file under the folder of the served file (or the
-   current folder for a ``package.module`` target), skipping ``.git``, ``.venv``,
+1. What is watched: every ``.py`` file under the folder of the served file (the
+   folder itself for a folder of objects, the current folder for a ``package.module``
+   target), skipping ``.git``, ``.venv``,
    ``node_modules``, ``__pycache__`` and the like (watchfiles' ``PythonFilter``). Data
    files (the objects' SQLite files) never trigger a reload.
 2. A change does what ``roost reload`` does: one process restarts (sockets close with
@@ -18,6 +19,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from hub.folder import is_folder_target
+
 __all__ = ["watch", "watched_folder"]
 
 log = logging.getLogger("roost.reload")
@@ -26,6 +29,8 @@ log = logging.getLogger("roost.reload")
 def watched_folder(target: str) -> Path:
     """The folder whose Python files the served ``target`` is loaded from."""
     spec = target.partition(":")[0]
+    if is_folder_target(spec):
+        return Path(spec).resolve()
     if spec.endswith(".py") or os.sep in spec:
         return Path(spec).resolve().parent
     return Path.cwd()

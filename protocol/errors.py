@@ -63,6 +63,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("call_cycle", 508),
         # token refresh (SPEC §6.5); also the admin API's answer without its key
         ErrorRow("unauthorized", 401),
+        ErrorRow("object_aborted", 503, retryable=True),
         # change feeds
         ErrorRow("no_such_feed", 404),
         ErrorRow("bad_subscription", 400),
@@ -77,6 +78,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("method_not_allowed", 405, in_frames=False),
         ErrorRow("request_timeout", 408, retryable=True, in_frames=False),
         ErrorRow("uri_too_long", 414, in_frames=False),
+        ErrorRow("unsupported_media_type", 415, in_frames=False),
         ErrorRow("headers_too_large", 431, in_frames=False),
         ErrorRow("unknown_binding", 404, in_frames=False),
         ErrorRow("invalid_id", 400, in_frames=False),

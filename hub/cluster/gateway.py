@@ -40,7 +40,9 @@ from hub.cluster.messages import (
     feed_answer_from_wire,
     object_from_wire,
     object_to_wire,
+    request_from_wire,
     request_to_wire,
+    response_from_wire,
     tail_from_wire,
 )
 from hub.cluster.wire import Link, Message
@@ -138,6 +140,7 @@ class Workers:
             "result": self._on_result,
             "reached": lambda link, m: self._settle(m[1], True, None),
             "call": self._on_call,
+            "fetch": self._on_fetch_call,
         }
 
     @property
@@ -164,11 +167,13 @@ class Workers:
         wire_object = object_to_wire(object_id)
         if isinstance(event, FetchCall):
             respond = event.respond
-            call_id = self._expect(partition, lambda ok, value: respond(_response(ok, value)))
+            call_id = self._expect(
+                partition, lambda ok, value: respond(response_from_wire(ok, value))
+            )
             try:
-                self._send(
-                    partition, ("fetch", call_id, wire_object, request_to_wire(event.request))
-                )
+                wire_request = request_to_wire(event.request)
+                chain = list(event.chain)
+                self._send(partition, ("fetch", call_id, wire_object, wire_request, chain))
             except HubError:
                 del self._pending[call_id]
                 raise
@@ -188,12 +193,15 @@ class Workers:
         args: list[Any],
         kwargs: dict[str, Any],
         chain: tuple[str, ...] = (),
+        *,
+        form: bool = False,
     ) -> asyncio.Future[Any]:
         """Call a method of the object in its worker."""
         partition = partition_of(object_id.hex, len(self.partitions))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         call_id = self._expect(partition, _into(future))
-        message = ("call", call_id, object_to_wire(object_id), method, args, kwargs, list(chain))
+        wire_object = object_to_wire(object_id)
+        message = ("call", call_id, wire_object, method, args, kwargs, list(chain), form)
         try:
             self._send(partition, message)
         except HubError:
@@ -484,6 +492,24 @@ class Workers:
 
         reply.add_done_callback(answer)
 
+    def _on_fetch_call(self, link: Link, message: Message) -> None:
+        """A worker's ``stub.fetch`` to an object of another worker: route it, send the
+        answer back."""
+        _kind, call_id, wire_object, wire_request, chain = message
+
+        def respond(result: Response | RpcError) -> None:
+            if isinstance(result, RpcError):
+                link.send(("failed", call_id, error_to_wire(result)))
+            else:
+                headers = result.headers.raw_items()
+                link.send(("fetched", call_id, result.status, headers, result.body))
+
+        request = request_from_wire(wire_request)
+        try:
+            self.submit(object_from_wire(wire_object), FetchCall(request, respond, tuple(chain)))
+        except HubError as error:
+            link.send(("failed", call_id, error_to_wire(error)))
+
 
 def _into(future: asyncio.Future[Any]) -> Callable[[bool, Any], None]:
     def answer(ok: bool, value: Any) -> None:
@@ -495,12 +521,3 @@ def _into(future: asyncio.Future[Any]) -> Callable[[bool, Any], None]:
             future.set_exception(error_from_wire(value))
 
     return answer
-
-
-def _response(ok: bool, value: Any) -> Response | RpcError:
-    if not ok:
-        error = error_from_wire(value)
-        assert isinstance(error, RpcError)
-        return error
-    status, headers, body = value
-    return Response(body, status, [tuple(pair) for pair in headers])

@@ -7,12 +7,13 @@ cross. Gateway to worker (events and socket facts)::
     gone      socket                               the gateway dropped a socket
     auto_at   socket, epoch seconds                it auto-responded on a socket
     event     object, event                        one ``hub.runtime.events`` event
-    fetch     call, object, request                ``FetchCall``, answered by fetched/failed
-    call      call, object, method, args, kwargs, chain      ``RpcCall``, answered by result
+    fetch     call, object, request, chain         ``FetchCall``, answered by fetched/failed
+    call      call, object, method, args, kwargs, chain, form   ``RpcCall``, answered by result
     barrier   barrier, object                      answered by ``reached``
     hibernate call, object / report call / list call         admin, answered by result
     inspect   call, object                         the inspector's facts, answered by result
     result    call, ok, value | error              the answer to a worker's ``call``
+    fetched call, status, headers, body / failed call, error   the answer to a ``fetch``
     retire                                         stop taking events: a new worker is here
 
 Worker to gateway (commands and answers)::
@@ -28,6 +29,7 @@ Worker to gateway (commands and answers)::
     fetched   call, status, headers, body / failed call, error
     result    call, ok, value | error / reached barrier
     call      call, object, method, args, kwargs, chain     a call to another worker's object
+    fetch     call, object, request, chain         ``stub.fetch`` to another worker's object
     retired                                        every event is handled and committed
     tail      at, kind, level, object, socket, detail, message   an event of its log
 
@@ -47,7 +49,7 @@ from hub.errors import (
     WebSocketError,
     WebSocketInternalError,
 )
-from hub.http import Request
+from hub.http import Request, Response
 from hub.ids import ObjectId
 from hub.runtime.events import (
     Event,
@@ -86,6 +88,7 @@ __all__ = [
     "object_to_wire",
     "request_from_wire",
     "request_to_wire",
+    "response_from_wire",
     "tail_from_wire",
 ]
 
@@ -153,20 +156,32 @@ def error_from_wire(value: Any, family: type[HubError] = RpcError) -> HubError:
 
 
 def request_to_wire(request: Request) -> tuple[Any, ...]:
-    """``(method, url, headers, body, upgrade id)``."""
+    """``(method, url, headers, body, upgrade id, client)``; client ``[host, port]``."""
     return (
         request.method,
         request.url,
         request.headers.raw_items(),
         request.raw_body,
         request.upgrade_id,
+        None if request.client is None else list(request.client),
     )
 
 
 def request_from_wire(value: Any) -> Request:
     """The ``Request`` of ``request_to_wire``."""
-    method, url, headers, body, upgrade_id = value
-    return Request(method, url, [tuple(pair) for pair in headers], body, upgrade_id=upgrade_id)
+    method, url, headers, body, upgrade_id, client = value
+    pairs = [tuple(pair) for pair in headers]
+    return Request(method, url, pairs, body, upgrade_id=upgrade_id, client=client)
+
+
+def response_from_wire(ok: bool, value: Any) -> Response | RpcError:
+    """The answer of ``fetched`` (``ok``: ``(status, headers, body)``) or ``failed``."""
+    if not ok:
+        error = error_from_wire(value)
+        assert isinstance(error, RpcError)
+        return error
+    status, headers, body = value
+    return Response(body, status, [tuple(pair) for pair in headers])
 
 
 # -- events --------------------------------------------------------------------------

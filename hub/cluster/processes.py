@@ -25,6 +25,7 @@ from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
 from hub.logs import configure as configure_logging
 from hub.net.connection import CLOSE_TIMEOUT, Connection
+from hub.net.forwarded import parse_trusted
 from hub.net.front import Front
 from hub.net.sockets import SocketTable
 
@@ -57,6 +58,8 @@ class ProcessConfig:
     log_format: str = "text"
     access_log: bool = True
     health_requires_key: bool = False
+    #: ``--trusted-proxies`` (None: the application's own setting).
+    trusted_proxies: str | None = None
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -91,6 +94,9 @@ async def run_gateway(config: ProcessConfig) -> None:
         health_requires_key=config.health_requires_key,
         compression=config.compression,
         table=table,
+        trusted_proxies=app.trusted_proxies
+        if config.trusted_proxies is None
+        else parse_trusted(config.trusted_proxies),
     )
     workers.front = front
     path = gateway_path(run_dir, config.index)

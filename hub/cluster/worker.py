@@ -40,12 +40,14 @@ from hub.cluster.messages import (
     object_from_wire,
     object_to_wire,
     request_from_wire,
+    request_to_wire,
+    response_from_wire,
 )
 from hub.cluster.mirror import MirrorPort
 from hub.cluster.paths import gateway_path, worker_ready_path
 from hub.cluster.wire import Link, Message
 from hub.errors import HubError, HubStoppingError, InternalError, OverloadedError, RpcError
-from hub.http import Response
+from hub.http import Request, Response
 from hub.ids import ObjectId
 from hub.net.tail import Fields, LogTap
 from hub.runtime.activation import call_chain
@@ -97,6 +99,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.host.partition = (index, count)
         self.host.forward = self._forward
+        self.host.forward_fetch = self._forward_fetch
         # A file the previous worker still has open: it has this long to let it go.
         self.host.lock_timeout = shutdown_timeout + 5.0
         self.mirror = MirrorPort(self.host.limits, gateways)
@@ -125,6 +128,8 @@ class Worker:
             "list": self._on_admin,
             "inspect": self._on_admin,
             "result": self._on_result,
+            "fetched": self._on_fetched,
+            "failed": lambda link, m: self._settle(m[1], False, m[2]),
             "retire": self._on_retire,
         }
 
@@ -302,7 +307,7 @@ class Worker:
                 log.warning("socket event for %r dropped: %s", object_id, error.code)
 
     def _on_fetch(self, link: Link, message: Message) -> None:
-        _kind, call_id, wire_object, wire_request = message
+        _kind, call_id, wire_object, wire_request, chain = message
         object_id = self._object(wire_object)
 
         def respond(result: Response | RpcError) -> None:
@@ -313,16 +318,17 @@ class Worker:
                 link.send(("fetched", call_id, result.status, headers, result.body))
 
         try:
-            self.host.submit(object_id, FetchCall(request_from_wire(wire_request), respond))
+            request = request_from_wire(wire_request)
+            self.host.submit(object_id, FetchCall(request, respond, tuple(chain)))
         except HubError as error:
             link.send(("failed", call_id, error_to_wire(error)))
 
     def _on_call(self, link: Link, message: Message) -> None:
-        _kind, call_id, wire_object, method, args, kwargs, chain = message
+        _kind, call_id, wire_object, method, args, kwargs, chain, form = message
         object_id = self._object(wire_object)
         token = call_chain.set(tuple(chain))
         try:
-            reply = self.host.call_wire(object_id, method, args, kwargs)
+            reply = self.host.call_wire(object_id, method, args, kwargs, form=form)
         except HubError as error:
             link.send(("result", call_id, False, error_to_wire(error)))
             return
@@ -358,6 +364,39 @@ class Worker:
 
     # -- calls to other workers' objects ----------------------------------------------------
 
+    def _forward_fetch(
+        self, object_id: ObjectId, request: Request, chain: tuple[str, ...]
+    ) -> asyncio.Future[Response]:
+        """``stub.fetch`` to an object of another worker, through a gateway."""
+        call_id, link, future = self._outgoing()
+        wire = ("fetch", call_id, object_to_wire(object_id), request_to_wire(request), list(chain))
+        link.send(wire)
+        return future
+
+    def _on_fetched(self, link: Link, message: Message) -> None:
+        _kind, call_id, status, headers, body = message
+        self._settle(call_id, True, (status, headers, body))
+
+    def _settle(self, call_id: int, ok: bool, value: Any) -> None:
+        entry = self._calls.pop(call_id, None)
+        if entry is None or entry[0].done():
+            return
+        result = response_from_wire(ok, value)
+        if isinstance(result, RpcError):
+            entry[0].set_exception(result)
+        else:
+            entry[0].set_result(result)
+
+    def _outgoing(self) -> tuple[int, Link, asyncio.Future[Any]]:
+        """A new call id, the gateway link to send it on, and the future it settles."""
+        link = next((link for link in self.mirror.links if link is not None), None)
+        if link is None:
+            raise HubStoppingError("no gateway is connected to reach that object")
+        call_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[call_id] = (future, link)
+        return call_id, link, future
+
     def _forward(
         self,
         object_id: ObjectId,
@@ -366,12 +405,7 @@ class Worker:
         kwargs: dict[str, Any],
         chain: tuple[str, ...],
     ) -> asyncio.Future[Any]:
-        link = next((link for link in self.mirror.links if link is not None), None)
-        if link is None:
-            raise HubStoppingError("no gateway is connected to reach that object")
-        call_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls[call_id] = (future, link)
+        call_id, link, future = self._outgoing()
         message = ("call", call_id, object_to_wire(object_id), method, args, kwargs, list(chain))
         link.send(message)
         return future

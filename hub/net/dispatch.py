@@ -23,15 +23,23 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
-from hub.http import Request, Response
+from hub.errors import (
+    HubError,
+    InternalError,
+    InvalidArgumentsError,
+    RpcError,
+    UnsupportedMediaTypeError,
+)
+from hub.http import Client, Request, Response
 from hub.logs import extra
 from hub.net import access, admin, routes, static
 from hub.net.answers import JSON, error_response
+from hub.net.forwarded import client_address
+from hub.runtime.forms import parse_form
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
@@ -51,8 +59,11 @@ async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
         url = routes.request_url(parsed.target, hosts, parsed.version)
         # An upgrade's socket id is chosen now, so an object accepts it without a reply.
         upgrade_id = front.table.reserve_id() if parsed.upgrade else None
+        client = _client(front, conn, parsed)
         # Upgrades too get an http:// URL, as in the anchor.
-        request = Request(parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id)
+        request = Request(
+            parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id, client=client
+        )
         await _dispatch(front, conn, parsed, request)
     except HubError as error:
         answer_error(conn, parsed, error)
@@ -65,6 +76,19 @@ async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
             extra=extra("error", method=parsed.method, path=path),
         )
         answer_error(conn, parsed, InternalError("internal error"))
+
+
+def _client(front: Front, conn: Connection, parsed: ParsedRequest) -> Client | None:
+    """The request's client: its peer, or behind a trusted proxy what it forwarded."""
+    transport = conn.transport
+    peername = None if transport is None else transport.get_extra_info("peername")
+    peer = None
+    if isinstance(peername, tuple) and len(peername) >= 2 and isinstance(peername[0], str):
+        peer = Client(peername[0], int(peername[1]))
+    if not front.trusted_proxies:
+        return peer
+    forwarded = [value for name, value in parsed.headers if name.lower() == "x-forwarded-for"]
+    return client_address(peer, forwarded, front.trusted_proxies)
 
 
 async def _dispatch(
@@ -159,8 +183,28 @@ async def _rpc(
     request: Request,
 ) -> None:
     front.counters.rpc_calls += 1
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    form = media == "application/x-www-form-urlencoded"
+    if form:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = parse_form(parsed.body)  # coerced where the method is known
+    elif media.startswith("multipart/"):
+        raise UnsupportedMediaTypeError(
+            f"RPC over HTTP takes JSON or application/x-www-form-urlencoded, got {media!r}"
+            " (leave out the form's enctype)"
+        )
+    else:
+        args, kwargs = _json_arguments(parsed.body)
+    object_id = front.host.object_id(route.binding, route.name)
+    reply = front.host.call_wire(object_id, route.method, args, kwargs, form=form)
+    result = await reply
+    conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+
+
+def _json_arguments(body: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """``args`` and ``kwargs`` of a JSON RPC body ``{"args": [...], "kwargs": {...}}``."""
     try:
-        payload = orjson.loads(parsed.body) if parsed.body else {}
+        payload = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
         raise InvalidArgumentsError("request body is not valid JSON") from None
     if not isinstance(payload, dict) or set(payload) - {"args", "kwargs"}:
@@ -168,10 +212,7 @@ async def _rpc(
     args, kwargs = payload.get("args", []), payload.get("kwargs", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InvalidArgumentsError('"args" must be a list and "kwargs" an object')
-    object_id = front.host.object_id(route.binding, route.name)
-    reply = front.host.call_wire(object_id, route.method, args, kwargs)
-    result = await reply
-    conn.respond(200, JSON, orjson.dumps({"result": result}), keep_alive=parsed.keep_alive)
+    return args, kwargs
 
 
 def _presence_list(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.frames import Opcode
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from hub.clock import Clock
     from hub.ids import ObjectId
     from hub.limits import Limits
+    from hub.net.forwarded import Network
     from hub.runtime.ports import HostPort
 
 __all__ = ["Front", "Router"]
@@ -78,8 +79,11 @@ class Front:
         health_requires_key: bool = False,
         compression: bool = False,
         table: SocketTable | None = None,
+        trusted_proxies: Sequence[Network] = (),
     ) -> None:
         self.host = host
+        #: Peers whose ``X-Forwarded-For`` names the client (``hub.net.forwarded``).
+        self.trusted_proxies = tuple(trusted_proxies)
         self.limits = limits
         self.clock = clock
         self.router = router

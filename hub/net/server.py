@@ -89,6 +89,7 @@ class Server:
             admin_key=admin_key,
             health_requires_key=health_requires_key,
             compression=compression,
+            trusted_proxies=app.trusted_proxies,
         )
         self._adopted = list(sockets)
         self._servers: list[asyncio.Server] = []

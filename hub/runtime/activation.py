@@ -22,13 +22,22 @@ Rules:
    activation that stops refuses the events still queued with ``HubStoppingError``. A
    ``Barrier`` is not an event and has no entry: it is reached whether the activation
    runs or stops.
+7. ``ctx.wait_until`` work is owned here (``_background``) and holds the object in
+   memory until it ends; its exception is logged. It runs outside any event's call
+   chain. At shutdown of a stopping hub it is awaited (within the drain time); a forced
+   eviction or an abort cancels it.
+8. ``ctx.abort()`` (``abort``): the running event fails with ``ObjectAbortedError`` and
+   rolls back even if the handler caught the error; the events queued behind it move,
+   in order, to a successor activation that opens the file only once this one closed
+   (rule 4), so they run on a fresh instance. Sockets belong to the front and stay open.
+9. ``ctx.storage.sync()`` (``checkpoint``) commits the running event's writes so far
+   and sends the output queued so far; the event goes on in a new transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import math
 import sqlite3
@@ -37,23 +46,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
-from hub.alarms import AlarmInfo
 from hub.clock import TimerHandle
 from hub.errors import (
     ActivationError,
-    FetchNotImplementedError,
     HubStoppingError,
     InternalError,
     LimitExceededError,
+    ObjectAbortedError,
     OverloadedError,
     RemoteError,
     RpcError,
+    StorageError,
 )
 from hub.hibernation import IdleTracker
-from hub.http import Request, Response
+from hub.http import Request
 from hub.logs import extra
-from hub.runtime.alarm_events import handle_alarm, retry_alarm
+from hub.runtime.alarm_events import refuse_alarm, run_alarm
 from hub.runtime.auth_events import handle_auth, refuse_auth
+from hub.runtime.background import BackgroundWork
+from hub.runtime.call_events import handle_call, handle_fetch, refuse_call, refuse_fetch
 from hub.runtime.context import DurableObjectState
 from hub.runtime.events import (
     AlarmFire,
@@ -67,9 +78,7 @@ from hub.runtime.events import (
     SocketErrored,
     SocketMessage,
 )
-from hub.runtime.feed_events import FeedPublisher, handle_subscribe
-from hub.runtime.ports import FeedRefused
-from hub.runtime.rpc import to_wire
+from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe, refuse_subscribe
 from hub.runtime.socket_events import handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectBusyError, ObjectDatabase
@@ -119,6 +128,14 @@ class Activation:
         self.sessions_swept_at = -math.inf
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self._blockers: set[asyncio.Task[Any]] = set()
+        #: ``ctx.wait_until`` work still running (rule 7).
+        self._background = BackgroundWork(
+            f"{spec.cls.__name__} {object_id!r}", self._background_done
+        )
+        #: Set by ``abort``: the error the running event (and this activation) ends with.
+        self.aborted: ObjectAbortedError | None = None
+        #: ``db.total_changes`` when the running event's transaction began.
+        self._written = 0
         self._idle_timer: TimerHandle | None = None
         self._db: ObjectDatabase | None = None
         self._storage: Storage | None = None
@@ -129,7 +146,8 @@ class Activation:
         self._accepted: list[int] = []
         #: Kept, not looked up per event (hub.histograms rule 1).
         self._handler_latency = host.latencies.histogram("handler", spec.binding)
-        self._rpc_latency = host.latencies.histogram("rpc", spec.binding)
+        #: The RPC latency histogram of this binding (``hub.runtime.call_events`` observes).
+        self.rpc_latency = host.latencies.histogram("rpc", spec.binding)
         #: Each message handled is a debug line (decided once per activation).
         self._log_messages = log.isEnabledFor(logging.DEBUG)
         self.task = asyncio.create_task(
@@ -200,6 +218,79 @@ class Activation:
         task.add_done_callback(done)
         return task
 
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """See ``DurableObjectState.wait_until`` (rule 7)."""
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
+        # Outside the event's call chain: the work may call this object through a stub.
+        context = contextvars.copy_context()
+        context.run(call_chain.set, ())
+        self.tracker.hold("wait_until")
+        self._background.start(awaitable, context)
+
+    def _background_done(self) -> None:
+        self.tracker.release("wait_until", self.host.clock.now())
+        self._arm_idle_timer()
+
+    def abort(self, reason: str | None) -> ObjectAbortedError:
+        """Reset the object (rule 8); the error the running event fails with."""
+        if self.aborted is None:
+            text = "the object was reset by ctx.abort()"
+            self.aborted = ObjectAbortedError(text if reason is None else f"{text}: {reason}")
+            log.warning("%s %r aborted: %s", self.spec.cls.__name__, self.id, reason)
+            self._background.cancel()
+            moved: list[Event | Barrier] = []
+            while not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _CLOSE:
+                    continue
+                if not isinstance(item, Barrier):
+                    self.tracker.release("events_queued", self.host.clock.now())
+                moved.append(item)  # type: ignore[arg-type]
+            if not any(not isinstance(item, Barrier) for item in moved):
+                # Barriers alone never wake the object: they are reached right here.
+                for item in moved:
+                    self._queue.put_nowait(item)
+                moved = []
+            self.host.replace(self, moved)
+            self.closing = True
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            self._queue.put_nowait(_CLOSE)
+        return ObjectAbortedError(str(self.aborted))
+
+    def adopt(self, items: list[Event | Barrier]) -> None:
+        """Queue the events and barriers of an aborted predecessor ahead of this
+        activation's own (which arrived after them; it has not started on them yet)."""
+        later = []
+        while not self._queue.empty():
+            later.append(self._queue.get_nowait())
+        for item in items:
+            if not isinstance(item, Barrier):
+                self.tracker.hold("events_queued")
+            self._queue.put_nowait(item)
+        for queued in later:
+            self._queue.put_nowait(queued)
+
+    async def checkpoint(self) -> None:
+        """Commit the running event's writes so far and send its output (rule 9)."""
+        if self._outbox is None:
+            return  # outside an event every statement commits on its own
+        db = self.database
+        if db.in_savepoint:
+            raise StorageError(
+                "sync() cannot run inside ctx.storage.transaction() or transaction_sync():"
+                " call it after the block"
+            )
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
+        publication = await self._commit_event(sync_alarm=False)
+        outbox, self._outbox = self._outbox, []
+        self._send(publication, outbox)
+        db.begin()
+        self._written = db.total_changes
+
     def output(self, command: Callable[[], None]) -> None:
         """Send through the output gate: after the running event commits, else now."""
         if self._outbox is not None:
@@ -246,7 +337,7 @@ class Activation:
             if predecessor is not None:
                 await predecessor.closed.wait()
             failure = await self._activate()
-            if failure is not None:
+            if failure is not None and self.aborted is None:
                 self.host.evict(self, reason="activation_failed")
             else:
                 wake = self.host.latencies.histogram("wake", self.spec.binding)
@@ -275,9 +366,14 @@ class Activation:
                         latency.observe(took)
                         if self._log_messages and isinstance(item, SocketMessage):
                             self._log_message(item.socket_id, took)
+                except ObjectAbortedError:
+                    pass  # the event already answered with it; _CLOSE is queued
                 finally:
                     self.tracker.release("event_running", self.host.clock.now())
                     self._arm_idle_timer()
+            if self._background and self.aborted is None and not self.host.running:
+                # A stopping hub drains wait_until work (within its drain time).
+                await self._background.drain()
         finally:
             self._shutdown()
 
@@ -308,7 +404,9 @@ class Activation:
         self.committed_alarm = None if alarm is None else int(alarm)
         if db.created:
             await host.note_created(self.id)
-        self._storage = Storage(db, host.limits, has_alarm_handler=self.spec.has_alarm)
+        self._storage = Storage(
+            db, host.limits, has_alarm_handler=self.spec.has_alarm, sync=self.checkpoint
+        )
         retention: FeedRetention = getattr(self.spec.cls, "feed_retention", FeedRetention())
         self._publisher = FeedPublisher(self._storage.feeds.last_seq(), retention)
 
@@ -356,12 +454,13 @@ class Activation:
         On success: commit, then ``reply(result)``, then the outbox, in that order. On
         any exception: roll back, drop the outbox, abandon accepted sockets, re-raise.
         """
+        if self.aborted is not None:
+            raise ObjectAbortedError(str(self.aborted))
         token = call_chain.set(chain)
         db = self.database
         db.begin()
-        written = db.total_changes
+        self._written = db.total_changes
         self._outbox, self._accepted = [], []
-        publication = None
         try:
             if timeout_ms is None:
                 result = await body()
@@ -369,9 +468,9 @@ class Activation:
                 async with asyncio.timeout(timeout_ms / 1000):
                     result = await body()
             await self._await_blockers()
-            if db.total_changes != written and self._publisher is not None:
-                publication = self._publisher.collect(self.storage, self.host.clock.now())
-            await self._commit(sync_alarm=sync_alarm)
+            if self.aborted is not None:  # even if the handler caught the error
+                raise ObjectAbortedError(str(self.aborted))
+            publication = await self._commit_event(sync_alarm=sync_alarm)
         except BaseException:
             self._outbox = None
             await self._abort()
@@ -381,6 +480,19 @@ class Activation:
         outbox, self._outbox, self._accepted = self._outbox, None, []
         if reply is not None:
             reply(result)
+        self._send(publication, outbox)
+        return result
+
+    async def _commit_event(self, *, sync_alarm: bool) -> Publication | None:
+        """Collect the feed changes of the running transaction, then commit it."""
+        publication = None
+        if self.database.total_changes != self._written and self._publisher is not None:
+            publication = self._publisher.collect(self.storage, self.host.clock.now())
+        await self._commit(sync_alarm=sync_alarm)
+        return publication
+
+    def _send(self, publication: Publication | None, outbox: list[Callable[[], None]]) -> None:
+        """What a committed transaction releases: its feed changes, then its output."""
         if publication is not None and self._publisher is not None:
             self._publisher.publish(self.port, self.id.hex, publication)
         for command in outbox:
@@ -388,66 +500,6 @@ class Activation:
                 command()
             except Exception:
                 log.exception("output of %r failed", self.id)
-        return result
-
-    async def _handle_call(self, call: RpcCall) -> None:
-        try:
-            method = self.spec.method(call.method)
-            args, kwargs = method.bind(call.args, call.kwargs)
-        except RpcError as exc:
-            self._failed_call(call, exc)
-            return
-
-        async def body() -> Any:
-            result = getattr(self.instance, call.method)(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return to_wire(result, f"the result of {call.method}()")
-
-        def reply(payload: Any) -> None:
-            if not call.reply.done():
-                call.reply.set_result(payload)
-            self._rpc_latency.observe(time.monotonic() - call.queued_at)
-
-        chain = (*call.chain, self.id.hex)
-        try:
-            await self.transact(body, chain, reply=reply)
-        except Exception as exc:
-            self._failed_call(call, self.as_rpc_error(exc, call.method))
-        except BaseException:
-            _settle(call.reply, HubStoppingError("the hub stopped during the call"))
-            raise
-
-    def _failed_call(self, call: RpcCall, error: RpcError) -> None:
-        """Answer a call that ran (or was refused by its arguments) with ``error``."""
-        _settle(call.reply, error)
-        self._rpc_latency.observe(time.monotonic() - call.queued_at)
-
-    async def _handle_fetch(self, call: FetchCall) -> None:
-        request = call.request
-        fetch = getattr(self.instance, "fetch", None)
-
-        async def body() -> Response:
-            if fetch is None:
-                if not request.is_websocket:
-                    raise FetchNotImplementedError(
-                        f"{self.spec.cls.__name__} has no fetch() to answer HTTP requests"
-                    )
-                return Response.websocket(self.accept_websocket(request, []))
-            response = fetch(request)
-            if inspect.isawaitable(response):
-                response = await response
-            if not isinstance(response, Response):
-                raise TypeError(f"fetch() must return a Response, got {type(response).__name__}")
-            return response
-
-        try:
-            await self.transact(body, (self.id.hex,), reply=call.respond)
-        except Exception as exc:
-            call.respond(self.as_rpc_error(exc, "fetch"))
-        except BaseException:
-            call.respond(HubStoppingError("the hub stopped during the request"))
-            raise
 
     # -- transactions -------------------------------------------------------------------
 
@@ -534,6 +586,7 @@ class Activation:
                 _KINDS[type(item)].refuse(self, item, stopping)
         for task in self._blockers:
             task.cancel()
+        self._background.cancel()  # a forced eviction (a stopping hub drained it in _run)
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -541,11 +594,6 @@ class Activation:
         self.instance = None
         self.host.closed(self)
         self.closed.set()
-
-
-def _settle(reply: asyncio.Future[Any], error: RpcError) -> None:
-    if not reply.done():
-        reply.set_exception(error)
 
 
 # -- the kinds of event -------------------------------------------------------------------
@@ -564,35 +612,6 @@ class _Kind(Generic[E]):
     refuse: Callable[[Activation, E, RpcError], Awaitable[None] | None]
 
 
-async def _run_alarm(act: Activation, fire: AlarmFire) -> None:
-    await handle_alarm(act)
-
-
-def _refuse_call(act: Activation, call: RpcCall, error: RpcError) -> None:
-    _settle(call.reply, error)
-
-
-def _refuse_fetch(act: Activation, call: FetchCall, error: RpcError) -> None:
-    call.respond(error)
-
-
-def _refuse_alarm(act: Activation, fire: AlarmFire, error: RpcError) -> Awaitable[None] | None:
-    if isinstance(error, HubStoppingError):
-        return None  # stays due in the file and the index: fired again after a restart
-    return _retry_refused_alarm(act)
-
-
-async def _retry_refused_alarm(act: Activation) -> None:
-    stored = act.committed_alarm
-    at = stored if stored is not None else round(act.host.clock.now() * 1000)
-    retry = act.host.scheduler.retry_count(act.id, at)
-    await retry_alarm(act, AlarmInfo(retry_count=retry, scheduled_time=at))
-
-
-def _refuse_subscribe(act: Activation, sub: FeedSubscribe, error: RpcError) -> None:
-    act.port.feed_answer(FeedRefused(sub.socket_id, sub.sub_id, error))
-
-
 def _refuse_socket_event(
     act: Activation, event: SocketMessage | SocketClosed | SocketErrored, error: RpcError
 ) -> None:
@@ -605,10 +624,10 @@ _socket_events: _Kind[SocketMessage | SocketClosed | SocketErrored] = _Kind(
 
 #: Every kind of ``Event``, by its exact type: adding a kind is adding its entry here.
 _KINDS: dict[type[Any], _Kind[Any]] = {
-    RpcCall: _Kind(Activation._handle_call, _refuse_call),
-    AlarmFire: _Kind(_run_alarm, _refuse_alarm),
-    FetchCall: _Kind(Activation._handle_fetch, _refuse_fetch),
-    FeedSubscribe: _Kind(handle_subscribe, _refuse_subscribe),
+    RpcCall: _Kind(handle_call, refuse_call),
+    AlarmFire: _Kind(run_alarm, refuse_alarm),
+    FetchCall: _Kind(handle_fetch, refuse_fetch),
+    FeedSubscribe: _Kind(handle_subscribe, refuse_subscribe),
     SocketMessage: _socket_events,
     SocketAuth: _Kind(handle_auth, refuse_auth),
     SocketClosed: _socket_events,

@@ -16,12 +16,17 @@ import logging
 from typing import TYPE_CHECKING
 
 from hub.alarms import AlarmInfo
+from hub.errors import HubStoppingError
 from hub.logs import extra
 
 if TYPE_CHECKING:
-    from hub.runtime.activation import Activation
+    from collections.abc import Awaitable
 
-__all__ = ["handle_alarm", "retry_alarm"]
+    from hub.errors import RpcError
+    from hub.runtime.activation import Activation
+    from hub.runtime.events import AlarmFire
+
+__all__ = ["handle_alarm", "refuse_alarm", "retry_alarm", "run_alarm"]
 
 log = logging.getLogger("roost.runtime")
 
@@ -84,3 +89,23 @@ async def retry_alarm(act: Activation, info: AlarmInfo) -> None:
         await act.transact(drop, (act.id.hex,))
     except Exception:
         log.exception("could not drop the alarm of %r", act.id)
+
+
+async def run_alarm(act: Activation, fire: AlarmFire) -> None:
+    """The ``AlarmFire`` event: ``handle_alarm``."""
+    await handle_alarm(act)
+
+
+def refuse_alarm(act: Activation, fire: AlarmFire, error: RpcError) -> Awaitable[None] | None:
+    """An alarm the object cannot run now is retried, unless the hub stops (it stays due
+    in the file and the index and fires again after a restart)."""
+    if isinstance(error, HubStoppingError):
+        return None
+    return _retry_refused_alarm(act)
+
+
+async def _retry_refused_alarm(act: Activation) -> None:
+    stored = act.committed_alarm
+    at = stored if stored is not None else round(act.host.clock.now() * 1000)
+    retry = act.host.scheduler.retry_count(act.id, at)
+    await retry_alarm(act, AlarmInfo(retry_count=retry, scheduled_time=at))

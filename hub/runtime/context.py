@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from hub.jsonvalues import decode_value, encode_value
 
@@ -44,6 +44,36 @@ class DurableObjectState:
     def presence(self) -> Presence:
         """Who is connected, with per-socket state (protocol/SPEC.md §10)."""
         return Presence(self._activation)
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Let ``awaitable`` (a coroutine, task or future) finish after the event.
+
+        It starts now and runs alongside this and later events (the anchor's
+        ``ctx.waitUntil``); the object stays in memory until it finishes (``hub.stats()``
+        names it among the reasons it is not hibernating), and an exception it raises is
+        logged (logger ``roost.runtime``), not lost. When the hub stops, the work gets
+        the drain time to finish; a forced eviction (``hub.hibernate``) or ``abort``
+        cancels it.
+
+        The work is not part of any event: storage calls from it join whatever event
+        runs at that moment (or commit on their own when none does). To write from
+        background work, call one of the object's own methods through its stub
+        (``self.env.X.get(self.ctx.id).method()``): that is an event of its own.
+        """
+        self._activation.wait_until(awaitable)
+
+    def abort(self, reason: str | None = None) -> NoReturn:
+        """Reset the object now, like the anchor's ``ctx.abort(reason)``.
+
+        Raises ``hub.errors.ObjectAbortedError``, which the running event ends with: its
+        writes roll back and its caller gets ``object_aborted`` (retryable), even if the
+        handler catches the error. The instance is dropped; events queued behind this
+        one run on a fresh instance (the constructor runs again, reading the file as it
+        is then); sockets stay open with their tags and attachments; ``wait_until`` work
+        is cancelled. Called outside an event (from ``wait_until`` work), the object is
+        reset after the event that is running, which fails the same way.
+        """
+        raise self._activation.abort(reason)
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         """Run ``fn()`` now and deliver no other event to this object until it finishes.

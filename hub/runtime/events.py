@@ -46,6 +46,9 @@ class RpcCall:
     chain: tuple[str, ...] = field(default=())
     #: ``time.monotonic()`` when it was queued (the RPC latency histogram).
     queued_at: float = 0.0
+    #: ``kwargs`` are HTML form fields (name -> list of texts), coerced to the
+    #: method's annotations before it is bound (``hub.runtime.forms``).
+    form: bool = False
 
 
 @dataclass(slots=True)
@@ -67,6 +70,8 @@ class FetchCall:
 
     request: Request
     respond: Callable[[Response | RpcError], None]
+    #: Hex ids of the objects waiting on this request (``stub.fetch`` from an object).
+    chain: tuple[str, ...] = field(default=())
 
 
 @dataclass(slots=True)

@@ -34,11 +34,12 @@ from hub.storage.feeds import Change, FeedReset, FeedRetention
 from protocol.where import WhereError, compile_where
 
 if TYPE_CHECKING:
+    from hub.errors import RpcError
     from hub.runtime.activation import Activation
     from hub.runtime.ports import SocketPort
     from hub.storage.storage import Storage
 
-__all__ = ["FeedPublisher", "Publication", "handle_subscribe"]
+__all__ = ["FeedPublisher", "Publication", "handle_subscribe", "refuse_subscribe"]
 
 log = logging.getLogger("roost.runtime")
 
@@ -173,3 +174,8 @@ def _as_feed_error(act: Activation, error: HubError) -> HubError:
         return error
     log.error("subscription on %r failed", act.id, exc_info=error)
     return InternalError("internal error")
+
+
+def refuse_subscribe(act: Activation, sub: FeedSubscribe, error: RpcError) -> None:
+    """Refuse the subscription with ``error`` (the object cannot run the event)."""
+    act.port.feed_answer(FeedRefused(sub.socket_id, sub.sub_id, error))

@@ -4,7 +4,8 @@ Rules:
 
 1. ``_activations`` maps a hex id to its one live ``Activation``; ``_closing`` holds
    activations that were taken out of it and are finishing their queue. Only
-   ``submit`` adds to the first and only ``evict`` / ``closed`` remove from either.
+   ``submit`` and ``replace`` add to the first and only ``evict`` / ``replace`` /
+   ``closed`` remove from either.
 2. Every event for an object goes through ``submit``: from stubs, the alarm scheduler
    and the network front; a ``Barrier`` (no event, no wake) through ``after_queued``.
    Nothing else touches an activation's queue.
@@ -34,15 +35,17 @@ from hub.errors import (
     HubStoppingError,
     InvalidArgumentsError,
     InvalidIdError,
+    RpcError,
     UnknownBindingError,
 )
 from hub.histograms import Latencies
+from hub.http import Request, Response
 from hub.ids import ObjectId, parse_id
 from hub.limits import Limits
 from hub.logs import extra
 from hub.runtime import inspection
 from hub.runtime.activation import Activation, call_chain
-from hub.runtime.events import Barrier, Event, RpcCall
+from hub.runtime.events import Barrier, Event, FetchCall, RpcCall
 from hub.runtime.ports import DetachedPort, HubStats, ObjectFacts, ObjectStats, SocketPort
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
@@ -50,7 +53,15 @@ from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
 from hub.storage.database import Durability
 from hub.storage.registry import Registry
 
-__all__ = ["Forward", "HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats", "partition_of"]
+__all__ = [
+    "Forward",
+    "ForwardFetch",
+    "HubStats",
+    "LifecycleEvent",
+    "ObjectHost",
+    "ObjectStats",
+    "partition_of",
+]
 
 log = logging.getLogger("roost.runtime")
 
@@ -63,6 +74,10 @@ _HEX_RE = re.compile(r"[0-9a-f]{64}")
 Forward = Callable[
     [ObjectId, str, list[Any], dict[str, Any], tuple[str, ...]], "asyncio.Future[Any]"
 ]
+
+#: ``forward_fetch(object_id, request, chain)``: ``stub.fetch`` to an object another
+#: worker runs; the future gets the ``Response`` or an ``RpcError``.
+ForwardFetch = Callable[[ObjectId, Request, tuple[str, ...]], "asyncio.Future[Response]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +142,7 @@ class ObjectHost:
         #: ``roost serve --workers``); calls to other objects go to ``forward``.
         self.partition: tuple[int, int] = (0, 1)
         self.forward: Forward | None = None
+        self.forward_fetch: ForwardFetch | None = None
         #: How long an activation waits for an object file another process has open.
         self.lock_timeout = 10.0
         self._running = False
@@ -185,6 +201,11 @@ class ObjectHost:
     def detach(self) -> None:
         """No front from now on: sockets are gone, new auto-responses are kept."""
         self.port = DetachedPort()
+
+    @property
+    def running(self) -> bool:
+        """True between ``start`` and ``stop``."""
+        return self._running
 
     # -- events -------------------------------------------------------------------------
 
@@ -265,11 +286,18 @@ class ObjectHost:
         return RpcPromise(self.call_wire(object_id, method, wire_args, wire_kwargs), spec)
 
     def call_wire(
-        self, object_id: ObjectId, method: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        object_id: ObjectId,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        form: bool = False,
     ) -> asyncio.Future[Any]:
         """Queue a call whose arguments are already JSON builtins (from a stub or the wire).
 
-        The future gets the result as builtins, or an ``RpcError``.
+        With ``form``, ``kwargs`` are HTML form fields (``hub.runtime.forms``). The
+        future gets the result as builtins, or an ``RpcError``.
         """
         self.spec(object_id.binding).method(method)
         chain = call_chain.get()
@@ -283,8 +311,35 @@ class ObjectHost:
         if self._loop is None:
             raise HubStoppingError("the hub is not running")
         reply: asyncio.Future[Any] = self._loop.create_future()
-        self.submit(object_id, RpcCall(method, args, kwargs, reply, chain, time.monotonic()))
+        call = RpcCall(method, args, kwargs, reply, chain, queued_at=time.monotonic(), form=form)
+        self.submit(object_id, call)
         return reply
+
+    def fetch(self, object_id: ObjectId, request: Request) -> asyncio.Future[Response]:
+        """Queue ``fetch(request)`` for the object (``stub.fetch``); the future gets its
+        ``Response``, or the ``RpcError`` it failed with."""
+        chain = call_chain.get()
+        if object_id.hex in chain:
+            raise CallCycleError(
+                f"fetch to {object_id.binding} would deadlock: that object is waiting for"
+                " this request to finish (events of one object never interleave)"
+            )
+        if self.forward_fetch is not None and not self.owns(object_id.hex):
+            return self.forward_fetch(object_id, request, chain)
+        if self._loop is None:
+            raise HubStoppingError("the hub is not running")
+        future: asyncio.Future[Response] = self._loop.create_future()
+
+        def respond(result: Response | RpcError) -> None:
+            if future.done():
+                return
+            if isinstance(result, RpcError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self.submit(object_id, FetchCall(request, respond, chain))
+        return future
 
     # -- eviction -----------------------------------------------------------------------
 
@@ -298,6 +353,25 @@ class ObjectHost:
         self._closing[key] = activation
         self._close_reasons[activation] = reason
         activation.request_close()
+
+    def replace(self, activation: Activation, moved: list[Event | Barrier]) -> None:
+        """``activation`` was aborted: it closes after its running event, and ``moved``
+        (its queued events and barriers, in order) go to a successor that opens the
+        object once it closed: a fresh instance."""
+        key = activation.id.hex
+        if self._activations.get(key) is activation:
+            del self._activations[key]
+        self._closing[key] = activation
+        self._close_reasons[activation] = "aborted"
+        if not moved:
+            return
+        successor = self._activations.get(key)  # one may wait already, behind ``_closing``
+        if successor is None:
+            spec = self.spec(activation.id.binding)
+            successor = Activation(self, spec, activation.id, activation)
+            self._activations[key] = successor
+            self._activation_count += 1
+        successor.adopt(moved)
 
     def closed(self, activation: Activation) -> None:
         """Called by an activation once its database is closed."""
@@ -319,6 +393,20 @@ class ObjectHost:
                 await pending.closed.wait()
             return False
         self.evict(activation, reason="forced")
+        await activation.closed.wait()
+        return True
+
+    async def reset(self, object_id: ObjectId, reason: str | None = None) -> bool:
+        """``ctx.abort(reason)`` from outside the object: drop its instance (an event
+        running now fails with ``object_aborted`` and rolls back; queued events run on a
+        fresh instance) and wait until its file is closed. False if it was not live."""
+        activation = self._activations.get(object_id.hex)
+        if activation is None:
+            pending = self._closing.get(object_id.hex)
+            if pending is not None:
+                await pending.closed.wait()
+            return False
+        activation.abort(reason)
         await activation.closed.wait()
         return True
 

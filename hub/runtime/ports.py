@@ -150,10 +150,17 @@ class HostPort(Protocol):
         """Queue ``event`` for the object, waking it if it is evicted."""
 
     def call_wire(
-        self, object_id: ObjectId, method: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        object_id: ObjectId,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        form: bool = False,
     ) -> asyncio.Future[Any]:
-        """Queue an RPC call with builtins arguments; the future gets the builtins result
-        or an ``RpcError``."""
+        """Queue an RPC call with builtins arguments (with ``form``: ``kwargs`` are HTML
+        form fields, name -> list of texts); the future gets the builtins result or an
+        ``RpcError``."""
 
     def after_queued(self, object_id: ObjectId, reached: Callable[[], None]) -> None:
         """Call ``reached`` once the events queued for the object so far are handled and

@@ -19,6 +19,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import ObjectAbortedError
 from hub.logs import extra
 from hub.runtime.events import SocketClosed, SocketErrored, SocketMessage
 from hub.runtime.websocket import ClosedSocket
@@ -71,6 +72,11 @@ async def handle_socket(
 
     try:
         await act.transact(body, (act.id.hex,), reply=acknowledged, timeout_ms=act.event_timeout_ms)
+    except ObjectAbortedError as exc:
+        # Nothing of the message committed: it is not recorded, so a resend runs it on
+        # the fresh instance; the client is told at once.
+        if message_id is not None:
+            act.port.acknowledge(event.socket_id, message_id, exc)
     except Exception as exc:
         if isinstance(exc, TimeoutError):
             log.warning(

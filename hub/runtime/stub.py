@@ -1,7 +1,8 @@
 """Namespaces, stubs and ``env``: how code reaches an object.
 
 ``env.COUNTER`` is a ``DurableObjectNamespace``; ``env.COUNTER.get_by_name("x")`` a
-``DurableObjectStub``; ``await stub.increment(2)`` an RPC call. A call is queued the
+``DurableObjectStub``; ``await stub.increment(2)`` an RPC call; ``await
+stub.fetch(request)`` an HTTP request to the object's ``fetch``. A call is queued the
 moment the method is called, not when it is awaited, so calls made one after another on
 a stub arrive in that order even when awaited together.
 """
@@ -9,11 +10,12 @@ a stub arrive in that order even when awaited together.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import InvalidIdError
+from hub.errors import InvalidIdError, LimitExceededError
+from hub.http import Headers, Request, Response
 from hub.ids import ObjectId, id_from_name, new_unique_id, parse_id
 
 if TYPE_CHECKING:
@@ -54,6 +56,38 @@ class DurableObjectStub:
         """The name the stub was made from, if any."""
         return self.id.name
 
+    def fetch(
+        self,
+        request: Request | str,
+        *,
+        method: str = "GET",
+        headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: bytes | str = b"",
+    ) -> asyncio.Future[Response]:
+        """Send an HTTP request to the object's ``fetch`` (the anchor's ``stub.fetch``).
+
+        ``request`` is a ``hub.Request`` (a request this object received can be passed
+        on as it is) or a URL, absolute (``http://...``) or a path (``/x``, made
+        ``http://localhost/x``), with ``method``, ``headers`` and ``body``. Await the
+        result for the object's ``Response``; when the object fails the request
+        (``fetch`` raised, or it has none) the ``RpcError`` is raised here, like an RPC
+        call's. The request is queued at once, in order with the stub's calls. It works
+        across the workers of ``roost serve --workers``. A WebSocket upgrade cannot be
+        passed on (the front owns sockets): accept it in the object that received it.
+        """
+        if isinstance(request, str):
+            request = _request(request, method, headers, body)
+        elif not isinstance(request, Request):
+            raise TypeError(f"fetch takes a hub.Request or a URL, got {type(request).__name__}")
+        if request.is_websocket:
+            raise ValueError("stub.fetch cannot pass on a WebSocket upgrade request")
+        limit = self._host.limits.message_bytes
+        if len(request.raw_body) > limit:
+            raise LimitExceededError(
+                f"request body too large: {len(request.raw_body)} bytes, expected at most {limit}"
+            )
+        return self._host.fetch(self.id, request)
+
     def __getattr__(self, method: str) -> Callable[..., RpcPromise]:
         if method.startswith("__"):
             raise AttributeError(method)
@@ -63,6 +97,22 @@ class DurableObjectStub:
 
     def __repr__(self) -> str:
         return f"<DurableObjectStub {self.id!r}>"
+
+
+def _request(
+    url: str,
+    method: str,
+    headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]],
+    body: bytes | str,
+) -> Request:
+    if url.startswith("/"):
+        url = "http://localhost" + url
+    elif not url.startswith(("http://", "https://")):
+        raise ValueError(f"fetch needs an http(s) URL or a path starting with '/', got {url!r}")
+    if not isinstance(method, str) or not method.isalpha():
+        raise ValueError(f"method must be an HTTP method like 'GET', got {method!r}")
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return Request(method, url, headers, data)
 
 
 class DurableObjectNamespace:

@@ -186,6 +186,11 @@ class ObjectDatabase:
         """True between ``begin()`` and ``commit()`` / ``rollback()``."""
         return self._deferred or self._conn.in_transaction
 
+    @property
+    def in_savepoint(self) -> bool:
+        """True inside a nested transaction (``transaction`` / ``transaction_sync``)."""
+        return self._savepoints > 0
+
     def begin(self) -> None:
         """Open the event's transaction.
 
@@ -263,6 +268,13 @@ class ObjectDatabase:
     def user(self, query: str, params: tuple[object, ...]) -> UserResult:
         """Run one statement of the object's own SQL under the authorizer; all its rows
         and its column names."""
+        rows, names, _cursor = self.user_cursor(query, params)
+        return rows, names
+
+    def user_cursor(
+        self, query: str, params: tuple[object, ...]
+    ) -> tuple[list[tuple[SqlValue, ...]], list[str], sqlite3.Cursor]:
+        """``user``, plus the finished cursor (its ``rowcount`` and ``lastrowid``)."""
         if not isinstance(query, str):
             raise SqlError(f"query must be a str, got {type(query).__name__}")
         self._begin_now()
@@ -271,7 +283,7 @@ class ObjectDatabase:
             cursor = self._conn.execute(query, params)
             rows = cursor.fetchall()
             description = cursor.description
-            return rows, [column[0] for column in description] if description else []
+            return rows, [column[0] for column in description] if description else [], cursor
         except (sqlite3.Error, sqlite3.Warning) as exc:
             denied, self._denied = self._denied, None
             raise SqlError(denied or _describe(exc)) from exc

@@ -1,5 +1,7 @@
 """``ctx.storage.sql``: the object's own SQL, run synchronously like the anchor's.
 
+``prepare`` gives D1-style prepared statements (``hub.storage.statements``).
+
 ``exec`` runs the statement at once and reads all its rows, so ``rows_written`` is
 final when ``exec`` returns and a cursor never holds a statement open across an
 ``await``. The cursor is a one-pass iterator over those rows, as in the anchor: rows
@@ -17,10 +19,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from hub.errors import SqlError
 from hub.storage.database import ObjectDatabase, SqlValue, UserResult
+from hub.storage.statements import PreparedStatement, Result
 
 __all__ = ["Row", "SqlCursor", "SqlStorage"]
 
@@ -107,6 +110,20 @@ class SqlStorage:
                 ) from None
             rows, names = self._exec_script(query)
         return SqlCursor(names, rows, db.total_changes - before)
+
+    def prepare(self, query: str) -> PreparedStatement:
+        """A D1-style prepared statement: ``sql.prepare(q).bind(*params).all()``
+        (also ``first``, ``run``, ``raw``); see ``hub.storage.statements``."""
+        return PreparedStatement(self._db, query)
+
+    def batch(self, statements: Sequence[PreparedStatement]) -> list[Result]:
+        """Run bound statements in order, all or nothing (D1's ``batch``): if one
+        fails, the writes of those before it are undone and ``SqlError`` is raised."""
+        for statement in statements:
+            if not isinstance(statement, PreparedStatement):
+                raise SqlError(f"batch takes prepared statements, got {type(statement).__name__}")
+        with self._db.savepoint():
+            return [statement.all() for statement in statements]
 
     def _exec_script(self, script: str) -> UserResult:
         statements = _split_statements(script)

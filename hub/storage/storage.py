@@ -12,7 +12,7 @@ event); the runtime mirrors it into the hub-wide alarm index after the event.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar, overload
@@ -47,8 +47,16 @@ class Transaction:
 class Storage:
     """The storage of one object, as seen from its code (``ctx.storage``)."""
 
-    def __init__(self, db: ObjectDatabase, limits: Limits, *, has_alarm_handler: bool) -> None:
+    def __init__(
+        self,
+        db: ObjectDatabase,
+        limits: Limits,
+        *,
+        has_alarm_handler: bool,
+        sync: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._db = db
+        self._sync = sync
         self.sql = SqlStorage(db)
         """Synchronous SQL: ``ctx.storage.sql.exec(query, *params)``."""
         self.kv = KvStorage(db, limits)
@@ -125,6 +133,25 @@ class Storage:
             self._db.close_savepoint(name, rollback=True)
             raise
         self._db.close_savepoint(name, rollback=txn.rolled_back)
+
+    async def sync(self) -> None:
+        """Make the running event's writes so far durable now (the anchor's ``sync()``).
+
+        Roost commits every event's writes together when its handler returns; ``sync``
+        commits the ones made so far at once, as durable as the hub's ``durability``
+        setting makes any commit (a process crash with ``"normal"``, power loss too with
+        ``"full"``), and sends the messages queued so far (the output gate holds them
+        only until their writes are committed). The event goes on in a new
+        transaction: if the handler raises afterwards, only the writes made after
+        ``sync`` roll back. The reply of the event (an RPC result, an HTTP response)
+        still leaves when the handler returns.
+
+        Outside an event (``ctx.wait_until`` work) every write commits on its own, so
+        there is nothing to wait for. Inside ``transaction()`` / ``transaction_sync()``
+        it raises ``StorageError``: a nested transaction cannot be committed alone.
+        """
+        if self._sync is not None:
+            await self._sync()
 
     async def delete_all(self) -> None:
         """Delete every table, view, trigger and key of the object, its change log and

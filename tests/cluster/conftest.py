@@ -185,13 +185,16 @@ StartCluster = Callable[..., Awaitable[Cluster]]
 async def cluster(tmp_path: Path) -> AsyncIterator[StartCluster]:
     started: list[Cluster] = []
 
-    async def start(workers: int = 2, gateways: int = 1, *extra: str) -> Cluster:
+    async def start(
+        workers: int = 2, gateways: int = 1, *extra: str, target: str | None = None
+    ) -> Cluster:
+        """Serve ``APP`` (or ``target``, a file or folder the test wrote)."""
         app = tmp_path / "rooms_app.py"
         app.write_text(APP)
         data_dir = tmp_path / "data"
         log = (tmp_path / "cluster.log").open("ab")
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.cli", "serve", str(app), "--port", "0",
+            sys.executable, "-m", "hub.cli", "serve", target or str(app), "--port", "0",
             "--data-dir", str(data_dir), "--workers", str(workers),
             "--gateways", str(gateways), "--log-level", "warning", *extra,
             stdout=asyncio.subprocess.PIPE, stderr=log,

@@ -358,4 +358,4 @@ async def test_gateways_serve_the_js_client_without_the_admin_key(cluster: Start
             assert answer.status_code == 200
             assert answer.headers["content-encoding"] == "gzip"  # httpx accepts gzip
             assert answer.content == bundle
-        assert (await client.get(f"{running.url}/_roost/health")).status_code == 401
+        assert (await client.get(f"{running.url}/_roost/metrics")).status_code == 401

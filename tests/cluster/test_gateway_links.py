@@ -93,7 +93,7 @@ class FakeWorker(Peer):
 
     async def answer_upgrade(self, tags: list[str]) -> int:
         """Accept the next request, a WebSocket upgrade, as an object would."""
-        _kind, call_id, wire_object, request = await self.expect("fetch")
+        _kind, call_id, wire_object, request, _chain = await self.expect("fetch")
         upgrade_id = request[4]
         assert upgrade_id is not None
         self.send("accept", upgrade_id, wire_object[1], tags)
@@ -403,7 +403,7 @@ async def test_a_call_made_while_the_owner_retires_goes_to_its_successor(
     old.send("retired")
     assert await new.next() == ("sync", [], [])
     call = await new.expect("call")
-    assert call[2:] == (wire(room), "count", [1], {"k": 2}, [])
+    assert call[2:] == (wire(room), "count", [1], {"k": 2}, [], False)
     new.send("result", call[1], False, error_to_wire(RemoteError("ValueError", "no")))
     with pytest.raises(RemoteError, match="ValueError: no"):
         await within(reply)
@@ -423,7 +423,7 @@ async def test_a_lost_owner_fails_its_pending_fetches_and_calls_with_hub_stoppin
     answered = gateway.workers.call_wire(room, "count", [], {})
     other = gateway.workers.call_wire(elsewhere, "count", [], {})
     _sync, fetch, call, done = await w1.settle()
-    assert fetch[0] == "fetch" and fetch[3] == ["POST", "http://h/x", [], b"b", None]
+    assert fetch[0] == "fetch" and fetch[3] == ["POST", "http://h/x", [], b"b", None, None]
     w1.send("result", done[1], True, "already answered")
     assert await within(answered) == "already answered"
 
@@ -604,6 +604,6 @@ async def test_a_workers_call_to_another_partition_is_routed_and_answered(
     await w1.settle()
     w1.send("call", 7, wire(target), "count", [1], {}, ["caller-hex"])
     routed = await w0.expect("call")
-    assert routed[2:] == (wire(target), "count", [1], {}, ["caller-hex"])
+    assert routed[2:] == (wire(target), "count", [1], {}, ["caller-hex"], False)
     w0.send("result", routed[1], True, {"n": 1})
     assert await w1.next() == ("result", 7, True, {"n": 1})

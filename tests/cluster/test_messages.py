@@ -155,6 +155,7 @@ CODES: dict[str, tuple[type[HubError], type[HubError]]] = {
     "activation_failed": (ActivationError, RpcError),
     "overloaded": (hub.errors.OverloadedError, RpcError),
     "call_cycle": (hub.errors.CallCycleError, RpcError),
+    "object_aborted": (hub.errors.ObjectAbortedError, RpcError),
     "hub_stopping": (HubStoppingError, RpcError),
     "fetch_not_implemented": (hub.errors.FetchNotImplementedError, RpcError),
     "internal_error": (InternalError, RpcError),
@@ -171,6 +172,7 @@ CODES: dict[str, tuple[type[HubError], type[HubError]]] = {
     "method_not_allowed": (hub.errors.MethodNotAllowedError, HubError),
     "request_timeout": (hub.errors.RequestTimeoutError, HubError),
     "uri_too_long": (hub.errors.UriTooLongError, HubError),
+    "unsupported_media_type": (hub.errors.UnsupportedMediaTypeError, HubError),
     "headers_too_large": (hub.errors.HeadersTooLargeError, HubError),
 }
 
@@ -290,13 +292,20 @@ header_names = st.text(
     headers=st.lists(st.tuples(header_names, texts), max_size=8),
     body=st.binary(max_size=200),
     upgrade_id=st.none() | ids,
+    client=st.none() | st.tuples(st.ip_addresses().map(str), st.none() | st.integers(0, 65535)),
 )
-def test_a_request_comes_back_with_its_headers_in_order_its_body_and_upgrade_id(
-    method: str, url: str, headers: list[tuple[str, str]], body: bytes, upgrade_id: int | None
+def test_a_request_comes_back_with_its_headers_in_order_its_body_upgrade_id_and_client(
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    upgrade_id: int | None,
+    client: tuple[str, int | None] | None,
 ) -> None:
-    sent = Request(method, url, headers, body, upgrade_id=upgrade_id)
+    sent = Request(method, url, headers, body, upgrade_id=upgrade_id, client=client)
     got = request_from_wire(over_the_wire(request_to_wire(sent)))
     assert (got.method, got.url, got.raw_body, got.upgrade_id) == (method, url, body, upgrade_id)
+    assert got.client == client
     assert type(got.raw_body) is bytes
     assert got.headers.raw_items() == headers
     assert got.is_websocket == (upgrade_id is not None)

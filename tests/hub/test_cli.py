@@ -358,6 +358,8 @@ async def test_every_serve_option_may_come_from_a_roost_variable(tmp_path: Path)
         (["--log-format", "xml"], {}, "log format must be one of text, json, got 'xml'"),
         ([], {"ROOST_LOG_FORMAT": "xml"}, "log format must be one of text, json, got 'xml'"),
         ([], {"ROOST_ACCESS_LOG": "maybe"}, "ROOST_ACCESS_LOG must be 1/true/yes/on"),
+        (["--trusted-proxies", "10.0.0.0/99"], {}, "trusted proxy must be an IP address"),
+        ([], {"ROOST_TRUSTED_PROXIES": "proxy.local"}, "got 'proxy.local'"),
     ],
 )
 async def test_a_bad_setting_is_one_line_and_exit_2(

@@ -26,6 +26,7 @@
  *     ├── ActivationFailed   activation_failed: the object's constructor raised
  *     ├── Overloaded         overloaded: the object's queue is full
  *     ├── CallCycle          call_cycle: the call would deadlock on the object's input gate
+ *     ├── ObjectAborted      object_aborted: the object was reset (ctx.abort); retryable
  *     ├── NoSuchFeed         no_such_feed: `sub` names a table that is not a feed table
  *     ├── BadSubscription    bad_subscription: invalid where / columns, unknown column
  *     ├── Forbidden          forbidden: the object refused the subscription
@@ -69,6 +70,7 @@ export const ERRORS = Object.freeze({
   activation_failed: row(false),
   overloaded: row(false),
   call_cycle: row(false),
+  object_aborted: row(true),
   no_such_feed: row(false),
   bad_subscription: row(false),
   forbidden: row(false),
@@ -84,6 +86,7 @@ export const ERRORS = Object.freeze({
   method_not_allowed: row(false),
   request_timeout: row(true),
   uri_too_long: row(false),
+  unsupported_media_type: row(false),
   headers_too_large: row(false),
   unknown_binding: row(false),
   invalid_id: row(false),
@@ -226,6 +229,13 @@ export class CallCycle extends RoostError {
   }
 }
 
+/** `object_aborted`: the object was reset (`ctx.abort`) during the call; retry it. */
+export class ObjectAborted extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("object_aborted", message, init);
+  }
+}
+
 /** `no_such_feed`: a subscription names a table that is not (or no longer) a feed table of the object. */
 export class NoSuchFeed extends RoostError {
   constructor(message: string, init: RoostErrorInit = {}) {
@@ -356,6 +366,7 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   activation_failed: ActivationFailed,
   overloaded: Overloaded,
   call_cycle: CallCycle,
+  object_aborted: ObjectAborted,
   no_such_feed: NoSuchFeed,
   bad_subscription: BadSubscription,
   forbidden: Forbidden,

@@ -90,6 +90,7 @@ export {
   CODES,
   CallAborted,
   CallCycle,
+  ObjectAborted,
   CallTimeout,
   ConnectFailed,
   ConnectionClosed,

@@ -14,6 +14,7 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── Overloaded        overloaded: the object's queue is full
     ├── CallCycle         call_cycle: the call would deadlock on the object's input gate
     ├── Unauthorized      unauthorized: the object refused the token of ``set_auth``
+    ├── ObjectAborted     object_aborted: the object was reset (ctx.abort); retryable
     ├── NoSuchFeed        no_such_feed: ``subscribe`` named a table that is not a feed table
     ├── BadSubscription   bad_subscription: an invalid ``where`` / ``columns``, unknown column
     ├── Forbidden         forbidden: the object refused the subscription
@@ -66,6 +67,7 @@ __all__ = [
     "MessageTooBig",
     "MethodNotFound",
     "NoSuchFeed",
+    "ObjectAborted",
     "ObjectError",
     "Overloaded",
     "RoostError",
@@ -201,6 +203,13 @@ class Unauthorized(RoostError):
     default_code = "unauthorized"
 
 
+class ObjectAborted(RoostError):
+    """``object_aborted``: the object was reset (``ctx.abort``) during the call; its
+    writes rolled back and a retry runs on a fresh instance."""
+
+    default_code = "object_aborted"
+
+
 class NoSuchFeed(RoostError):
     """``no_such_feed``: the subscription named a table that is not a feed table of the
     object (or it stopped being one); the subscription ended."""
@@ -315,6 +324,7 @@ CODES: dict[str, type[RoostError]] = {
         Overloaded,
         CallCycle,
         Unauthorized,
+        ObjectAborted,
         NoSuchFeed,
         BadSubscription,
         Forbidden,

@@ -139,7 +139,6 @@ async def test_unserializable_arguments_are_refused_at_the_call(make_hub: MakeHu
     [
         ("_secret", "is private"),
         ("alarm", "lifecycle method"),
-        ("fetch", "lifecycle method"),
         ("websocket_message", "lifecycle method"),
         ("nothing_here", "is not a public method"),
     ],
@@ -153,6 +152,16 @@ async def test_private_lifecycle_and_unknown_methods_are_never_callable(
         getattr(room, method)
     assert caught.value.code == "method_not_found"
     assert isinstance(caught.value, AttributeError)
+
+
+async def test_stub_fetch_is_the_http_fetch_never_an_rpc_of_the_method(make_hub: MakeHub) -> None:
+    """``stub.fetch`` sends a request (the anchor's ``stub.fetch``); ``fetch`` is still
+    not callable by name as RPC."""
+    app, _ = await make_hub(APP)
+    room = app.env.ROOM.get_by_name("r")
+    assert room.fetch.__func__ is hub.DurableObjectStub.fetch
+    with pytest.raises(hub.MethodNotFoundError, match="lifecycle method"):
+        app.host.call_wire(room.id, "fetch", [], {})
 
 
 async def test_object_errors_reach_the_caller_with_type_message_and_flags(
