@@ -93,7 +93,11 @@ async def test_a_read_only_token_cannot_write(served: Served, sql: str) -> None:
 
 @pytest.mark.parametrize(
     "sql",
-    ["ATTACH DATABASE 'other.db' AS other", "PRAGMA query_only = OFF", "PRAGMA journal_mode = DELETE"],
+    [
+        "ATTACH DATABASE 'other.db' AS other",
+        "PRAGMA query_only = OFF",
+        "PRAGMA journal_mode = DELETE",
+    ],
 )
 async def test_a_read_only_token_cannot_escape_through_pragmas_or_attach(
     served: Served, sql: str

@@ -157,8 +157,9 @@ class Database:
         since: int | None = None,
     ) -> Subscribed:
         """The change feed of ``table`` over ``roost.v1`` (``async for change in ...``):
-        the matching rows first (op ``snapshot``, unless ``snapshot=False``), then every
-        insert, update and delete. ``where`` as ``Table.where``: a ``{column: value or
+        the matching rows first (op ``snapshot``), then every insert, update and delete.
+        ``snapshot=False``: only the changes made after this call (none lost while the
+        subscription is set up); ``since``: the changes after that seq. ``where`` as ``Table.where``: a ``{column: value or
         {op: value}}`` mapping, or conditions."""
         if isinstance(where, Mapping):
             conditions = conditions_of(**where)
@@ -215,6 +216,9 @@ class Subscribed:
     async def _opened(self) -> Subscription:
         if self._sub is None:
             table, where, columns, snapshot, since = self._args
+            if not snapshot and since is None:
+                # Changes from now on, with none lost while the ``sub`` is on its way.
+                since = int((await self._db.stats())["feed_seq"])
             conn = await self._db.socket()
             self._sub = conn.subscribe(
                 table, where=where, columns=columns, snapshot=snapshot, since=since
