@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import roost_client
 
 import hub
-import roost_client
 
 ADMIN_KEY = "admin-key-for-tests"
 
@@ -34,6 +34,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         data_dir=tmp_path / "data",
         databases=hub.DatabaseSettings(max_result_rows=100, max_result_bytes=64 * 1024),
     )
-    async with app.serve(port=0, admin_key=ADMIN_KEY) as server:
-        async with roost_client.admin(server.url, ADMIN_KEY) as admin:
-            yield Served(app, server.url, tmp_path / "data", admin)
+    async with (
+        app.serve(port=0, admin_key=ADMIN_KEY) as server,
+        roost_client.admin(server.url, ADMIN_KEY) as admin,
+    ):
+        yield Served(app, server.url, tmp_path / "data", admin)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import roost_client
 
 import hub
-import roost_client
 from tests.conftest import within
 from tests.databases.conftest import ADMIN_KEY, Served
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import roost_client
 
 import hub
-import roost_client
 from tests.conftest import MakeHub
 from tests.databases.conftest import Served
 
@@ -31,8 +31,8 @@ class Notes(hub.DurableObject):
 
     async def tables(self) -> list[str]:
         rows = self.ctx.storage.sql.exec(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'"
-            " AND name NOT LIKE 'sqlite%'"
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'"
             " ORDER BY name"
         )
         return [str(row["name"]) for row in rows]
@@ -84,7 +84,8 @@ async def test_a_failing_migration_leaves_nothing(tmp_path: Path, make_hub: Make
         tmp_path / "m",
         {
             "0001_ok.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);",
-            "0002_bad.sql": "CREATE TABLE b (id INTEGER PRIMARY KEY); INSERT INTO nowhere VALUES (1);",
+            "0002_bad.sql": "CREATE TABLE b (id INTEGER PRIMARY KEY);"
+            " INSERT INTO nowhere VALUES (1);",
         },
     )
     app, _ = await make_hub({"NOTES": notes_class(folder)})

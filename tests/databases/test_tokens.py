@@ -7,8 +7,8 @@ import asyncio
 import sqlite3
 
 import pytest
-
 import roost_client
+
 from hub.databases import tokens
 from tests.conftest import within
 from tests.databases.conftest import Served

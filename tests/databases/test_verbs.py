@@ -7,8 +7,8 @@ from typing import TypedDict
 
 import msgspec
 import pytest
-
 import roost_client
+
 from tests.databases.conftest import Served
 
 USERS = "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, age INTEGER)"

@@ -159,8 +159,8 @@ class Database:
         """The change feed of ``table`` over ``roost.v1`` (``async for change in ...``):
         the matching rows first (op ``snapshot``), then every insert, update and delete.
         ``snapshot=False``: only the changes made after this call (none lost while the
-        subscription is set up); ``since``: the changes after that seq. ``where`` as ``Table.where``: a ``{column: value or
-        {op: value}}`` mapping, or conditions."""
+        subscription is set up); ``since``: the changes after that seq. ``where`` as
+        ``Table.where``: a ``{column: value or {op: value}}`` mapping, or conditions."""
         if isinstance(where, Mapping):
             conditions = conditions_of(**where)
         else:
