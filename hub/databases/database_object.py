@@ -47,6 +47,14 @@ CLOSE_DELETED = 4404
 
 Result = dict[str, Any]
 
+#: The body members each admin action takes (``migrate``'s are checked by the verb).
+_ADMIN_ARGUMENTS: dict[str, set[str]] = {
+    "create": {"read_only"},
+    "token": {"read_only", "revoke_others"},
+    "revoke": {"token_id"},
+    "migrate": {"migrations"},
+}
+
 
 class DatabaseObject(DurableObject):
     """A database object (docs/databases.md); bound to ``DATABASE`` by ``Hub(databases=...)``."""
@@ -75,9 +83,8 @@ class DatabaseObject(DurableObject):
             return {"status": "ok", "name": self._name}
         if verb == "stats":
             return self._stats()
-        before = self._engine.rows_written
         result = self._engine.run(verb, kwargs, read_only=grant.read_only)
-        if (not grant.read_only and self._engine.rows_written != before) or verb == "migrate":
+        if self._engine.wrote:
             self._save_totals(last_write=time.time())
         return result
 
@@ -142,6 +149,9 @@ class DatabaseObject(DurableObject):
 
     async def _admin(self, action: str, kwargs: dict[str, Any]) -> Result:
         catalog, name = self._catalog, self._name
+        unknown = set(kwargs) - _ADMIN_ARGUMENTS.get(action, set())
+        if unknown:
+            raise InvalidArgumentsError(f"{action} takes no {sorted(unknown)!r}")
         read_only = kwargs.get("read_only", False)
         if not isinstance(read_only, bool):
             raise InvalidArgumentsError(f"read_only must be true or false, got {read_only!r}")

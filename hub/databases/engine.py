@@ -113,9 +113,11 @@ class Engine:
         self.db = db
         self.feeds = feeds
         self.settings = settings
-        #: Rows returned and changed by client statements since this activation began.
+        #: Rows returned and changed by client statements not yet added to the totals.
         self.rows_read = 0
         self.rows_written = 0
+        #: True when the last ``run`` changed rows or the schema.
+        self.wrote = False
         self._handlers: dict[str, Callable[[Any, bool], Result]] = {
             "query": self._query,
             "batch": self._batch,
@@ -134,10 +136,12 @@ class Engine:
             raise MethodNotFoundError(f"no verb {verb[:80]!r} (one of {', '.join(sorted(VERBS))})")
         if not isinstance(kwargs, dict):
             raise InvalidArgumentsError(f"{verb} takes an object of keyword arguments")
-        schema = self._schema_version()
+        schema, written = self._schema_version(), self.rows_written
         result = handler(kwargs, read_only)
+        self.wrote = self.rows_written != written
         if not read_only and self._schema_version() != schema:
             self.sync_feeds()
+            self.wrote = True
         return result
 
     # -- statements --------------------------------------------------------------------

@@ -162,3 +162,25 @@ async def test_calls_over_roost_v1(served: Served) -> None:
         # The socket is closed (4401): the call is lost, or refused if it came first.
         with pytest.raises((roost_client.Unauthorized, roost_client.ConnectionLost)):
             await within(conn.call("count", table="t"))
+
+
+async def test_admin_bodies_are_checked(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=headers) as client:
+        answer = await client.post("/_roost/databases", json={"name": "x", "readonly": True})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_arguments")
+        answer = await client.post("/_roost/databases", json={"name": ""})
+        assert answer.status_code == 400
+        answer = await client.post("/_roost/databases", content=b"{not json")
+        assert answer.status_code == 400
+        answer = await client.post("/_roost/databases", json={"name": "x", "read_only": "yes"})
+        assert answer.status_code == 400
+    assert await served.admin.list_databases() == []
+
+
+async def test_a_schema_change_is_a_write(served: Served) -> None:
+    created = await served.admin.create_database("acme")
+    async with served.database("acme", created.token) as db:
+        assert (await db.stats())["last_write"] is None
+        await db.query("CREATE TABLE t (a)")
+        assert (await db.stats())["last_write"] is not None
