@@ -160,14 +160,7 @@ class DatabaseObject(DurableObject):
                 raise DatabaseExistsError(f"database {name[:200]!r} exists already")
             created = catalog.create()
             self._engine.sync_feeds()
-            minted = catalog.add_token(read_only)
-            return {
-                "name": name,
-                "token": minted.token,
-                "token_id": minted.token_id,
-                "read_only": read_only,
-                "created": created,
-            }
+            return {**self._issue(read_only), "created": created}
         catalog.require(name)
         if action == "info":
             meta = self.ctx.storage.database.read_meta()
@@ -185,14 +178,7 @@ class DatabaseObject(DurableObject):
                 )
             others = catalog.token_ids() if revoke_others else []
             self._revoke(others)
-            minted = catalog.add_token(read_only)
-            return {
-                "name": name,
-                "token": minted.token,
-                "token_id": minted.token_id,
-                "read_only": read_only,
-                "revoked": others,
-            }
+            return {**self._issue(read_only), "revoked": others}
         if action == "revoke":
             token_id = kwargs.get("token_id")
             if token_id not in catalog.token_ids():
@@ -212,6 +198,15 @@ class DatabaseObject(DurableObject):
                 ws.close(CLOSE_DELETED, "database deleted")
             return {"deleted": name}
         raise MethodNotFoundError(f"no admin action {action[:80]!r}")
+
+    def _issue(self, read_only: bool) -> Result:
+        minted = self._catalog.add_token(read_only)
+        return {
+            "name": self._name,
+            "token": minted.token,
+            "token_id": minted.token_id,
+            "read_only": read_only,
+        }
 
     def _revoke(self, token_ids: list[str]) -> None:
         self._catalog.revoke(token_ids)

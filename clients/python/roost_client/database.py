@@ -28,6 +28,7 @@ from urllib.parse import quote
 import orjson
 
 from roost_client.answers import result_of
+from roost_client.closing import Closing
 from roost_client.connection import Connection
 from roost_client.feed import Change
 from roost_client.http import HttpClient
@@ -86,7 +87,7 @@ def _query_result(value: dict[str, Any]) -> QueryResult:
     )
 
 
-class Database:
+class Database(Closing):
     """One database, reached with its token. ``async with`` closes its connections."""
 
     def __init__(self, url: str, name: str, *, token: str, timeout: float = 30.0) -> None:
@@ -184,17 +185,6 @@ class Database:
         if self._socket is not None:
             socket, self._socket = self._socket, None
             await socket.close()
-
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class Subscribed:
