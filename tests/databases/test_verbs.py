@@ -76,9 +76,9 @@ async def test_sql_errors_are_400_with_sqlites_message(served: Served) -> None:
 )
 async def test_the_hubs_tables_and_escapes_are_refused(served: Served, sql: str) -> None:
     async with await open_db(served) as db:
-        with pytest.raises(roost_client.Forbidden) as caught:
+        with pytest.raises(roost_client.StatementNotAllowed) as caught:
             await db.query(sql)
-        assert caught.value.code == "forbidden"
+        assert caught.value.code == "statement_not_allowed"
         await db.table("users").insert({"id": "u1", "email": "a@b"})
         assert await db.table("users").count() == 1  # the feed still records
         assert (await db.stats())["feed_seq"] == 1

@@ -67,6 +67,7 @@ from roost_client.errors import (
     ResultTooLarge,
     RoostError,
     SessionRequired,
+    StatementNotAllowed,
     TooManySubscriptions,
     Unauthorized,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "RoostError",
     "SessionRequired",
     "Sleep",
+    "StatementNotAllowed",
     "State",
     "StateChange",
     "StateStream",
