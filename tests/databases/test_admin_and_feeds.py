@@ -184,3 +184,22 @@ async def test_a_schema_change_is_a_write(served: Served) -> None:
         assert (await db.stats())["last_write"] is None
         await db.query("CREATE TABLE t (a)")
         assert (await db.stats())["last_write"] is not None
+
+
+class Signup(hub.DurableObject):
+    """An app's own object next to the databases, provisioning one through its stub."""
+
+    async def provision(self, org: str) -> str:
+        created = await self.env.DATABASE.get_by_name(org).db_admin("create", {})
+        return str(created["token"])
+
+
+async def test_app_objects_coexist_and_may_provision_through_env(tmp_path: Path) -> None:
+    app = hub.Hub(objects={"SIGNUP": Signup}, data_dir=tmp_path, databases=True)
+    async with app.serve(port=0, admin_key=ADMIN_KEY) as server:
+        token = await app.env.SIGNUP.get_by_name("desk").provision("org-9")
+        async with roost_client.database(server.url, "org-9", token=token) as db:
+            assert (await db.health())["name"] == "org-9"
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            answer = await client.post("/objects/signup/desk/rpc/provision", json={"args": ["x"]})
+            assert answer.status_code == 200  # the app's own routes are untouched
