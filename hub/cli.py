@@ -36,6 +36,7 @@ from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.databases import command as database_command
 from hub.errors import ConfigurationError
 from hub.folder import is_folder_target
 from hub.logs import FORMATS
@@ -320,16 +321,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="reload when a .py file under the app's folder changes (development):"
         " with --workers, sockets stay open",
     )
+    serve.add_argument(
+        "--databases",
+        action="store_true",
+        default=_flag("DATABASES"),
+        help="serve database objects under /db/ (docs/databases.md)",
+    )
     reload = commands.add_parser(
         "reload", help="load new code: workers are replaced, sockets stay open"
     )
     reload.add_argument(
         "--data-dir", default=_env("DATA_DIR", ".roost"), help="the served hub's data directory"
     )
+    database_command.add_parser(commands)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == "reload":
         return _reload(Path(args.data_dir))
+    if args.command == "db":
+        return database_command.run(args)
     if args.gateways is not None and args.workers is None:
         parser.error("--gateways needs --workers")
     configure_logging(
@@ -343,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.configure(
             data_dir=args.data_dir,
             idle_timeout=args.idle_timeout,
+            databases=True if args.databases else None,
             trusted_proxies=args.trusted_proxies,
         )
     except (TargetError, ConfigurationError) as exc:
@@ -386,6 +397,7 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         compression=args.compression,
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
+        databases=args.databases,
         log_format=args.log_format,
         access_log=args.access_log,
         health_requires_key=args.health_requires_key,

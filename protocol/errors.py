@@ -69,6 +69,14 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("bad_subscription", 400),
         ErrorRow("forbidden", 403),
         ErrorRow("too_many_subscriptions", 429),
+        # database objects (docs/databases.md)
+        ErrorRow("no_such_database", 404),
+        ErrorRow("database_exists", 409, in_frames=False),
+        ErrorRow("read_only", 403),
+        ErrorRow("query_error", 400),
+        ErrorRow("result_too_large", 413),
+        ErrorRow("migration_conflict", 409),
+        ErrorRow("statement_not_allowed", 403),
         # the hub
         ErrorRow("hub_stopping", 503, retryable=True),
         ErrorRow("internal_error", 500, retryable=True, close=1011),

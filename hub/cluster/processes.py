@@ -23,6 +23,7 @@ from hub.cluster.gateway import Workers
 from hub.cluster.paths import gateway_path, gateway_ready_path
 from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
+from hub.databases.gate import DatabaseGate
 from hub.logs import configure as configure_logging
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.forwarded import parse_trusted
@@ -55,6 +56,8 @@ class ProcessConfig:
     shutdown_timeout: float
     log_level: str
     generation: int = 0
+    #: ``roost serve --databases``: database objects on (docs/databases.md).
+    databases: bool = False
     log_format: str = "text"
     access_log: bool = True
     health_requires_key: bool = False
@@ -74,6 +77,7 @@ class ProcessConfig:
 async def run_gateway(config: ProcessConfig) -> None:
     """Hold sockets on the shared port; route events to workers until SIGTERM."""
     app = load_app(config.target)
+    app.configure(data_dir=config.data_dir, databases=True if config.databases else None)
     run_dir = Path(config.run_dir)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -94,6 +98,7 @@ async def run_gateway(config: ProcessConfig) -> None:
         health_requires_key=config.health_requires_key,
         compression=config.compression,
         table=table,
+        databases=None if app.databases is None else DatabaseGate(app.data_dir),
         trusted_proxies=app.trusted_proxies
         if config.trusted_proxies is None
         else parse_trusted(config.trusted_proxies),
@@ -131,7 +136,11 @@ async def run_gateway(config: ProcessConfig) -> None:
 async def run_worker(config: ProcessConfig) -> None:
     """Run one partition's objects until retired or SIGTERM."""
     app = load_app(config.target)
-    app.configure(data_dir=config.data_dir, idle_timeout=config.idle_timeout)
+    app.configure(
+        data_dir=config.data_dir,
+        idle_timeout=config.idle_timeout,
+        databases=True if config.databases else None,
+    )
     worker = Worker(
         app,
         index=config.index,

@@ -48,6 +48,7 @@ from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMes
 
 if TYPE_CHECKING:
     from hub.clock import Clock
+    from hub.databases.gate import DatabaseGate
     from hub.ids import ObjectId
     from hub.limits import Limits
     from hub.net.forwarded import Network
@@ -79,9 +80,12 @@ class Front:
         health_requires_key: bool = False,
         compression: bool = False,
         table: SocketTable | None = None,
+        databases: DatabaseGate | None = None,
         trusted_proxies: Sequence[Network] = (),
     ) -> None:
         self.host = host
+        #: The database routes (``/db/``, ``/_roost/databases``), None when they are off.
+        self.databases = databases
         #: Peers whose ``X-Forwarded-For`` names the client (``hub.net.forwarded``).
         self.trusted_proxies = tuple(trusted_proxies)
         self.limits = limits

@@ -26,6 +26,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from hub.databases.gate import DatabaseGate
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front, Router
 
@@ -89,6 +90,7 @@ class Server:
             admin_key=admin_key,
             health_requires_key=health_requires_key,
             compression=compression,
+            databases=None if app.databases is None else DatabaseGate(app.data_dir),
             trusted_proxies=app.trusted_proxies,
         )
         self._adopted = list(sockets)

@@ -60,6 +60,7 @@ __all__ = [
     "LifecycleEvent",
     "ObjectHost",
     "ObjectStats",
+    "object_path",
     "partition_of",
 ]
 
@@ -425,10 +426,7 @@ class ObjectHost:
 
     def path_for(self, object_id: ObjectId) -> Path:
         """The object's SQLite file: named by its hex id only, never by its name."""
-        key = object_id.hex
-        if not _HEX_RE.fullmatch(key):
-            raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-        return self.data_dir / "objects" / key[:2] / f"{key}.sqlite3"
+        return object_path(self.data_dir, object_id.hex)
 
     def stats(self) -> HubStats:
         """Active and evicted counts, and why each live object is not evicted."""
@@ -492,6 +490,13 @@ class ObjectHost:
                 listener(event)
             except Exception:
                 log.exception("lifecycle listener %r raised", listener)
+
+
+def object_path(data_dir: Path, key: str) -> Path:
+    """The SQLite file of the object whose hex id is ``key`` (the name is never used)."""
+    if not _HEX_RE.fullmatch(key):
+        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
+    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
 
 
 def partition_of(hex_id: str, count: int) -> int:

@@ -148,6 +148,9 @@ class ObjectDatabase:
     def _setup(self, durability: Durability) -> None:
         self._user_mode = False
         self._denied: str | None = None
+        #: The table a user ``DROP TABLE`` being prepared drops: the hub's triggers on it
+        #: (a feed's) are dropped with it, and only then may the statement touch them.
+        self._dropping: str | None = None
         self._savepoints = 0
         #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
         self._deferred = False
@@ -275,13 +278,44 @@ class ObjectDatabase:
         self, query: str, params: tuple[object, ...]
     ) -> tuple[list[tuple[SqlValue, ...]], list[str], sqlite3.Cursor]:
         """``user``, plus the finished cursor (its ``rowcount`` and ``lastrowid``)."""
+        return self._user_run(query, params, None, read_only=False)
+
+    def user_statement(
+        self,
+        query: str,
+        params: Sequence[object],
+        max_rows: int | None = None,
+        *,
+        read_only: bool = False,
+    ) -> tuple[list[tuple[SqlValue, ...]], list[str], int]:
+        """``user`` with a bound and the count of changed rows: at most ``max_rows + 1``
+        rows are read (the caller tells "over the limit" by the extra row), and the third
+        item is the rows the statement itself changed (``cursor.rowcount``: trigger
+        writes not counted; 0 for a statement that is not DML). ``read_only`` runs it
+        under ``PRAGMA query_only``, so SQLite refuses any write (``SQLITE_READONLY``)."""
+        rows, names, cursor = self._user_run(query, params, max_rows, read_only=read_only)
+        changed = max(cursor.rowcount, 0)
+        cursor.close()  # a statement cut short must not stay open across the commit
+        return rows, names, changed
+
+    def _user_run(
+        self,
+        query: str,
+        params: Sequence[object],
+        max_rows: int | None,
+        *,
+        read_only: bool,
+    ) -> tuple[list[tuple[SqlValue, ...]], list[str], sqlite3.Cursor]:
         if not isinstance(query, str):
             raise SqlError(f"query must be a str, got {type(query).__name__}")
         self._begin_now()
+        if read_only:
+            self._conn.execute("PRAGMA query_only = ON")
         self._user_mode = True
+        self._dropping = None
         try:
-            cursor = self._conn.execute(query, params)
-            rows = cursor.fetchall()
+            cursor = self._conn.execute(query, tuple(params))
+            rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
             description = cursor.description
             return rows, [column[0] for column in description] if description else [], cursor
         except (sqlite3.Error, sqlite3.Warning) as exc:
@@ -291,6 +325,13 @@ class ObjectDatabase:
             raise SqlError(f"cannot bind parameter: {exc}") from exc
         finally:
             self._user_mode = False
+            if read_only:
+                self._conn.execute("PRAGMA query_only = OFF")
+
+    @property
+    def last_insert_rowid(self) -> int:
+        """The rowid of the last row inserted by this connection (0: none yet)."""
+        return int(self._conn.execute("SELECT last_insert_rowid() -- roost").fetchone()[0])
 
     @property
     def total_changes(self) -> int:
@@ -351,7 +392,15 @@ class ObjectDatabase:
             if pragma not in _ALLOWED_PRAGMAS:
                 reason = f"PRAGMA {pragma} is not allowed in sql.exec"
         elif reason is None and action in _TABLE_ACTIONS:
+            if action == sqlite3.SQLITE_DROP_TABLE:
+                self._dropping = arg1  # its feed triggers go with it (checked next)
             own_trigger = source is not None and source.startswith(RESERVED_PREFIX)
+            own_trigger = own_trigger or (
+                action == sqlite3.SQLITE_DROP_TRIGGER
+                and arg2 is not None
+                and arg2 == self._dropping
+                and not arg2.lower().startswith(RESERVED_PREFIX)
+            )
             for name in (arg1, arg2):
                 if name and name.lower().startswith(RESERVED_PREFIX) and not own_trigger:
                     reason = f"{name!r} is reserved: names starting with {RESERVED_PREFIX!r}"

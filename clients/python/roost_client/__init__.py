@@ -16,6 +16,10 @@
 
     conn.presence.on_join(lambda socket, state: print(socket, "joined", state))
 
+Database objects (docs/databases.md): ``roost_client.database(url, name, token=...)``
+for the data (``query``, ``batch``, ``table(...)``, ``subscribe``, ``stats``) and
+``roost_client.admin(url, admin_key)`` to create databases and tokens.
+
 A connection reconnects after a lost socket with exponential backoff and jitter,
 resumes its session, and resends the messages the hub has not acknowledged, so each
 message sent with ``send`` is handled once: never zero times, never twice
@@ -31,8 +35,10 @@ import asyncio
 from collections.abc import Mapping
 
 from roost_client.address import kebab, object_url
+from roost_client.admin import Admin, DatabaseInfo, IssuedToken, admin
 from roost_client.backoff import Backoff
 from roost_client.connection import Connect, Connection, Sleep
+from roost_client.database import Database, MigrateResult, QueryResult, Subscribed, database
 from roost_client.errors import (
     CODES,
     ActivationFailed,
@@ -44,6 +50,7 @@ from roost_client.errors import (
     ConnectFailed,
     ConnectionClosed,
     ConnectionLost,
+    DatabaseExists,
     Forbidden,
     HandshakeRejected,
     HubStopping,
@@ -51,12 +58,18 @@ from roost_client.errors import (
     InvalidArguments,
     MessageTooBig,
     MethodNotFound,
+    MigrationConflict,
+    NoSuchDatabase,
     NoSuchFeed,
     ObjectAborted,
     ObjectError,
     Overloaded,
+    QueryError,
+    ReadOnly,
+    ResultTooLarge,
     RoostError,
     SessionRequired,
+    StatementNotAllowed,
     TooManySubscriptions,
     Unauthorized,
 )
@@ -64,11 +77,13 @@ from roost_client.feed import Change
 from roost_client.presence import Presence, PresenceEvent, PresenceStream
 from roost_client.state import State, StateChange, StateStream
 from roost_client.subscriptions import Subscription
+from roost_client.tables import Table
 from roost_client.token import TokenSource
 
 __all__ = [
     "CODES",
     "ActivationFailed",
+    "Admin",
     "Backoff",
     "BadFrame",
     "BadSubscription",
@@ -81,13 +96,20 @@ __all__ = [
     "Connection",
     "ConnectionClosed",
     "ConnectionLost",
+    "Database",
+    "DatabaseExists",
+    "DatabaseInfo",
     "Forbidden",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
+    "IssuedToken",
     "MessageTooBig",
     "MethodNotFound",
+    "MigrateResult",
+    "MigrationConflict",
+    "NoSuchDatabase",
     "NoSuchFeed",
     "ObjectAborted",
     "ObjectError",
@@ -95,17 +117,26 @@ __all__ = [
     "Presence",
     "PresenceEvent",
     "PresenceStream",
+    "QueryError",
+    "QueryResult",
+    "ReadOnly",
+    "ResultTooLarge",
     "RoostError",
     "SessionRequired",
     "Sleep",
     "State",
     "StateChange",
     "StateStream",
+    "StatementNotAllowed",
+    "Subscribed",
     "Subscription",
+    "Table",
     "TokenSource",
     "TooManySubscriptions",
     "Unauthorized",
+    "admin",
     "connect",
+    "database",
     "kebab",
     "object_url",
 ]
