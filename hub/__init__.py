@@ -25,6 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 from hub.alarms import AlarmInfo, RetryPolicy
 from hub.app import Hub
 from hub.clock import Clock, FakeClock, SystemClock
+from hub.databases.migrations import migrate
+from hub.databases.settings import DatabaseSettings
 from hub.errors import (
     ActivationError,
     BadSubscriptionError,
@@ -40,6 +42,7 @@ from hub.errors import (
     InvalidIdError,
     LimitExceededError,
     MethodNotFoundError,
+    MigrationError,
     NoSuchFeedError,
     NotSerializableError,
     OverloadedError,
@@ -82,6 +85,7 @@ __all__ = [
     "Change",
     "Clock",
     "ConfigurationError",
+    "DatabaseSettings",
     "DurableObject",
     "DurableObjectNamespace",
     "DurableObjectState",
@@ -104,6 +108,7 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "MethodNotFoundError",
+    "MigrationError",
     "NoSuchFeedError",
     "NotSerializableError",
     "ObjectId",
@@ -126,4 +131,5 @@ __all__ = [
     "WebSocket",
     "WebSocketError",
     "__version__",
+    "migrate",
 ]

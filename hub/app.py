@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from hub.alarms import RetryPolicy
 from hub.clock import Clock, SystemClock
+from hub.databases.database_object import database_class
+from hub.databases.settings import BINDING as DATABASE_BINDING
+from hub.databases.settings import DatabaseSettings
 from hub.errors import ConfigurationError, InvalidIdError
 from hub.ids import ObjectId
 from hub.limits import Limits
@@ -46,6 +49,8 @@ class Hub:
         router: ``router(request)`` (may be async) answers a request itself (returns a
             ``Response``: auth, redirects), routes it to ``(binding, name)`` (per-tenant
             routing), or returns None for the default routes.
+        databases: True (or a ``DatabaseSettings``) binds the built-in database class to
+            ``DATABASE`` and serves it under ``/db/`` (docs/databases.md).
     """
 
     def __init__(
@@ -60,8 +65,10 @@ class Hub:
         limits: Limits | None = None,
         vars: Mapping[str, object] | None = None,
         router: Router | None = None,
+        databases: bool | DatabaseSettings = False,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._objects = objects
         self.router = router
         self.running = False
         self._options: dict[str, Any] = {
@@ -75,18 +82,46 @@ class Hub:
             "limits": limits or Limits(),
             "vars": vars or {},
         }
+        self.databases: DatabaseSettings | None = None
+        self._set_databases(databases)
         self._host = ObjectHost(**self._options)
 
+    def _set_databases(self, databases: bool | DatabaseSettings) -> None:
+        if databases is True:
+            databases = DatabaseSettings()
+        if databases is False:
+            self.databases = None
+            self._options["classes"] = self._objects
+            return
+        if not isinstance(databases, DatabaseSettings):
+            raise ConfigurationError(
+                f"databases must be a bool or DatabaseSettings, got {databases!r}"
+            )
+        if DATABASE_BINDING in self._objects:
+            raise ConfigurationError(
+                f"binding {DATABASE_BINDING!r} is reserved for database objects: rename the"
+                " app's class, or turn databases off"
+            )
+        self.databases = databases
+        self._options["classes"] = {**self._objects, DATABASE_BINDING: database_class(databases)}
+
     def configure(
-        self, *, data_dir: str | Path | None = None, idle_timeout: float | None = None
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        idle_timeout: float | None = None,
+        databases: bool | DatabaseSettings | None = None,
     ) -> None:
-        """Override settings before the hub starts (``roost serve --data-dir ...``)."""
+        """Override settings before the hub starts (``roost serve --data-dir ...``);
+        ``databases=True`` turns database objects on (``roost serve --databases``)."""
         if self.running:
             raise ConfigurationError("configure() must be called before the hub starts")
         if data_dir is not None:
             self.data_dir = self._options["data_dir"] = Path(data_dir)
         if idle_timeout is not None:
             self._options["idle_timeout"] = idle_timeout
+        if databases is not None and not (databases is True and self.databases is not None):
+            self._set_databases(databases)
         self._host = ObjectHost(**self._options)
 
     @property

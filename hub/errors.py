@@ -19,6 +19,15 @@ Hierarchy::
         ├── CallCycleError           a call would wait on an object already waiting on it
         ├── HubStoppingError         the hub is shutting down
         ├── FetchNotImplementedError an HTTP request reached an object without fetch()
+        ├── NoSuchDatabaseError      no database object of that name (docs/databases.md)
+        ├── DatabaseExistsError      a database of that name exists already
+        ├── ReadOnlyError            a read-only database token tried to write
+        ├── QueryError               SQLite rejected a database client's statement
+        ├── ResultTooLargeError      a database answer over its row or byte limit
+        ├── MigrationError           an applied migration's SQL changed
+        ├── TokenRejectedError       (also an UnauthorizedError) a bad database token
+        ├── StatementForbiddenError  (also a ForbiddenError) the authorizer refused
+        └── NoSuchTokenError         (also a NotFoundError) no database token of that id
         └── InternalError            a hub bug; no detail leaves the hub
     HttpError                        an HTTP request the front refuses before any object
     ├── BadRequestError              malformed HTTP, a bad Host or request target (400)
@@ -62,6 +71,7 @@ __all__ = [
     "BadSubscriptionError",
     "CallCycleError",
     "ConfigurationError",
+    "DatabaseExistsError",
     "ErrorRow",
     "FeedError",
     "FetchNotImplementedError",
@@ -78,15 +88,23 @@ __all__ = [
     "MessageTooBigError",
     "MethodNotAllowedError",
     "MethodNotFoundError",
+    "MigrationError",
+    "NoSuchDatabaseError",
     "NoSuchFeedError",
+    "NoSuchTokenError",
     "NotFoundError",
     "NotSerializableError",
     "OverloadedError",
+    "QueryError",
+    "ReadOnlyError",
     "RemoteError",
     "RequestTimeoutError",
+    "ResultTooLargeError",
     "RpcError",
     "SqlError",
+    "StatementForbiddenError",
     "StorageError",
+    "TokenRejectedError",
     "TooManySubscriptionsError",
     "UnauthorizedError",
     "UnknownBindingError",
@@ -350,3 +368,62 @@ class HeadersTooLargeError(HttpError):
     """The request head is over ``Limits.http_head_bytes`` or ``Limits.http_headers``."""
 
     code = "headers_too_large"
+
+
+# -- database objects (docs/databases.md) -------------------------------------------------
+# RpcError subclasses: they cross a call (and a worker link) with their codes intact.
+
+
+class NoSuchDatabaseError(RpcError):
+    """No database object of that name (never created, or deleted)."""
+
+    code = "no_such_database"
+
+
+class DatabaseExistsError(RpcError):
+    """A database of that name exists already."""
+
+    code = "database_exists"
+
+
+class ReadOnlyError(RpcError):
+    """A read-only database token tried to write (SQLite refused the write)."""
+
+    code = "read_only"
+
+
+class QueryError(RpcError):
+    """SQLite rejected a database client's statement; the message is SQLite's."""
+
+    code = "query_error"
+
+
+class ResultTooLargeError(RpcError):
+    """A database answer is over its row or byte limit."""
+
+    code = "result_too_large"
+
+
+class MigrationError(RpcError):
+    """A migration already applied has different SQL now (the message names it)."""
+
+    code = "migration_conflict"
+
+
+class TokenRejectedError(UnauthorizedError, RpcError):
+    """A database token that is absent, malformed, of another database, or revoked."""
+
+    code = "unauthorized"
+
+
+class StatementForbiddenError(ForbiddenError, RpcError):
+    """SQLite's authorizer refused a database client's statement (``_roost_*`` names,
+    ATTACH, transaction control, pragmas outside the allow-list)."""
+
+    code = "forbidden"
+
+
+class NoSuchTokenError(NotFoundError, RpcError):
+    """No token of that id in the database (revoking it)."""
+
+    code = "not_found"

@@ -66,12 +66,19 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("bad_subscription", 400),
         ErrorRow("forbidden", 403),
         ErrorRow("too_many_subscriptions", 429),
+        # database objects (docs/databases.md)
+        ErrorRow("no_such_database", 404),
+        ErrorRow("database_exists", 409, in_frames=False),
+        ErrorRow("read_only", 403),
+        ErrorRow("query_error", 400),
+        ErrorRow("result_too_large", 413),
+        ErrorRow("migration_conflict", 409),
         # the hub
         ErrorRow("hub_stopping", 503, retryable=True),
         ErrorRow("internal_error", 500, retryable=True, close=1011),
         # HTTP only
         ErrorRow("bad_request", 400, in_frames=False),
-        ErrorRow("unauthorized", 401, in_frames=False),
+        ErrorRow("unauthorized", 401),
         ErrorRow("not_found", 404, in_frames=False),
         ErrorRow("method_not_allowed", 405, in_frames=False),
         ErrorRow("request_timeout", 408, retryable=True, in_frames=False),

@@ -106,6 +106,7 @@ class Connection(asyncio.Protocol):
         "_pending_size",
         "_reading_paused",
         "_reported",
+        "database_token",
         "front",
         "object_id",
         "session",
@@ -138,6 +139,8 @@ class Connection(asyncio.Protocol):
         self.v1 = False
         #: The roost.v1 session named by the client's ``hello``.
         self.session: str | None = None
+        #: The token a database socket was opened with; its calls carry it (docs/databases.md).
+        self.database_token: str | None = None
         #: The fragments of a message in progress: bytes, or text decoded so far.
         self._fragments: list[bytes] | list[str] = []
         self._fragment_opcode: Opcode | None = None

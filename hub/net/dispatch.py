@@ -27,7 +27,17 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from hub.errors import HubError, InternalError, InvalidArgumentsError, RpcError
+from hub.databases.gate import bearer
+from hub.databases.settings import BINDING as DATABASE_BINDING
+from hub.errors import (
+    HubError,
+    InternalError,
+    InvalidArgumentsError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RpcError,
+    UnknownBindingError,
+)
 from hub.http import Request, Response
 from hub.net import admin, routes
 from hub.net.answers import JSON, error_response
@@ -77,7 +87,12 @@ async def _dispatch(
             raise TypeError(f"router must return a Response, (binding, name) or None: {answered!r}")
     if route is None:
         route = routes.match(parsed.method, request.path)
-    if isinstance(route, routes.AdminRoute):
+        if getattr(route, "binding", None) == DATABASE_BINDING and front.databases is not None:
+            # Databases are reached under /db/ with a token, never as plain objects.
+            raise UnknownBindingError(f"{DATABASE_BINDING!r} is reached under /db/, not /objects/")
+    if isinstance(route, routes.DatabaseRoute | routes.DatabaseAdminRoute):
+        await _database(front, conn, parsed, route, request)
+    elif isinstance(route, routes.AdminRoute):
         status, headers, body = await admin.handle(front, route, request)
         conn.respond(status, headers, body, keep_alive=parsed.keep_alive)
     elif isinstance(route, routes.RpcRoute):
@@ -86,6 +101,31 @@ async def _dispatch(
         _presence_list(front, conn, parsed, route)
     else:
         _fetch(front, conn, parsed, route, request)
+
+
+async def _database(
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    route: routes.DatabaseRoute | routes.DatabaseAdminRoute,
+    request: Request,
+) -> None:
+    gate = front.databases
+    if gate is None:
+        raise NotFoundError("database objects are off: roost serve --databases")
+    if isinstance(route, routes.DatabaseRoute) and route.verb is None:
+        gate.existing(front, route.name)
+        # The socket's calls carry this token to the object (roost_v1._call).
+        conn.database_token = request.query.get("token") or bearer(request)
+        _fetch(front, conn, parsed, routes.ObjectRoute(DATABASE_BINDING, route.name), request)
+        return
+    if parsed.upgrade:
+        raise MethodNotAllowedError("only /db/{name} takes a WebSocket")
+    if isinstance(route, routes.DatabaseRoute):
+        status, result = await gate.call(front, route, request, parsed.body)
+    else:
+        status, result = await gate.admin(front, route, request, parsed.body)
+    conn.respond(status, JSON, orjson.dumps(result), keep_alive=parsed.keep_alive)
 
 
 def _fetch(

@@ -45,6 +45,7 @@ from hub.runtime.events import FetchCall, SocketClosed, SocketErrored, SocketMes
 
 if TYPE_CHECKING:
     from hub.clock import Clock
+    from hub.databases.gate import DatabaseGate
     from hub.ids import ObjectId
     from hub.limits import Limits
     from hub.runtime.ports import HostPort
@@ -71,8 +72,11 @@ class Front:
         admin_key: str | None = None,
         compression: bool = False,
         table: SocketTable | None = None,
+        databases: DatabaseGate | None = None,
     ) -> None:
         self.host = host
+        #: The database routes (``/db/``, ``/_roost/databases``), None when they are off.
+        self.databases = databases
         self.limits = limits
         self.clock = clock
         self.router = router

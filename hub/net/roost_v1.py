@@ -25,11 +25,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import protocol
+from hub.databases.settings import BINDING as DATABASE_BINDING
 from hub.errors import (
     BadSubscriptionError,
     HubError,
     HubStoppingError,
     InternalError,
+    InvalidArgumentsError,
     OverloadedError,
 )
 from hub.runtime.events import FeedSubscribe, SocketMessage
@@ -157,7 +159,14 @@ def _call(front: Front, conn: Connection, call: protocol.Call) -> None:
     assert object_id is not None
     front.counters.rpc_calls += 1
     try:
-        reply = front.host.call_wire(object_id, call.method, call.args, call.kwargs)
+        if conn.database_token is not None and object_id.binding == DATABASE_BINDING:
+            # A database socket's calls are its verbs, checked with its token each time.
+            if call.args:
+                raise InvalidArgumentsError("database verbs take keyword arguments only")
+            args = [conn.database_token, call.method, call.kwargs]
+            reply = front.host.call_wire(object_id, "db_call", args, {})
+        else:
+            reply = front.host.call_wire(object_id, call.method, call.args, call.kwargs)
     except HubError as error:
         conn.send_text(error_frame(call.id, error))
         return

@@ -8,7 +8,9 @@ Rules:
    a slash). The object's ``fetch`` sees the whole path.
 2. ``POST /objects/{binding}/{name}/rpc/{method}`` is an RPC call, and
    ``GET /objects/{binding}/{name}/presence`` the presence list, not a fetch.
-3. ``/_roost/...`` is the admin API. Anything else is not found.
+3. ``/_roost/...`` is the admin API (``/_roost/databases...`` the databases' part), and
+   ``/db/{name}[/{verb}]`` a database object (docs/databases.md). Anything else is not
+   found.
 5. Routing reads the request target and nothing else. ``request_url`` builds the URL an
    object sees from the target and a validated ``Host`` (RFC 9112 §3.2): the host can
    never add a path, a query or a fragment, so it cannot change where a request goes.
@@ -36,6 +38,8 @@ from hub.errors import (
 
 __all__ = [
     "AdminRoute",
+    "DatabaseAdminRoute",
+    "DatabaseRoute",
     "ObjectRoute",
     "PresenceRoute",
     "RpcRoute",
@@ -88,7 +92,27 @@ class AdminRoute:
     name: str | None = None
 
 
-Route = ObjectRoute | RpcRoute | PresenceRoute | AdminRoute
+@dataclass(frozen=True, slots=True)
+class DatabaseRoute:
+    """``/db/{name}`` (a WebSocket) or ``/db/{name}/{verb}`` (a data call)."""
+
+    name: str
+    verb: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseAdminRoute:
+    """``/_roost/databases[/{name}[/tokens[/{token_id}] | /migrate]]``: provisioning.
+
+    ``action`` is ``list``, ``create``, ``info``, ``delete``, ``token``, ``revoke`` or
+    ``migrate``."""
+
+    action: str
+    name: str | None = None
+    token_id: str | None = None
+
+
+Route = ObjectRoute | RpcRoute | PresenceRoute | AdminRoute | DatabaseRoute | DatabaseAdminRoute
 
 
 def kebab(binding: str) -> str:
@@ -129,6 +153,13 @@ def match(method: str, path: str) -> Route:
         if head == "objects" and method == "GET" and parts[4:] == ["presence"]:
             return PresenceRoute(binding, name)
         return ObjectRoute(binding, name)
+    if head == "db" and len(parts) in (3, 4):
+        verb = parts[3] if len(parts) == 4 else None
+        if verb is not None and not _METHOD_RE.fullmatch(verb):
+            raise MethodNotFoundError(f"no verb {verb[:80]!r}")
+        return DatabaseRoute(_name(parts[2]), verb)
+    if head == "_roost" and parts[2:3] == ["databases"]:
+        return _database_admin(method, parts[3:])
     if head == "_roost":
         return _admin(method, parts[2:])
     raise NotFoundError(f"no route for {path[:200]!r}")
@@ -142,6 +173,31 @@ def _admin(method: str, rest: list[str]) -> AdminRoute:
             raise MethodNotAllowedError(f"hibernate takes POST, got {method!r}")
         return AdminRoute("hibernate", binding_from_kebab(rest[1]), _name(rest[2]))
     raise NotFoundError(f"no admin endpoint /_roost/{'/'.join(rest)[:200]}")
+
+
+_DATABASE_ACTIONS = {
+    (0, "GET"): "list",
+    (0, "POST"): "create",
+    (1, "GET"): "info",
+    (1, "DELETE"): "delete",
+    (2, "POST"): "token",
+    (3, "DELETE"): "revoke",
+}
+
+
+def _database_admin(method: str, rest: list[str]) -> DatabaseAdminRoute:
+    if len(rest) == 2 and rest[1] == "migrate":
+        if method != "POST":
+            raise MethodNotAllowedError(f"migrate takes POST, got {method!r}")
+        return DatabaseAdminRoute("migrate", _name(rest[0]))
+    if len(rest) > 3 or (len(rest) >= 2 and rest[1] != "tokens"):
+        raise NotFoundError(f"no admin endpoint /_roost/databases/{'/'.join(rest)[:200]}")
+    action = _DATABASE_ACTIONS.get((len(rest), method))
+    if action is None:
+        raise MethodNotAllowedError(f"{method!r} is not allowed on this databases endpoint")
+    name = _name(rest[0]) if rest else None
+    token_id = _name(rest[2]) if len(rest) == 3 else None
+    return DatabaseAdminRoute(action, name, token_id)
 
 
 def request_url(target: str, hosts: list[str], version: tuple[int, int] = (1, 1)) -> str:

@@ -26,6 +26,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from hub.databases.gate import DatabaseGate
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front, Router
 
@@ -87,6 +88,7 @@ class Server:
             router=router,
             admin_key=admin_key,
             compression=compression,
+            databases=None if app.databases is None else DatabaseGate(app.data_dir),
         )
         self._adopted = list(sockets)
         self._servers: list[asyncio.Server] = []

@@ -43,7 +43,15 @@ from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
 from hub.storage.database import Durability
 from hub.storage.registry import Registry
 
-__all__ = ["Forward", "HubStats", "LifecycleEvent", "ObjectHost", "ObjectStats", "partition_of"]
+__all__ = [
+    "Forward",
+    "HubStats",
+    "LifecycleEvent",
+    "ObjectHost",
+    "ObjectStats",
+    "object_path",
+    "partition_of",
+]
 
 log = logging.getLogger("roost.runtime")
 
@@ -328,10 +336,7 @@ class ObjectHost:
 
     def path_for(self, object_id: ObjectId) -> Path:
         """The object's SQLite file: named by its hex id only, never by its name."""
-        key = object_id.hex
-        if not _HEX_RE.fullmatch(key):
-            raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-        return self.data_dir / "objects" / key[:2] / f"{key}.sqlite3"
+        return object_path(self.data_dir, object_id.hex)
 
     def stats(self) -> HubStats:
         """Active and evicted counts, and why each live object is not evicted."""
@@ -390,6 +395,13 @@ class ObjectHost:
                 listener(event)
             except Exception:
                 log.exception("lifecycle listener %r raised", listener)
+
+
+def object_path(data_dir: Path, key: str) -> Path:
+    """The SQLite file of the object whose hex id is ``key`` (the name is never used)."""
+    if not _HEX_RE.fullmatch(key):
+        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
+    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
 
 
 def partition_of(hex_id: str, count: int) -> int:

@@ -263,15 +263,36 @@ class ObjectDatabase:
     def user(self, query: str, params: tuple[object, ...]) -> UserResult:
         """Run one statement of the object's own SQL under the authorizer; all its rows
         and its column names."""
+        rows, names, _ = self.user_statement(query, params)
+        return rows, names
+
+    def user_statement(
+        self,
+        query: str,
+        params: Sequence[object],
+        max_rows: int | None = None,
+        *,
+        read_only: bool = False,
+    ) -> tuple[list[tuple[SqlValue, ...]], list[str], int]:
+        """``user`` with a bound and the count of changed rows: at most ``max_rows + 1``
+        rows are read (the caller tells "over the limit" by the extra row), and the third
+        item is the rows the statement itself changed (``cursor.rowcount``: trigger
+        writes not counted; 0 for a statement that is not DML). ``read_only`` runs it
+        under ``PRAGMA query_only``, so SQLite refuses any write (``SQLITE_READONLY``)."""
         if not isinstance(query, str):
             raise SqlError(f"query must be a str, got {type(query).__name__}")
         self._begin_now()
+        if read_only:
+            self._conn.execute("PRAGMA query_only = ON")
         self._user_mode = True
         try:
-            cursor = self._conn.execute(query, params)
-            rows = cursor.fetchall()
+            cursor = self._conn.execute(query, tuple(params))
+            rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
             description = cursor.description
-            return rows, [column[0] for column in description] if description else []
+            names = [column[0] for column in description] if description else []
+            changed = max(cursor.rowcount, 0)
+            cursor.close()  # a statement cut short must not stay open across the commit
+            return rows, names, changed
         except (sqlite3.Error, sqlite3.Warning) as exc:
             denied, self._denied = self._denied, None
             raise SqlError(denied or _describe(exc)) from exc
@@ -279,6 +300,13 @@ class ObjectDatabase:
             raise SqlError(f"cannot bind parameter: {exc}") from exc
         finally:
             self._user_mode = False
+            if read_only:
+                self._conn.execute("PRAGMA query_only = OFF")
+
+    @property
+    def last_insert_rowid(self) -> int:
+        """The rowid of the last row inserted by this connection (0: none yet)."""
+        return int(self._conn.execute("SELECT last_insert_rowid() -- roost").fetchone()[0])
 
     @property
     def total_changes(self) -> int:

@@ -58,6 +58,12 @@ class Storage:
         self._has_alarm_handler = has_alarm_handler
         self.alarm_touched = False
 
+    @property
+    def database(self) -> ObjectDatabase:
+        """The connection itself, for the hub's built-in classes (database objects,
+        ``hub.migrate``): internal statements and bounded user statements."""
+        return self._db
+
     # -- key-value, as coroutines (the anchor's shape) ------------------------------------
 
     @overload

@@ -15,6 +15,10 @@
 
     conn.presence.on_join(lambda socket, state: print(socket, "joined", state))
 
+Database objects (docs/databases.md): ``roost_client.database(url, name, token=...)``
+for the data (``query``, ``batch``, ``table(...)``, ``subscribe``, ``stats``) and
+``roost_client.admin(url, admin_key)`` to create databases and tokens.
+
 A connection reconnects after a lost socket with exponential backoff and jitter,
 resumes its session, and resends the messages the hub has not acknowledged, so each
 message sent with ``send`` is handled once: never zero times, never twice
@@ -30,8 +34,10 @@ import asyncio
 from collections.abc import Mapping
 
 from roost_client.address import kebab, object_url
+from roost_client.admin import Admin, DatabaseInfo, IssuedToken, admin
 from roost_client.backoff import Backoff
 from roost_client.connection import Connect, Connection, Sleep
+from roost_client.database import Database, MigrateResult, QueryResult, Subscribed, database
 from roost_client.errors import (
     CODES,
     ActivationFailed,
@@ -43,6 +49,7 @@ from roost_client.errors import (
     ConnectFailed,
     ConnectionClosed,
     ConnectionLost,
+    DatabaseExists,
     Forbidden,
     HandshakeRejected,
     HubStopping,
@@ -50,21 +57,29 @@ from roost_client.errors import (
     InvalidArguments,
     MessageTooBig,
     MethodNotFound,
+    MigrationConflict,
+    NoSuchDatabase,
     NoSuchFeed,
     ObjectError,
     Overloaded,
+    QueryError,
+    ReadOnly,
+    ResultTooLarge,
     RoostError,
     SessionRequired,
     TooManySubscriptions,
+    Unauthorized,
 )
 from roost_client.feed import Change
 from roost_client.presence import Presence, PresenceEvent, PresenceStream
 from roost_client.state import State, StateChange, StateStream
 from roost_client.subscriptions import Subscription
+from roost_client.tables import Table
 
 __all__ = [
     "CODES",
     "ActivationFailed",
+    "Admin",
     "Backoff",
     "BadFrame",
     "BadSubscription",
@@ -77,28 +92,44 @@ __all__ = [
     "Connection",
     "ConnectionClosed",
     "ConnectionLost",
+    "Database",
+    "DatabaseExists",
+    "DatabaseInfo",
     "Forbidden",
     "HandshakeRejected",
     "HubStopping",
     "InternalError",
     "InvalidArguments",
+    "IssuedToken",
     "MessageTooBig",
     "MethodNotFound",
+    "MigrateResult",
+    "MigrationConflict",
+    "NoSuchDatabase",
     "NoSuchFeed",
     "ObjectError",
     "Overloaded",
     "Presence",
     "PresenceEvent",
     "PresenceStream",
+    "QueryError",
+    "QueryResult",
+    "ReadOnly",
+    "ResultTooLarge",
     "RoostError",
     "SessionRequired",
     "Sleep",
     "State",
     "StateChange",
     "StateStream",
+    "Subscribed",
     "Subscription",
+    "Table",
     "TooManySubscriptions",
+    "Unauthorized",
+    "admin",
     "connect",
+    "database",
     "kebab",
     "object_url",
 ]

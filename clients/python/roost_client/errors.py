@@ -19,6 +19,13 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── TooManySubscriptions  too_many_subscriptions: the socket has as many as allowed
     ├── HubStopping       hub_stopping: the hub is shutting down (retryable)
     ├── InternalError     internal_error: a fault inside the hub (retryable)
+    ├── Unauthorized      unauthorized: a database token absent, wrong or revoked; admin key
+    ├── NoSuchDatabase    no_such_database: no database of that name
+    ├── DatabaseExists    database_exists: creating a database that exists
+    ├── ReadOnly          read_only: a read-only token tried to write
+    ├── QueryError        query_error: SQLite rejected the statement (its message)
+    ├── ResultTooLarge    result_too_large: over the hub's row or byte limit
+    ├── MigrationConflict migration_conflict: an applied migration's SQL changed
     ├── ConnectionLost    connection_lost: the socket closed before the answer (retryable)
     │  codes of this client only
     ├── CallTimeout       timeout: no answer within the call's timeout (retryable)
@@ -57,6 +64,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectionClosed",
     "ConnectionLost",
+    "DatabaseExists",
     "Forbidden",
     "HandshakeRejected",
     "HubStopping",
@@ -64,12 +72,18 @@ __all__ = [
     "InvalidArguments",
     "MessageTooBig",
     "MethodNotFound",
+    "MigrationConflict",
+    "NoSuchDatabase",
     "NoSuchFeed",
     "ObjectError",
     "Overloaded",
+    "QueryError",
+    "ReadOnly",
+    "ResultTooLarge",
     "RoostError",
     "SessionRequired",
     "TooManySubscriptions",
+    "Unauthorized",
     "error_for_close",
     "from_frame",
     "reconnects_after",
@@ -216,6 +230,49 @@ class TooManySubscriptions(RoostError):
     default_code = "too_many_subscriptions"
 
 
+class Unauthorized(RoostError):
+    """``unauthorized``: a database token is absent, wrong, of another database or
+    revoked, or the admin key is missing (docs/databases.md)."""
+
+    default_code = "unauthorized"
+
+
+class NoSuchDatabase(RoostError):
+    """``no_such_database``: no database of that name (never created, or deleted)."""
+
+    default_code = "no_such_database"
+
+
+class DatabaseExists(RoostError):
+    """``database_exists``: a database of that name exists already."""
+
+    default_code = "database_exists"
+
+
+class ReadOnly(RoostError):
+    """``read_only``: the token is read-only and the statement would write."""
+
+    default_code = "read_only"
+
+
+class QueryError(RoostError):
+    """``query_error``: SQLite rejected the statement; the message is SQLite's."""
+
+    default_code = "query_error"
+
+
+class ResultTooLarge(RoostError):
+    """``result_too_large``: the answer is over the hub's row or byte limit (use a limit)."""
+
+    default_code = "result_too_large"
+
+
+class MigrationConflict(RoostError):
+    """``migration_conflict``: a migration already applied has different SQL now."""
+
+    default_code = "migration_conflict"
+
+
 class HubStopping(RoostError):
     """``hub_stopping``: the hub is shutting down (retryable; the client reconnects)."""
 
@@ -306,6 +363,13 @@ CODES: dict[str, type[RoostError]] = {
         BadSubscription,
         Forbidden,
         TooManySubscriptions,
+        Unauthorized,
+        NoSuchDatabase,
+        DatabaseExists,
+        ReadOnly,
+        QueryError,
+        ResultTooLarge,
+        MigrationConflict,
         HubStopping,
         InternalError,
         ConnectionLost,
