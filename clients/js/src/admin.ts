@@ -14,7 +14,7 @@
  */
 
 import { type Credential, HttpClient, type HttpOptions, checkCredential, segment } from "./http.js";
-import { type MigrateResult, type MigrationInput, migrationsBody } from "./results.js";
+import { type MigrateResult, type Migrations, migrationsBody } from "./results.js";
 
 /** A token just minted: the only time its secret is seen. */
 export interface CreatedToken {
@@ -133,7 +133,7 @@ export class Admin {
   }
 
   /** Send migrations to database `name` (as `Database.migrate`, with the admin key). */
-  async migrate(name: string, migrations: readonly MigrationInput[]): Promise<MigrateResult> {
+  async migrate(name: string, migrations: Migrations): Promise<MigrateResult> {
     return this.#http.request<MigrateResult>("POST", `_roost/databases/${segment(name)}/migrate`, migrationsBody(migrations));
   }
 

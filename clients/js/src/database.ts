@@ -31,12 +31,11 @@ import {
   type DatabaseStats,
   type DbRow,
   type MigrateResult,
-  type MigrationInput,
+  type Migrations,
   type Param,
-  type QueryResult,
+  QueryResult,
   type WireQueryResult,
   migrationsBody,
-  queryResult,
   statsResult,
 } from "./results.js";
 import { Table, type TablePort } from "./table.js";
@@ -53,10 +52,21 @@ export interface DatabaseOptions extends HttpOptions {
   socket?: SocketOptions;
 }
 
-/** One statement of `batch`: `{sql, params}`, `[sql, ...params]`, or the SQL alone. */
-export type Statement = { sql: string; params?: readonly Param[] } | readonly [sql: string, ...params: Param[]] | string;
+/**
+ * One statement of `batch`: `{sql, params}`, `[sql, ...params]`, `[sql, [params]]` (the
+ * Python SDK's form: a parameter is never an array, so it cannot be mistaken), or the SQL
+ * alone.
+ */
+export type Statement =
+  | { sql: string; params?: readonly Param[] }
+  | readonly [sql: string, ...params: Param[]]
+  | readonly [sql: string, params: readonly Param[]]
+  | string;
 
-/** `subscribe`'s options: those of `Connection.subscribe`, with `where` in the object form too. */
+/**
+ * `subscribe`'s options: those of `Connection.subscribe`, with `where` in the object form
+ * too, and `snapshot` true unless `since` is given (as the Python SDK).
+ */
 export interface DatabaseSubscribeOptions<R extends object = DbRow> extends Omit<SubscribeOptions, "where"> {
   where?: WhereInput<R>;
 }
@@ -64,9 +74,10 @@ export interface DatabaseSubscribeOptions<R extends object = DbRow> extends Omit
 function statement(item: Statement, index: number): { sql: string; params: Param[] } {
   if (typeof item === "string") return { sql: item, params: [] };
   if (Array.isArray(item)) {
-    const [sql, ...params] = item as readonly [string, ...Param[]];
+    const [sql, ...rest] = item as readonly unknown[];
     if (typeof sql !== "string") throw new TypeError(`statements[${index}][0] must be the SQL text`);
-    return { sql, params };
+    const params = rest.length === 1 && Array.isArray(rest[0]) ? rest[0] : rest;
+    return { sql, params: [...(params as Param[])] };
   }
   const { sql, params = [] } = item as { sql: string; params?: readonly Param[] };
   if (typeof sql !== "string" || !Array.isArray(params)) {
@@ -112,7 +123,7 @@ export class Database {
   /** Run one SQL statement with positional `?` parameters. */
   async query(sql: string, ...params: Param[]): Promise<QueryResult> {
     if (typeof sql !== "string") throw new TypeError(`sql must be a string, got ${typeof sql}`);
-    return queryResult(await this.call<WireQueryResult>("query", { sql, params }));
+    return new QueryResult(await this.call<WireQueryResult>("query", { sql, params }));
   }
 
   /**
@@ -122,7 +133,7 @@ export class Database {
   async batch(statements: readonly Statement[]): Promise<QueryResult[]> {
     if (!Array.isArray(statements)) throw new TypeError("statements must be an array");
     const answer = await this.call<{ results: WireQueryResult[] }>("batch", { statements: statements.map(statement) });
-    return answer.results.map(queryResult);
+    return answer.results.map((result) => new QueryResult(result));
   }
 
   /** The table client of `name` (`db.table<User>("users")` types its rows). */
@@ -131,10 +142,11 @@ export class Database {
   }
 
   /**
-   * Apply migrations (`{name, sql}` or `[name, sql]`), each at most once, in order, all in
-   * one transaction. An applied one whose SQL changed: `MigrationConflict`.
+   * Apply migrations (`{name, sql}`, `[name, sql]`, or an object of name to SQL), each at
+   * most once, in order, all in one transaction. An applied one whose SQL changed:
+   * `MigrationConflict`.
    */
-  async migrate(migrations: readonly MigrationInput[]): Promise<MigrateResult> {
+  async migrate(migrations: Migrations): Promise<MigrateResult> {
     return this.call<MigrateResult>("migrate", migrationsBody(migrations));
   }
 
@@ -161,12 +173,14 @@ export class Database {
   }
 
   /**
-   * The change feed of `table` (SPEC §9): iterate it, or listen to its `change` events;
-   * `unsubscribe()` ends it. Options as `Connection.subscribe`, `where` in object form too.
+   * The change feed of `table` (SPEC §9): the matching rows first (op `snapshot`, unless
+   * `snapshot: false` or `since` is given), then every insert, update and delete. Iterate
+   * it, or listen to its `change` events; `unsubscribe()` ends it. Options as
+   * `Connection.subscribe`, `where` in the object form too.
    */
   subscribe<R extends object = DbRow>(table: string, options: DatabaseSubscribeOptions<R> = {}): Subscription {
-    const { where, ...rest } = options;
-    return this.connection().subscribe(table, { ...rest, where: whereArray<R>(where) });
+    const { where, snapshot = options.since === undefined, ...rest } = options;
+    return this.connection().subscribe(table, { ...rest, snapshot, where: whereArray<R>(where) });
   }
 
   /** Close the roost.v1 connection, if one is open (its subscriptions end). */

@@ -8,9 +8,9 @@
  * 1. An error body `{"error": {"code", "message", "retryable"}}` becomes the class of its
  *    code through `fromFrame`, the one place a hub error becomes an exception, so HTTP
  *    and `error` frames give the same classes (`error.remote` true, `error.id` null).
- * 2. An answer that is not the hub's JSON (a proxy's page) becomes an error named by its
- *    status: `unauthorized` (401), `not_found` (404), `internal_error` (5xx, retryable),
- *    `bad_request` otherwise; a 2xx answer that is not a JSON object is `internal_error`.
+ * 2. An answer that is not the hub's (a proxy's 502 page, a 2xx that is not a JSON
+ *    object) is a `RoostError` with code `http_<status>`, retryable for 5xx (as the
+ *    Python SDK).
  * 3. `fetch` failing (no connection) is `ConnectFailed` (retryable), a timeout
  *    `CallTimeout`, an aborted signal `CallAborted`; each keeps the original as `cause`.
  * 4. A credential given as a function is called before every request (fresh tokens).
@@ -28,7 +28,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 export interface HttpOptions {
   /** The `fetch` to use (default: `globalThis.fetch`). */
   fetch?: FetchLike;
-  /** Reject with `CallTimeout` after this many ms; 0: none (default). */
+  /** Reject with `CallTimeout` after this many ms; 0: none. Default 30000 (as the Python SDK). */
   timeout?: number;
 }
 
@@ -58,13 +58,6 @@ export function checkCredential(name: string, value: unknown): Credential {
   throw new TypeError(`${name} must be a non-empty string or a function returning one, got ${typeof value}`);
 }
 
-/** The fallback code of an HTTP status whose body is not the hub's error (rule 2). */
-function statusCode(status: number): string {
-  if (status === 401) return "unauthorized";
-  if (status === 404) return "not_found";
-  return status >= 500 ? "internal_error" : "bad_request";
-}
-
 function hubError(body: unknown): { code: string; message: string; retryable: boolean } | null {
   if (typeof body !== "object" || body === null) return null;
   const error = (body as { error?: unknown }).error;
@@ -84,8 +77,13 @@ export function errorOfAnswer(status: number, text: string, what: string): Roost
   }
   const error = hubError(body);
   if (error !== null) return fromFrame({ t: "error", id: null, ...error });
+  return unexpected(status, text, what);
+}
+
+function unexpected(status: number, text: string, what: string, cause?: unknown): RoostError {
   const snippet = text.length > 200 ? `${text.slice(0, 200)}...` : text;
-  return new RoostError(statusCode(status), `${what}: HTTP ${status} ${JSON.stringify(snippet)}`, { remote: true });
+  const init = { remote: true, retryable: status >= 500, cause };
+  return new RoostError(`http_${status}`, `${what}: unexpected HTTP answer ${status} ${JSON.stringify(snippet)}`, init);
 }
 
 /** JSON requests to one hub with one credential. */
@@ -102,7 +100,7 @@ export class HttpClient {
     const fetchFunction = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
     if (typeof fetchFunction !== "function") throw new TypeError("no fetch: pass options.fetch where there is no global fetch");
     this.#fetch = fetchFunction;
-    const timeout = options.timeout ?? 0;
+    const timeout = options.timeout ?? 30_000;
     if (typeof timeout !== "number" || !(timeout >= 0)) throw new RangeError(`timeout must be a non-negative number, got ${String(timeout)}`);
     this.#timeout = timeout;
   }
@@ -140,11 +138,9 @@ export class HttpClient {
     try {
       answer = JSON.parse(text);
     } catch (error) {
-      throw new RoostError("internal_error", `${what}: the answer is not JSON`, { remote: true, cause: error });
+      throw unexpected(status, text, what, error);
     }
-    if (typeof answer !== "object" || answer === null || Array.isArray(answer)) {
-      throw new RoostError("internal_error", `${what}: the answer is not a JSON object`, { remote: true });
-    }
+    if (typeof answer !== "object" || answer === null || Array.isArray(answer)) throw unexpected(status, text, what);
     return answer as T;
   }
 }

@@ -14,28 +14,31 @@ export type DbRow = Record<string, Value>;
 export type Param = number | string | boolean | null;
 
 /** What `query` answers (and each statement of `batch`). */
-export interface QueryResult {
+export class QueryResult {
   /** The result's column names, in order. */
-  columns: string[];
+  readonly columns: string[];
   /** The rows, each an array of values in `columns` order. */
-  rows: Value[][];
+  readonly rows: Value[][];
   /** Rows the statement returned. */
-  rowsRead: number;
+  readonly rowsRead: number;
   /** Rows its INSERT / UPDATE / DELETE changed. */
-  rowsWritten: number;
+  readonly rowsWritten: number;
   /** The rowid of the last row inserted on the database, or null. */
-  lastInsertRowid: number | null;
-}
+  readonly lastInsertRowid: number | null;
 
-/** What `insert` answers. */
-export interface InsertResult {
-  rowsWritten: number;
-  lastInsertRowid: number | null;
-}
+  /** The hub's answer (snake_case) in camelCase. */
+  constructor(wire: WireQueryResult) {
+    this.columns = wire.columns;
+    this.rows = wire.rows;
+    this.rowsRead = wire.rows_read;
+    this.rowsWritten = wire.rows_written;
+    this.lastInsertRowid = wire.last_insert_rowid ?? null;
+  }
 
-/** What `update` and `delete` answer. */
-export interface WriteResult {
-  rowsWritten: number;
+  /** The rows as `{column: value}` objects (the Python SDK's `dicts()`). */
+  objects<R extends object = DbRow>(): R[] {
+    return this.rows.map((row) => Object.fromEntries(this.columns.map((column, i) => [column, row[i] ?? null])) as R);
+  }
 }
 
 /** What `migrate` answers: the migrations applied now, and those applied before (skipped). */
@@ -82,6 +85,9 @@ export interface Migration {
 /** A migration as `{name, sql}` or `[name, sql]`. */
 export type MigrationInput = Migration | readonly [name: string, sql: string];
 
+/** Migrations: an array of them, or an object of name to SQL (applied in key order). */
+export type Migrations = readonly MigrationInput[] | Readonly<Record<string, string>>;
+
 /** The hub's answers, as sent. */
 export interface WireQueryResult {
   columns: string[];
@@ -89,22 +95,6 @@ export interface WireQueryResult {
   rows_read: number;
   rows_written: number;
   last_insert_rowid: number | null;
-}
-
-/** `query`'s answer in camelCase. */
-export function queryResult(wire: WireQueryResult): QueryResult {
-  return {
-    columns: wire.columns,
-    rows: wire.rows,
-    rowsRead: wire.rows_read,
-    rowsWritten: wire.rows_written,
-    lastInsertRowid: wire.last_insert_rowid,
-  };
-}
-
-/** `insert`'s answer in camelCase. */
-export function insertResult(wire: { rows_written: number; last_insert_rowid: number | null }): InsertResult {
-  return { rowsWritten: wire.rows_written, lastInsertRowid: wire.last_insert_rowid };
 }
 
 /** `stats`' answer in camelCase. */
@@ -131,11 +121,14 @@ export function statsResult(wire: {
 }
 
 /** The wire form of `migrations`; throws `TypeError` for one that is neither form. */
-export function migrationsBody(migrations: readonly MigrationInput[]): { migrations: Migration[] } {
-  if (!Array.isArray(migrations)) throw new TypeError("migrations must be an array of {name, sql} or [name, sql]");
+export function migrationsBody(migrations: Migrations): { migrations: Migration[] } {
+  if (typeof migrations !== "object" || migrations === null) {
+    throw new TypeError("migrations must be an array of {name, sql} or [name, sql], or an object of name to SQL");
+  }
+  const items: readonly unknown[] = Array.isArray(migrations) ? migrations : Object.entries(migrations);
   return {
-    migrations: migrations.map((migration: MigrationInput, index) => {
-      const [name, sql] = Array.isArray(migration) ? migration : [(migration as Migration).name, (migration as Migration).sql];
+    migrations: items.map((migration, index) => {
+      const [name, sql] = Array.isArray(migration) ? (migration as unknown[]) : [(migration as Migration | null)?.name, (migration as Migration | null)?.sql];
       if (typeof name !== "string" || typeof sql !== "string") {
         throw new TypeError(`migrations[${index}] must be {name, sql} or [name, sql] with strings`);
       }

@@ -25,8 +25,7 @@
  */
 
 import type { Where } from "./frames.js";
-import type { DbRow, InsertResult, Param, WriteResult } from "./results.js";
-import { insertResult } from "./results.js";
+import type { DbRow, Param } from "./results.js";
 import { type WhereInput, whereArray } from "./where.js";
 
 /** A sort direction. */
@@ -167,26 +166,26 @@ export class Table<R extends object = DbRow> {
   // -- writing ---------------------------------------------------------------------------
 
   /**
-   * Insert one row or several (at most 1000, in one transaction). An empty array sends
-   * nothing and answers zero rows written.
+   * Insert one row or several (at most 1000, in one transaction); resolves with the rowid
+   * of the last one inserted (0 if there is none), as the Python SDK. An empty array
+   * sends nothing.
    */
-  async insert(rows: Values<R> | readonly Values<R>[]): Promise<InsertResult> {
+  async insert(rows: Values<R> | readonly Values<R>[]): Promise<number> {
     const list = Array.isArray(rows) ? rows.map((row, index) => values(`rows[${index}]`, row)) : [values("row", rows)];
-    if (list.length === 0) return { rowsWritten: 0, lastInsertRowid: null };
-    return insertResult(await this.#port.call("insert", { table: this.name, rows: list }));
+    if (list.length === 0) return 0;
+    const answer = await this.#port.call<{ last_insert_rowid: number | null }>("insert", { table: this.name, rows: list });
+    return answer.last_insert_rowid ?? 0;
   }
 
-  /** Set these columns on every matching row (rule 3). */
-  async update(set: Values<R>): Promise<WriteResult> {
+  /** Set these columns on every matching row (rule 3); resolves with how many changed. */
+  async update(set: Values<R>): Promise<number> {
     const body = { table: this.name, where: this.#writeWhere("update"), set: values("set", set) };
-    const answer = await this.#port.call<{ rows_written: number }>("update", body);
-    return { rowsWritten: answer.rows_written };
+    return (await this.#port.call<{ rows_written: number }>("update", body)).rows_written;
   }
 
-  /** Delete every matching row (rule 3). */
-  async delete(): Promise<WriteResult> {
-    const answer = await this.#port.call<{ rows_written: number }>("delete", { table: this.name, where: this.#writeWhere("delete") });
-    return { rowsWritten: answer.rows_written };
+  /** Delete every matching row (rule 3); resolves with how many were deleted. */
+  async delete(): Promise<number> {
+    return (await this.#port.call<{ rows_written: number }>("delete", { table: this.name, where: this.#writeWhere("delete") })).rows_written;
   }
 
   #writeWhere(verb: string): Where {

@@ -6,8 +6,9 @@
  * Rules (the Python SDK's `where(...)` keywords mean the same):
  *
  * 1. An object's members are conditions that must all hold, in the object's key order:
- *    `{ id: "u1" }` is `["id", "eq", "u1"]`; `{ age: { gte: 18, lt: 65 } }` is one
- *    condition per operator, in order (`["age", "gte", 18], ["age", "lt", 65]`).
+ *    `{ id: "u1" }` is `["id", "eq", "u1"]`; `{ id: ["a", "b"] }` is `["id", "in", ["a",
+ *    "b"]]`; `{ age: { gte: 18, lt: 65 } }` is one condition per operator, in order
+ *    (`["age", "gte", 18], ["age", "lt", 65]`).
  * 2. The member `or` holds a non-empty array of alternatives, each an object or an array
  *    of the wire form: `{ or: [{ role: "admin" }, { id: "u1" }] }` is
  *    `{"or": [[["role", "eq", "admin"]], [["id", "eq", "u1"]]]}`. A column really named
@@ -46,9 +47,9 @@ type ColumnScalar<V> = Extract<NonNullable<V>, Scalar> extends never ? Scalar : 
  * signature, as `DbRow`) take any column name.
  */
 export type WhereObject<R extends object = Record<string, Scalar>> = string extends keyof R
-  ? { readonly [column: string]: Scalar | WhereOps | readonly WhereInput<R>[] | undefined }
+  ? { readonly [column: string]: Scalar | readonly Scalar[] | WhereOps | readonly WhereInput<R>[] | undefined }
   : {
-      readonly [K in keyof R & string]?: ColumnScalar<R[K]> | null | WhereOps<ColumnScalar<R[K]>>;
+      readonly [K in keyof R & string]?: ColumnScalar<R[K]> | null | readonly (ColumnScalar<R[K]> | null)[] | WhereOps<ColumnScalar<R[K]>>;
     } & {
       readonly or?: readonly WhereInput<R>[];
     };
@@ -120,6 +121,8 @@ export function whereArray<R extends object = Record<string, Scalar>>(where: Whe
       throw new TypeError(`where.${column} is undefined: leave the member out, or use null for IS NULL`);
     } else if (isScalar(value)) {
       conditions.push([column, "eq", value]);
+    } else if (Array.isArray(value)) {
+      operators(column, { in: value }, conditions);
     } else if (isPlainObject(value)) {
       operators(column, value, conditions);
     } else {
