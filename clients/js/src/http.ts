@@ -97,9 +97,11 @@ export class HttpClient {
   constructor(url: string, credential: Credential, options: HttpOptions = {}) {
     this.base = baseUrl(url);
     this.#credential = credential;
-    const fetchFunction = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-    if (typeof fetchFunction !== "function") throw new TypeError("no fetch: pass options.fetch where there is no global fetch");
-    this.#fetch = fetchFunction;
+    if (options.fetch === undefined && typeof globalThis.fetch !== "function") {
+      throw new TypeError("no fetch: pass options.fetch where there is no global fetch");
+    }
+    // Browsers refuse a `fetch` called as a method of another object ("Illegal invocation").
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     const timeout = options.timeout ?? 30_000;
     if (typeof timeout !== "number" || !(timeout >= 0)) throw new RangeError(`timeout must be a non-negative number, got ${String(timeout)}`);
     this.#timeout = timeout;
