@@ -35,6 +35,8 @@ from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.databases import command as database_command
+from hub.errors import ConfigurationError
 from hub.net.server import ListenError
 from hub.reloader import watch
 
@@ -271,16 +273,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="reload when a .py file under the app's folder changes (development):"
         " with --workers, sockets stay open",
     )
+    serve.add_argument(
+        "--databases",
+        action="store_true",
+        default=_flag("DATABASES"),
+        help="serve database objects under /db/ (docs/databases.md)",
+    )
     reload = commands.add_parser(
         "reload", help="load new code: workers are replaced, sockets stay open"
     )
     reload.add_argument(
         "--data-dir", default=_env("DATA_DIR", ".roost"), help="the served hub's data directory"
     )
+    database_command.add_parser(commands)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command == "reload":
         return _reload(Path(args.data_dir))
+    if args.command == "db":
+        return database_command.run(args)
     if args.gateways is not None and args.workers is None:
         parser.error("--gateways needs --workers")
     logging.basicConfig(
@@ -288,8 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         app = load_app(args.target)
-        app.configure(data_dir=args.data_dir, idle_timeout=args.idle_timeout)
-    except TargetError as exc:
+        app.configure(
+            data_dir=args.data_dir,
+            idle_timeout=args.idle_timeout,
+            databases=True if args.databases else None,
+        )
+    except (TargetError, ConfigurationError) as exc:
         print(f"roost: {exc}", file=sys.stderr)
         return 2
     try:
@@ -330,6 +345,7 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         compression=args.compression,
         shutdown_timeout=args.shutdown_timeout,
         log_level=args.log_level,
+        databases=args.databases,
     )
     supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
     return asyncio.run(supervisor.run())

@@ -26,7 +26,7 @@ Hierarchy::
         ├── ResultTooLargeError      a database answer over its row or byte limit
         ├── MigrationError           an applied migration's SQL changed
         ├── TokenRejectedError       (also an UnauthorizedError) a bad database token
-        ├── StatementForbiddenError  (also a ForbiddenError) the authorizer refused
+        ├── StatementNotAllowedError the authorizer refused a database client's statement
         └── NoSuchTokenError         (also a NotFoundError) no database token of that id
         └── InternalError            a hub bug; no detail leaves the hub
     HttpError                        an HTTP request the front refuses before any object
@@ -102,7 +102,7 @@ __all__ = [
     "ResultTooLargeError",
     "RpcError",
     "SqlError",
-    "StatementForbiddenError",
+    "StatementNotAllowedError",
     "StorageError",
     "TokenRejectedError",
     "TooManySubscriptionsError",
@@ -416,11 +416,11 @@ class TokenRejectedError(UnauthorizedError, RpcError):
     code = "unauthorized"
 
 
-class StatementForbiddenError(ForbiddenError, RpcError):
+class StatementNotAllowedError(RpcError):
     """SQLite's authorizer refused a database client's statement (``_roost_*`` names,
     ATTACH, transaction control, pragmas outside the allow-list)."""
 
-    code = "forbidden"
+    code = "statement_not_allowed"
 
 
 class NoSuchTokenError(NotFoundError, RpcError):

@@ -73,6 +73,7 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("query_error", 400),
         ErrorRow("result_too_large", 413),
         ErrorRow("migration_conflict", 409),
+        ErrorRow("statement_not_allowed", 403),
         # the hub
         ErrorRow("hub_stopping", 503, retryable=True),
         ErrorRow("internal_error", 500, retryable=True, close=1011),

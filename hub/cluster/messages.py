@@ -100,10 +100,19 @@ def _classes(root: type[HubError]) -> list[type[HubError]]:
 
 
 #: code -> the most specific class raising it (depth-first order: a subclass sharing
-#: its parent's code comes later and wins).
+#: its parent's code comes later and wins). An ``RpcError`` that is also of another
+#: branch (an ``HttpError``, like ``TokenRejectedError``) is kept apart in
+#: ``_CALL_BRIDGES``: a call's error with their code comes back as them, any other
+#: family keeps the plain class.
 _BY_CODE: dict[str, type[HubError]] = {}
+_CALL_BRIDGES: dict[str, type[HubError]] = {}
 for _cls in _classes(HubError):
-    _BY_CODE[_cls.code] = _cls
+    if issubclass(_cls, RpcError) and any(
+        issubclass(base, HubError) and not issubclass(base, RpcError) for base in _cls.__bases__
+    ):
+        _CALL_BRIDGES[_cls.code] = _cls
+    else:
+        _BY_CODE[_cls.code] = _cls
 
 
 def error_to_wire(error: HubError) -> WireError:
@@ -127,6 +136,8 @@ def error_from_wire(value: Any, family: type[HubError] = RpcError) -> HubError:
             WebSocketInternalError(message) if family is WebSocketError else InternalError(message)
         )
     cls = _BY_CODE.get(code)
+    if (cls is None or not issubclass(cls, family)) and family is RpcError:
+        cls = _CALL_BRIDGES.get(code, cls)
     if cls is None or not issubclass(cls, family):
         return InternalError(message) if family is RpcError else HubError(message)
     return cls(message)

@@ -23,6 +23,7 @@ from hub.cluster.gateway import Workers
 from hub.cluster.paths import gateway_path, gateway_ready_path
 from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
+from hub.databases.gate import DatabaseGate
 from hub.net.connection import CLOSE_TIMEOUT, Connection
 from hub.net.front import Front
 from hub.net.sockets import SocketTable
@@ -53,6 +54,8 @@ class ProcessConfig:
     shutdown_timeout: float
     log_level: str
     generation: int = 0
+    #: ``roost serve --databases``: database objects on (docs/databases.md).
+    databases: bool = False
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -67,6 +70,7 @@ class ProcessConfig:
 async def run_gateway(config: ProcessConfig) -> None:
     """Hold sockets on the shared port; route events to workers until SIGTERM."""
     app = load_app(config.target)
+    app.configure(data_dir=config.data_dir, databases=True if config.databases else None)
     run_dir = Path(config.run_dir)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -86,6 +90,7 @@ async def run_gateway(config: ProcessConfig) -> None:
         admin_key=config.admin_key,
         compression=config.compression,
         table=table,
+        databases=None if app.databases is None else DatabaseGate(app.data_dir),
     )
     workers.front = front
     path = gateway_path(run_dir, config.index)
@@ -118,7 +123,11 @@ async def run_gateway(config: ProcessConfig) -> None:
 async def run_worker(config: ProcessConfig) -> None:
     """Run one partition's objects until retired or SIGTERM."""
     app = load_app(config.target)
-    app.configure(data_dir=config.data_dir, idle_timeout=config.idle_timeout)
+    app.configure(
+        data_dir=config.data_dir,
+        idle_timeout=config.idle_timeout,
+        databases=True if config.databases else None,
+    )
     worker = Worker(
         app,
         index=config.index,

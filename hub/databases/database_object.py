@@ -47,6 +47,14 @@ CLOSE_DELETED = 4404
 
 Result = dict[str, Any]
 
+#: The body members each admin action takes (``migrate``'s are checked by the verb).
+_ADMIN_ARGUMENTS: dict[str, set[str]] = {
+    "create": {"read_only"},
+    "token": {"read_only", "revoke_others"},
+    "revoke": {"token_id"},
+    "migrate": {"migrations"},
+}
+
 
 class DatabaseObject(DurableObject):
     """A database object (docs/databases.md); bound to ``DATABASE`` by ``Hub(databases=...)``."""
@@ -75,9 +83,8 @@ class DatabaseObject(DurableObject):
             return {"status": "ok", "name": self._name}
         if verb == "stats":
             return self._stats()
-        before = self._engine.rows_written
         result = self._engine.run(verb, kwargs, read_only=grant.read_only)
-        if (not grant.read_only and self._engine.rows_written != before) or verb == "migrate":
+        if self._engine.wrote:
             self._save_totals(last_write=time.time())
         return result
 
@@ -142,6 +149,9 @@ class DatabaseObject(DurableObject):
 
     async def _admin(self, action: str, kwargs: dict[str, Any]) -> Result:
         catalog, name = self._catalog, self._name
+        unknown = set(kwargs) - _ADMIN_ARGUMENTS.get(action, set())
+        if unknown:
+            raise InvalidArgumentsError(f"{action} takes no {sorted(unknown)!r}")
         read_only = kwargs.get("read_only", False)
         if not isinstance(read_only, bool):
             raise InvalidArgumentsError(f"read_only must be true or false, got {read_only!r}")
@@ -150,14 +160,7 @@ class DatabaseObject(DurableObject):
                 raise DatabaseExistsError(f"database {name[:200]!r} exists already")
             created = catalog.create()
             self._engine.sync_feeds()
-            minted = catalog.add_token(read_only)
-            return {
-                "name": name,
-                "token": minted.token,
-                "token_id": minted.token_id,
-                "read_only": read_only,
-                "created": created,
-            }
+            return {**self._issue(read_only), "created": created}
         catalog.require(name)
         if action == "info":
             meta = self.ctx.storage.database.read_meta()
@@ -175,14 +178,7 @@ class DatabaseObject(DurableObject):
                 )
             others = catalog.token_ids() if revoke_others else []
             self._revoke(others)
-            minted = catalog.add_token(read_only)
-            return {
-                "name": name,
-                "token": minted.token,
-                "token_id": minted.token_id,
-                "read_only": read_only,
-                "revoked": others,
-            }
+            return {**self._issue(read_only), "revoked": others}
         if action == "revoke":
             token_id = kwargs.get("token_id")
             if token_id not in catalog.token_ids():
@@ -202,6 +198,15 @@ class DatabaseObject(DurableObject):
                 ws.close(CLOSE_DELETED, "database deleted")
             return {"deleted": name}
         raise MethodNotFoundError(f"no admin action {action[:80]!r}")
+
+    def _issue(self, read_only: bool) -> Result:
+        minted = self._catalog.add_token(read_only)
+        return {
+            "name": self._name,
+            "token": minted.token,
+            "token_id": minted.token_id,
+            "read_only": read_only,
+        }
 
     def _revoke(self, token_ids: list[str]) -> None:
         self._catalog.revoke(token_ids)

@@ -3,11 +3,11 @@
 Rules:
 
 1. Client SQL runs as the object's own SQL (the authorizer refuses ``_roost_*`` names,
-   ATTACH, transaction control and most pragmas: ``forbidden``); a read-only grant runs
+   ATTACH, transaction control and most pragmas: ``statement_not_allowed``); a read-only grant runs
    each statement under ``PRAGMA query_only``, so SQLite itself refuses any write
    (``read_only``). Nothing here parses SQL to decide what is allowed.
 2. SQLite's refusals become stable codes in one place (``_translate``): ``read_only``,
-   ``forbidden``, or ``query_error`` with SQLite's message.
+   ``statement_not_allowed``, or ``query_error`` with SQLite's message.
 3. Results are bounded: at most ``max_result_rows`` rows per statement and
    ``max_result_bytes`` (estimated JSON) per answer, else ``result_too_large``.
 4. A verb that changed the schema makes every user table with a primary key a feed
@@ -49,7 +49,7 @@ from hub.errors import (
     ResultTooLargeError,
     RpcError,
     SqlError,
-    StatementForbiddenError,
+    StatementNotAllowedError,
 )
 from hub.storage.database import ObjectDatabase, SqlValue
 from hub.storage.feeds import FeedLog
@@ -85,7 +85,7 @@ def _translate(exc: SqlError) -> RpcError:
     if name == "SQLITE_READONLY":
         return ReadOnlyError("this token is read-only: the statement would write")
     if name == "SQLITE_AUTH":
-        return StatementForbiddenError(str(exc))
+        return StatementNotAllowedError(str(exc))
     return QueryError(str(exc))
 
 
@@ -113,9 +113,11 @@ class Engine:
         self.db = db
         self.feeds = feeds
         self.settings = settings
-        #: Rows returned and changed by client statements since this activation began.
+        #: Rows returned and changed by client statements not yet added to the totals.
         self.rows_read = 0
         self.rows_written = 0
+        #: True when the last ``run`` changed rows or the schema.
+        self.wrote = False
         self._handlers: dict[str, Callable[[Any, bool], Result]] = {
             "query": self._query,
             "batch": self._batch,
@@ -134,10 +136,12 @@ class Engine:
             raise MethodNotFoundError(f"no verb {verb[:80]!r} (one of {', '.join(sorted(VERBS))})")
         if not isinstance(kwargs, dict):
             raise InvalidArgumentsError(f"{verb} takes an object of keyword arguments")
-        schema = self._schema_version()
+        schema, written = self._schema_version(), self.rows_written
         result = handler(kwargs, read_only)
+        self.wrote = self.rows_written != written
         if not read_only and self._schema_version() != schema:
             self.sync_feeds()
+            self.wrote = True
         return result
 
     # -- statements --------------------------------------------------------------------

@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from protocol.where import compile_where
+# One normalisation of booleans for both meanings of ``where``.
+from protocol.where import _norm, compile_where
 
 __all__ = ["quote", "where_sql"]
 
@@ -38,14 +39,6 @@ _SQL_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 def quote(name: str) -> str:
     """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _norm(value: Any) -> Any:
-    if value is True:
-        return 1
-    if value is False:
-        return 0
-    return value
 
 
 def _eq(column: str, value: Any, params: list[Any]) -> str:

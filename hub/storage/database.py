@@ -148,6 +148,9 @@ class ObjectDatabase:
     def _setup(self, durability: Durability) -> None:
         self._user_mode = False
         self._denied: str | None = None
+        #: The table a user ``DROP TABLE`` being prepared drops: the hub's triggers on it
+        #: (a feed's) are dropped with it, and only then may the statement touch them.
+        self._dropping: str | None = None
         self._savepoints = 0
         #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
         self._deferred = False
@@ -285,6 +288,7 @@ class ObjectDatabase:
         if read_only:
             self._conn.execute("PRAGMA query_only = ON")
         self._user_mode = True
+        self._dropping = None
         try:
             cursor = self._conn.execute(query, tuple(params))
             rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
@@ -367,7 +371,15 @@ class ObjectDatabase:
             if pragma not in _ALLOWED_PRAGMAS:
                 reason = f"PRAGMA {pragma} is not allowed in sql.exec"
         elif reason is None and action in _TABLE_ACTIONS:
+            if action == sqlite3.SQLITE_DROP_TABLE:
+                self._dropping = arg1  # its feed triggers go with it (checked next)
             own_trigger = source is not None and source.startswith(RESERVED_PREFIX)
+            own_trigger = own_trigger or (
+                action == sqlite3.SQLITE_DROP_TRIGGER
+                and arg2 is not None
+                and arg2 == self._dropping
+                and not arg2.lower().startswith(RESERVED_PREFIX)
+            )
             for name in (arg1, arg2):
                 if name and name.lower().startswith(RESERVED_PREFIX) and not own_trigger:
                     reason = f"{name!r} is reserved: names starting with {RESERVED_PREFIX!r}"

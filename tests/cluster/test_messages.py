@@ -171,6 +171,13 @@ CODES: dict[str, tuple[type[HubError], type[HubError]]] = {
     "request_timeout": (hub.errors.RequestTimeoutError, HubError),
     "uri_too_long": (hub.errors.UriTooLongError, HubError),
     "headers_too_large": (hub.errors.HeadersTooLargeError, HubError),
+    "no_such_database": (hub.errors.NoSuchDatabaseError, RpcError),
+    "database_exists": (hub.errors.DatabaseExistsError, RpcError),
+    "read_only": (hub.errors.ReadOnlyError, RpcError),
+    "query_error": (hub.errors.QueryError, RpcError),
+    "result_too_large": (hub.errors.ResultTooLargeError, RpcError),
+    "migration_conflict": (hub.errors.MigrationError, RpcError),
+    "statement_not_allowed": (hub.errors.StatementNotAllowedError, RpcError),
 }
 
 
@@ -248,6 +255,26 @@ def test_an_unknown_code_becomes_an_internal_error_keeping_its_message() -> None
     assert type(got) is InternalError
     assert str(got) == "something new"
     assert got.retryable
+
+
+@pytest.mark.parametrize(
+    ("sent", "bridge"),
+    [
+        (hub.errors.TokenRejectedError("bad token"), hub.errors.UnauthorizedError),
+        (hub.errors.NoSuchTokenError("no token 'x'"), hub.errors.NotFoundError),
+    ],
+    ids=repr,
+)
+def test_a_database_calls_http_code_comes_back_as_its_call_class(
+    sent: HubError, bridge: type[HubError]
+) -> None:
+    """An HTTP code a database call raises keeps its class in a call, and stays the
+    plain HTTP class in any other family."""
+    got = error_from_wire(over_the_wire(error_to_wire(sent)), RpcError)
+    same_error(got, sent)
+    assert isinstance(got, bridge)
+    plain = error_from_wire(over_the_wire(error_to_wire(sent)), HubError)
+    assert type(plain) is bridge
 
 
 def test_a_code_outside_the_calls_family_fails_a_call_as_an_internal_error() -> None:

@@ -67,6 +67,7 @@ from roost_client.errors import (
     ResultTooLarge,
     RoostError,
     SessionRequired,
+    StatementNotAllowed,
     TooManySubscriptions,
     Unauthorized,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "State",
     "StateChange",
     "StateStream",
+    "StatementNotAllowed",
     "Subscribed",
     "Subscription",
     "Table",

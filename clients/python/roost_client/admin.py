@@ -15,13 +15,13 @@ classes by code (``DatabaseExists``, ``NoSuchDatabase``, ``Unauthorized``, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
 from roost_client.answers import result_of
+from roost_client.closing import Closing
 from roost_client.database import MigrateResult, Migrations, migrations_body, path_of
 from roost_client.http import HttpClient
 
@@ -50,7 +50,7 @@ class DatabaseInfo:
     tokens: int
 
 
-class Admin:
+class Admin(Closing):
     """The databases' admin API of one hub."""
 
     def __init__(self, url: str, admin_key: str, *, timeout: float = 30.0) -> None:
@@ -115,17 +115,6 @@ class Admin:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._http.aclose()
-
-    async def __aenter__(self) -> Admin:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def admin(url: str, admin_key: str, *, timeout: float = 30.0) -> Admin:

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import orjson
 
 from roost_client.answers import result_of
+from roost_client.closing import Closing
 from roost_client.connection import Connection
 from roost_client.feed import Change
 from roost_client.http import HttpClient
@@ -86,7 +87,7 @@ def _query_result(value: dict[str, Any]) -> QueryResult:
     )
 
 
-class Database:
+class Database(Closing):
     """One database, reached with its token. ``async with`` closes its connections."""
 
     def __init__(self, url: str, name: str, *, token: str, timeout: float = 30.0) -> None:
@@ -157,9 +158,10 @@ class Database:
         since: int | None = None,
     ) -> Subscribed:
         """The change feed of ``table`` over ``roost.v1`` (``async for change in ...``):
-        the matching rows first (op ``snapshot``, unless ``snapshot=False``), then every
-        insert, update and delete. ``where`` as ``Table.where``: a ``{column: value or
-        {op: value}}`` mapping, or conditions."""
+        the matching rows first (op ``snapshot``), then every insert, update and delete.
+        ``snapshot=False``: only the changes made after this call (none lost while the
+        subscription is set up); ``since``: the changes after that seq. ``where`` as
+        ``Table.where``: a ``{column: value or {op: value}}`` mapping, or conditions."""
         if isinstance(where, Mapping):
             conditions = conditions_of(**where)
         else:
@@ -184,17 +186,6 @@ class Database:
             socket, self._socket = self._socket, None
             await socket.close()
 
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class Subscribed:
     """``db.subscribe(...)``: an async iterator of ``Change`` (and ``async with``)."""
@@ -215,6 +206,9 @@ class Subscribed:
     async def _opened(self) -> Subscription:
         if self._sub is None:
             table, where, columns, snapshot, since = self._args
+            if not snapshot and since is None:
+                # Changes from now on, with none lost while the ``sub`` is on its way.
+                since = int((await self._db.stats())["feed_seq"])
             conn = await self._db.socket()
             self._sub = conn.subscribe(
                 table, where=where, columns=columns, snapshot=snapshot, since=since

@@ -26,6 +26,7 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── QueryError        query_error: SQLite rejected the statement (its message)
     ├── ResultTooLarge    result_too_large: over the hub's row or byte limit
     ├── MigrationConflict migration_conflict: an applied migration's SQL changed
+    ├── StatementNotAllowed  statement_not_allowed: the authorizer refused the statement
     ├── ConnectionLost    connection_lost: the socket closed before the answer (retryable)
     │  codes of this client only
     ├── CallTimeout       timeout: no answer within the call's timeout (retryable)
@@ -82,6 +83,7 @@ __all__ = [
     "ResultTooLarge",
     "RoostError",
     "SessionRequired",
+    "StatementNotAllowed",
     "TooManySubscriptions",
     "Unauthorized",
     "error_for_close",
@@ -273,6 +275,13 @@ class MigrationConflict(RoostError):
     default_code = "migration_conflict"
 
 
+class StatementNotAllowed(RoostError):
+    """``statement_not_allowed``: the hub's tables (``_roost_*``), ATTACH, transaction
+    control and most pragmas are out of a database client's reach."""
+
+    default_code = "statement_not_allowed"
+
+
 class HubStopping(RoostError):
     """``hub_stopping``: the hub is shutting down (retryable; the client reconnects)."""
 
@@ -370,6 +379,7 @@ CODES: dict[str, type[RoostError]] = {
         QueryError,
         ResultTooLarge,
         MigrationConflict,
+        StatementNotAllowed,
         HubStopping,
         InternalError,
         ConnectionLost,

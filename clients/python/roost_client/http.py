@@ -47,6 +47,13 @@ class _Collector:
     def __init__(self) -> None:
         self.response = HttpResponse()
         self._chunks: list[bytes] = []
+        self.parser: httptools.HttpResponseParser | None = None
+
+    def on_headers_complete(self) -> None:
+        # Read here: llhttp forgets it once the message is complete.
+        assert self.parser is not None
+        self.response.status = self.parser.get_status_code()
+        self.response.keep_alive = self.parser.should_keep_alive()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.response.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -116,6 +123,7 @@ class HttpClient:
         reader, writer = stream
         collector = _Collector()
         parser = httptools.HttpResponseParser(collector)
+        collector.parser = parser
         received = False
         try:
             writer.write(data)
@@ -138,8 +146,6 @@ class HttpClient:
             writer.close()
             raise
         response = collector.response
-        response.status = parser.get_status_code()
-        response.keep_alive = parser.should_keep_alive()
         if response.keep_alive and len(self._idle) < self._max_idle:
             self._idle.append(stream)
         else:
