@@ -46,7 +46,8 @@
  *     ├── ReadOnly           read_only: a read-only token tried to write
  *     ├── QueryError         query_error: SQLite rejected the statement (its message is given)
  *     ├── ResultTooLarge     result_too_large: over the hub's row or byte limit of one answer
- *     └── MigrationConflict  migration_conflict: an applied migration's SQL changed
+ *     ├── MigrationConflict  migration_conflict: an applied migration's SQL changed
+ *     └── StatementNotAllowed  statement_not_allowed: the authorizer refused the statement
  */
 
 import type { ErrorFrame } from "./frames.js";
@@ -113,6 +114,7 @@ export const ERRORS = Object.freeze({
   query_error: row(false),
   result_too_large: row(false),
   migration_conflict: row(false),
+  statement_not_allowed: row(false),
 } satisfies Record<string, ErrorRow>);
 
 /** A code of the table; a newer hub may send others, hence `string` too. */
@@ -391,6 +393,16 @@ export class MigrationConflict extends RoostError {
   }
 }
 
+/**
+ * `statement_not_allowed`: SQLite's authorizer refused the statement (the hub's `_roost_*`
+ * tables, `ATTACH`, transaction control, most pragmas).
+ */
+export class StatementNotAllowed extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("statement_not_allowed", message, init);
+  }
+}
+
 type ErrorClass = new (message: string, init?: RoostErrorInit) => RoostError;
 
 /** The one map from a code the hub sends to its class. */
@@ -417,6 +429,7 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   query_error: QueryError,
   result_too_large: ResultTooLarge,
   migration_conflict: MigrationConflict,
+  statement_not_allowed: StatementNotAllowed,
 });
 
 /** The row of `code`, or undefined for a code this SDK does not know. */

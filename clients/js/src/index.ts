@@ -118,6 +118,7 @@ export {
   QueryError,
   ResultTooLarge,
   MigrationConflict,
+  StatementNotAllowed,
   errorForClose,
   errorRow,
   fromFrame,

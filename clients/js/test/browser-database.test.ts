@@ -125,7 +125,7 @@ async function serveFront(hubPort: number): Promise<string> {
 }
 
 test("a page with a read-only token lists rows, is refused a write, and follows the feed", { skip: SKIP }, async () => {
-  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "databases_app.py", ["--admin-key", ADMIN_KEY]);
+  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "app.py", ["--databases", "--admin-key", ADMIN_KEY]);
   const url = `http://${hub.host}`;
   const provisioning = admin(url, ADMIN_KEY);
   const created = await provisioning.createDatabase("org_acme");

@@ -21,6 +21,7 @@ import {
   ReadOnly,
   ResultTooLarge,
   RoostError,
+  StatementNotAllowed,
   admin,
   database,
   whereArray,
@@ -329,6 +330,7 @@ describe("the requests of the database client", () => {
       ["migration_conflict", 409, MigrationConflict],
       ["no_such_database", 404, NoSuchDatabase],
       ["database_exists", 409, DatabaseExists],
+      ["statement_not_allowed", 403, StatementNotAllowed],
       ["invalid_arguments", 400, InvalidArguments],
     ];
     for (const [code, status, ErrorClass] of cases) {

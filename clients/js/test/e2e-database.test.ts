@@ -1,6 +1,6 @@
 /**
  * Database objects from Node against a real hub (`roost serve
- * test/fixtures/databases_app.py --admin-key K`): provisioning with the admin key, the
+ * test/fixtures/app.py --databases --admin-key K`): provisioning with the admin key, the
  * data verbs and the typed table client, tokens (read-only, of another database,
  * revoked), the hub's refusals as the SDK's classes, and a change feed that sees what
  * another client wrote.
@@ -17,7 +17,6 @@ import {
   CODES,
   DatabaseExists,
   type Database,
-  Forbidden,
   InvalidArguments,
   MigrationConflict,
   NoSuchDatabase,
@@ -25,6 +24,7 @@ import {
   ReadOnly,
   ResultTooLarge,
   RoostError,
+  StatementNotAllowed,
   type Subscription,
   admin,
   database,
@@ -45,7 +45,7 @@ afterEach(async () => {
 
 /** A hub serving database objects, and its HTTP base URL. */
 async function startHub(): Promise<string> {
-  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "databases_app.py", ["--admin-key", ADMIN_KEY]);
+  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "app.py", ["--databases", "--admin-key", ADMIN_KEY]);
   return `http://${hub.host}`;
 }
 
@@ -153,16 +153,18 @@ test("provisioning, migrations, SQL and the typed table client against a real hu
   assert.match(rolledBack.message, /^statement 1: /);
   assert.equal(await users.count(), 4, "a failing batch rolls back every statement");
   assert.ok(await failure(db.query("SELECT * FROM nope")) instanceof QueryError);
-  assert.ok(await failure(db.query("SELECT * FROM _roost_db_tokens")) instanceof Forbidden);
+  assert.ok(await failure(db.query("SELECT * FROM _roost_db_tokens")) instanceof StatementNotAllowed);
+  assert.ok(await failure(db.query("BEGIN")) instanceof StatementNotAllowed);
 
   await db.query("CREATE TABLE many (n INTEGER PRIMARY KEY)");
-  await db.query("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 101) INSERT INTO many SELECT n FROM c");
-  assert.ok(await failure(db.table("many").all()) instanceof ResultTooLarge, "over the fixture's 100 rows");
-  assert.equal((await db.table("many").limit(100).all()).length, 100);
+  await db.query("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10001) INSERT INTO many SELECT n FROM c");
+  assert.ok(await failure(db.table("many").all()) instanceof ResultTooLarge, "over the default 10,000 rows");
+  assert.ok(await failure(db.query("SELECT n FROM many")) instanceof ResultTooLarge);
+  assert.equal((await db.table("many").limit(10_000).all()).length, 10_000);
 
   const stats = await db.stats();
   assert.equal(stats.name, "org acme/1");
-  assert.deepEqual(stats.tables, [{ name: "many", rows: 101 }, { name: "users", rows: 4 }]);
+  assert.deepEqual(stats.tables, [{ name: "many", rows: 10_001 }, { name: "users", rows: 4 }]);
   assert.ok(stats.rowsWritten > 0 && stats.rowsRead > 0 && stats.feedSeq > 0 && stats.size > 0, JSON.stringify(stats));
   assert.equal(typeof stats.lastWrite, "number");
 
