@@ -276,3 +276,29 @@ test("subscribe over roost.v1 sees what another client writes, filtered by where
   assert.equal(connection.state, "closed");
   assert.equal(connection.error?.closeCode, 4401);
 });
+
+test("with --workers 2: the verbs, a read-only refusal and a feed cross the gateway/worker seam", async () => {
+  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "app.py", ["--databases", "--admin-key", ADMIN_KEY, "--workers", "2"]);
+  // SIGTERM, not the harness's SIGKILL: the supervisor then stops its gateway and workers,
+  // which would otherwise outlive it holding the test's pipes open.
+  cleanup.add(() => hub.kill("SIGTERM"));
+  const url = `http://${hub.host}`;
+  const provisioning = admin(url, ADMIN_KEY);
+  const created = await provisioning.createDatabase("clustered");
+  const viewer = await provisioning.createToken("clustered", { readOnly: true });
+  const db = open(url, "clustered", created.token);
+  await db.migrate([["0001", USERS]]);
+  const changes = db.subscribe<User>("users", { where: { team: "a" } })[Symbol.asyncIterator]();
+  const other = open(url, "clustered", created.token);
+  await other.table<User>("users").insert([
+    { id: "u1", email: "ann@acme.com", team: "a", age: 31 },
+    { id: "u2", email: "bob@acme.com", team: "b", age: 25 },
+  ]);
+  const seen = await take(changes, 1, "the first change");
+  assert.ok(seen[0]?.[0] === "snapshot" || seen[0]?.[0] === "insert", JSON.stringify(seen));
+  assert.deepEqual(seen[0]?.[1], { id: "u1", email: "ann@acme.com", team: "a", age: 31 });
+  assert.equal(await other.table<User>("users").where({ team: ["a", "b"] }).count(), 2);
+  const refused = await failure(open(url, "clustered", viewer.token).table("users").delete());
+  assert.ok(refused instanceof ReadOnly, refused.message);
+  assertUnauthorized(await failure(open(url, "clustered", "rdb_0000000000000000_wrong").health()));
+});
