@@ -61,6 +61,8 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("activation_failed", 500),
         ErrorRow("overloaded", 503),
         ErrorRow("call_cycle", 508),
+        # token refresh (SPEC §6.5); also the admin API's answer without its key
+        ErrorRow("unauthorized", 401),
         # change feeds
         ErrorRow("no_such_feed", 404),
         ErrorRow("bad_subscription", 400),
@@ -79,7 +81,6 @@ ERRORS: dict[str, ErrorRow] = {
         ErrorRow("internal_error", 500, retryable=True, close=1011),
         # HTTP only
         ErrorRow("bad_request", 400, in_frames=False),
-        ErrorRow("unauthorized", 401),
         ErrorRow("not_found", 404, in_frames=False),
         ErrorRow("method_not_allowed", 405, in_frames=False),
         ErrorRow("request_timeout", 408, retryable=True, in_frames=False),

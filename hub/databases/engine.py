@@ -23,6 +23,7 @@ from typing import Any
 
 from hub.databases.migrations import apply_migrations
 from hub.databases.settings import DatabaseSettings
+from hub.databases.statements import run_statement
 from hub.databases.tables import (
     MAX_ROWS_PER_CALL,
     BatchArgs,
@@ -154,7 +155,7 @@ class Engine:
     ) -> tuple[Rows, list[str], int]:
         limit = self.settings.max_result_rows
         try:
-            rows, names, changed = self.db.user_statement(sql, params, limit, read_only=read_only)
+            rows, names, changed = run_statement(self.db, sql, params, limit, read_only=read_only)
         except SqlError as exc:
             raise _translate(exc) from None
         if len(rows) > limit:

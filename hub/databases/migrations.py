@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from hub.databases.statements import run_statement
 from hub.errors import ConfigurationError, MigrationError, QueryError, SqlError
 from hub.storage.database import ObjectDatabase
 from hub.storage.sql import _split_statements
@@ -78,7 +79,7 @@ def apply_migrations(
 def _run(db: ObjectDatabase, name: str, sql: str) -> None:
     for statement in _split_statements(sql):
         try:
-            db.user_statement(statement, ())
+            run_statement(db, statement)
         except SqlError as exc:
             raise QueryError(f"migration {name!r} failed: {exc}") from exc
 

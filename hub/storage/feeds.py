@@ -140,6 +140,13 @@ class FeedLog:
             (table, signature),
         )
 
+    def drop_triggers(self, table: str) -> None:
+        """Drop ``table``'s triggers for one statement that they would block (SQLite
+        refuses ``ALTER TABLE ... DROP COLUMN`` of a column a trigger names); ``enable``
+        re-creates them. ``table`` stays a feed table."""
+        self._drop_triggers(table)
+        self._db.internal("UPDATE _roost_feeds SET columns = '[]' WHERE tbl = ? -- roost", (table,))
+
     def disable(self, table: str) -> None:
         """Stop capturing ``table`` (its past changes stay in the log until trimmed)."""
         self._drop_triggers(table)

@@ -184,3 +184,48 @@ async def test_a_schema_change_is_a_write(served: Served) -> None:
         assert (await db.stats())["last_write"] is None
         await db.query("CREATE TABLE t (a)")
         assert (await db.stats())["last_write"] is not None
+
+
+class Signup(hub.DurableObject):
+    """An app's own object next to the databases, provisioning one through its stub."""
+
+    async def provision(self, org: str) -> str:
+        created = await self.env.DATABASE.get_by_name(org).db_admin("create", {})
+        return str(created["token"])
+
+
+async def test_app_objects_coexist_and_may_provision_through_env(tmp_path: Path) -> None:
+    app = hub.Hub(objects={"SIGNUP": Signup}, data_dir=tmp_path, databases=True)
+    async with app.serve(port=0, admin_key=ADMIN_KEY) as server:
+        token = await app.env.SIGNUP.get_by_name("desk").provision("org-9")
+        async with roost_client.database(server.url, "org-9", token=token) as db:
+            assert (await db.health())["name"] == "org-9"
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            answer = await client.post("/objects/signup/desk/rpc/provision", json={"args": ["x"]})
+            assert answer.status_code == 200  # the app's own routes are untouched
+
+
+async def test_a_column_of_a_feed_table_can_be_dropped(served: Served) -> None:
+    created = await served.admin.create_database("acme")
+    async with served.database("acme", created.token) as db:
+        await db.migrate([("0001", "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT)")])
+        await db.table("t").insert({"a": "x", "b": "y"})
+        # SQLite refuses to drop a column the feed's triggers name; the hub makes room.
+        await db.query("ALTER TABLE t DROP COLUMN b")
+        await db.migrate(
+            [("0002", "ALTER TABLE t ADD COLUMN c TEXT; ALTER TABLE t DROP COLUMN a;")]
+        )
+        async with db.subscribe("t") as changes:
+            first = await within(changes.__anext__())
+            assert first.row == {"id": 1, "c": None}
+            await db.table("t").insert({"c": "z"})
+            change = await within(changes.__anext__())
+            assert (change.op, change.row) == ("insert", {"id": 2, "c": "z"})
+        reader = await served.admin.create_token("acme", read_only=True)
+        async with served.database("acme", reader.token) as ro:
+            with pytest.raises(roost_client.ReadOnly):
+                await ro.query("ALTER TABLE t DROP COLUMN c")
+        assert [c for c in (await db.query("PRAGMA table_info(t)")).rows] == [
+            [0, "id", "INTEGER", 0, None, 1],
+            [1, "c", "TEXT", 0, None, 0],
+        ]

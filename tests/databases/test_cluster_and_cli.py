@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -94,3 +95,26 @@ async def test_databases_with_two_workers_and_roost_db_migrate(
             with pytest.raises(roost_client.NoSuchDatabase):
                 await gone.query("SELECT 1")
         assert sorted(d.name for d in await admin.list_databases()) == names[:1] + names[2:]
+
+
+async def test_roost_serve_with_roost_databases_in_the_environment(tmp_path: Path) -> None:
+    app = tmp_path / "plain_app.py"
+    app.write_text("import hub\n\napp = hub.Hub(objects={})\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "serve", str(app), "--port", "0",
+        "--data-dir", str(tmp_path / "data"), "--admin-key", KEY, "--log-level", "warning",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "ROOST_DATABASES": "1"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = (await within(process.stdout.readline(), factor=3)).decode()
+        assert line.startswith("roost: serving on "), line
+        url = line.split()[3]
+        async with roost_client.admin(url, KEY) as admin:
+            created = await admin.create_database("from-the-cli")
+        async with roost_client.database(url, "from-the-cli", token=created.token) as db:
+            assert (await db.query("SELECT 40 + 2")).rows == [[42]]
+    finally:
+        process.terminate()
+        await within(process.wait())

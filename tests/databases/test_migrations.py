@@ -133,3 +133,36 @@ async def test_the_migrate_verb(served: Served) -> None:
             await db.query("SELECT * FROM _roost_migrations")
     result = await served.admin.migrate("acme", [("0003_ok", "CREATE TABLE ok (a);")])
     assert result.applied == ["0003_ok"]
+
+
+class FeedNotes(Notes):
+    """Notes whose table is a feed table: its triggers name every column."""
+
+    feeds = ("notes",)
+
+    async def add(self, body: str) -> None:
+        self.ctx.storage.sql.exec("INSERT INTO notes (id, body) VALUES (?, ?)", body, body)
+
+    async def changes(self) -> list[dict[str, object]]:
+        return [change.row for change in self.ctx.storage.feeds.since(0)]
+
+
+async def test_a_migration_drops_a_column_of_a_feed_table(
+    tmp_path: Path, make_hub: MakeHub
+) -> None:
+    folder = write(
+        tmp_path / "m",
+        {"0001_notes.sql": "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT, extra TEXT);"},
+    )
+    cls = type("FeedNotes", (FeedNotes,), {"folder": folder})
+    app, _ = await make_hub({"NOTES": cls})
+    stub = app.env.NOTES.get_by_name("n")
+    await stub.add("one")
+    await app.hibernate("NOTES", "n")
+    write(folder, {"0002_drop_extra.sql": "ALTER TABLE notes DROP COLUMN extra;"})
+    assert await stub.columns("notes") == ["id", "body"]
+    await stub.add("two")  # the feed's triggers were made again for the new columns
+    assert await stub.changes() == [
+        {"id": "one", "body": "one", "extra": None},
+        {"id": "two", "body": "two"},
+    ]

@@ -13,13 +13,13 @@ Hierarchy (every class is a direct subclass of ``RoostError``)::
     ├── ActivationFailed  activation_failed: the object's constructor raised
     ├── Overloaded        overloaded: the object's queue is full
     ├── CallCycle         call_cycle: the call would deadlock on the object's input gate
+    ├── Unauthorized      unauthorized: the object refused the token of ``set_auth``
     ├── NoSuchFeed        no_such_feed: ``subscribe`` named a table that is not a feed table
     ├── BadSubscription   bad_subscription: an invalid ``where`` / ``columns``, unknown column
     ├── Forbidden         forbidden: the object refused the subscription
     ├── TooManySubscriptions  too_many_subscriptions: the socket has as many as allowed
     ├── HubStopping       hub_stopping: the hub is shutting down (retryable)
     ├── InternalError     internal_error: a fault inside the hub (retryable)
-    ├── Unauthorized      unauthorized: a database token absent, wrong or revoked; admin key
     ├── NoSuchDatabase    no_such_database: no database of that name
     ├── DatabaseExists    database_exists: creating a database that exists
     ├── ReadOnly          read_only: a read-only token tried to write
@@ -205,6 +205,16 @@ class CallCycle(RoostError):
     default_code = "call_cycle"
 
 
+class Unauthorized(RoostError):
+    """``unauthorized``: the object refused the token ``set_auth`` sent (SPEC §6.6).
+
+    The socket stays open with the identity it had; get a new token and try again, or
+    close the connection.
+    """
+
+    default_code = "unauthorized"
+
+
 class NoSuchFeed(RoostError):
     """``no_such_feed``: the subscription named a table that is not a feed table of the
     object (or it stopped being one); the subscription ended."""
@@ -230,13 +240,6 @@ class TooManySubscriptions(RoostError):
     allows (64 by default); the subscription ended."""
 
     default_code = "too_many_subscriptions"
-
-
-class Unauthorized(RoostError):
-    """``unauthorized``: a database token is absent, wrong, of another database or
-    revoked, or the admin key is missing (docs/databases.md)."""
-
-    default_code = "unauthorized"
 
 
 class NoSuchDatabase(RoostError):
@@ -368,11 +371,11 @@ CODES: dict[str, type[RoostError]] = {
         ActivationFailed,
         Overloaded,
         CallCycle,
+        Unauthorized,
         NoSuchFeed,
         BadSubscription,
         Forbidden,
         TooManySubscriptions,
-        Unauthorized,
         NoSuchDatabase,
         DatabaseExists,
         ReadOnly,
