@@ -41,7 +41,15 @@
  *     ├── BufferFull         buffer_full: maxEnqueuedMessages frames wait already (retryable)
  *     ├── ConnectFailed      connect_failed: no socket could be opened (retryable)
  *     ├── HandshakeRejected  handshake_rejected: the hub refused the upgrade, or no roost.v1
- *     └── ConnectionClosed   connection_closed: closed for good, no reconnect
+ *     ├── ConnectionClosed   connection_closed: closed for good, no reconnect
+ *     │  codes of database objects (docs/databases.md)
+ *     ├── NoSuchDatabase     no_such_database: no database of that name (or it was deleted)
+ *     ├── DatabaseExists     database_exists: creating a database whose name is taken
+ *     ├── ReadOnly           read_only: a read-only token tried to write
+ *     ├── QueryError         query_error: SQLite rejected the statement (its message is given)
+ *     ├── ResultTooLarge     result_too_large: over the hub's row or byte limit of one answer
+ *     ├── MigrationConflict  migration_conflict: an applied migration's SQL changed
+ *     └── StatementNotAllowed  statement_not_allowed: the authorizer refused the statement
  */
 
 import type { ErrorFrame } from "./frames.js";
@@ -103,6 +111,14 @@ export const ERRORS = Object.freeze({
   connect_failed: row(true, null, true),
   handshake_rejected: row(false, null, true),
   connection_closed: row(false, null, true),
+  // Database objects (docs/databases.md).
+  no_such_database: row(false),
+  database_exists: row(false),
+  read_only: row(false),
+  query_error: row(false),
+  result_too_large: row(false),
+  migration_conflict: row(false),
+  statement_not_allowed: row(false),
 } satisfies Record<string, ErrorRow>);
 
 /** A code of the table; a newer hub may send others, hence `string` too. */
@@ -353,6 +369,58 @@ export class ConnectionClosed extends RoostError {
   }
 }
 
+/** `no_such_database`: no database of that name, or it was deleted. */
+export class NoSuchDatabase extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("no_such_database", message, init);
+  }
+}
+
+/** `database_exists`: a database of that name exists already (creating it again). */
+export class DatabaseExists extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("database_exists", message, init);
+  }
+}
+
+/** `read_only`: a read-only token tried to write; SQLite refused it and nothing changed. */
+export class ReadOnly extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("read_only", message, init);
+  }
+}
+
+/** `query_error`: SQLite rejected the statement; the message is SQLite's. */
+export class QueryError extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("query_error", message, init);
+  }
+}
+
+/** `result_too_large`: the answer would be over the hub's row or byte limit; nothing was returned (use a limit). */
+export class ResultTooLarge extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("result_too_large", message, init);
+  }
+}
+
+/** `migration_conflict`: a migration applied before has different SQL now. */
+export class MigrationConflict extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("migration_conflict", message, init);
+  }
+}
+
+/**
+ * `statement_not_allowed`: SQLite's authorizer refused the statement (the hub's `_roost_*`
+ * tables, `ATTACH`, transaction control, most pragmas).
+ */
+export class StatementNotAllowed extends RoostError {
+  constructor(message: string, init: RoostErrorInit = {}) {
+    super("statement_not_allowed", message, init);
+  }
+}
+
 type ErrorClass = new (message: string, init?: RoostErrorInit) => RoostError;
 
 /** The one map from a code the hub sends to its class. */
@@ -375,6 +443,13 @@ export const CODES: Readonly<Record<string, ErrorClass>> = Object.freeze({
   hub_stopping: HubStopping,
   internal_error: InternalError,
   connection_lost: ConnectionLost,
+  no_such_database: NoSuchDatabase,
+  database_exists: DatabaseExists,
+  read_only: ReadOnly,
+  query_error: QueryError,
+  result_too_large: ResultTooLarge,
+  migration_conflict: MigrationConflict,
+  statement_not_allowed: StatementNotAllowed,
 });
 
 /** The row of `code`, or undefined for a code this SDK does not know. */

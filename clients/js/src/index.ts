@@ -13,6 +13,9 @@
  *     for await (const change of todos) { ... }   // { seq, op, row }, resumed after reconnects
  *     room.presence.addEventListener("join", (event) => console.log(event.detail.socket));
  *     await room.close();
+ *
+ * Database objects (docs/databases.md): `database(url, name, { token })` for the data
+ * verbs, tables and feeds; `admin(url, adminKey)` to provision them.
  */
 
 export { Backoff, BACKOFF_DEFAULTS, type BackoffOptions } from "./backoff.js";
@@ -113,6 +116,13 @@ export {
   SessionRequired,
   TooManySubscriptions,
   Unauthorized,
+  NoSuchDatabase,
+  DatabaseExists,
+  ReadOnly,
+  QueryError,
+  ResultTooLarge,
+  MigrationConflict,
+  StatementNotAllowed,
   errorForClose,
   errorRow,
   fromFrame,
@@ -138,3 +148,30 @@ export {
 } from "./events.js";
 export { type Entry, Outbox } from "./outbox.js";
 export { type AddressOptions, type QueryParams, kebab, objectUrl, withQuery } from "./url.js";
+export { Database, type DatabaseOptions, type DatabaseSubscribeOptions, type SocketOptions, type Statement, database } from "./database.js";
+export { type OrderDirection, type SelectArguments, Table, type TablePort, type Values } from "./table.js";
+export { WHERE_OPS, type WhereInput, type WhereObject, type WhereOps, whereArray } from "./where.js";
+export {
+  Admin,
+  type CreatedDatabase,
+  type CreatedToken,
+  type DatabaseInfo,
+  type DatabaseSummary,
+  type RotatedToken,
+  type TokenInfo,
+  admin,
+} from "./admin.js";
+export { type Credential, type FetchLike, HttpClient, type HttpOptions } from "./http.js";
+export {
+  type DatabaseHealth,
+  type DatabaseStats,
+  type DbRow,
+  type MigrateResult,
+  type Migration,
+  type MigrationInput,
+  type Migrations,
+  type Param,
+  QueryResult,
+  type TableStats,
+  type Value,
+} from "./results.js";
