@@ -6,9 +6,10 @@ Layout, under the replica's folder for the object (its hex id)::
     00000001/log             every commit since, appended in order
     00000002/...             a later generation (a snapshot, a restore, an unproven start)
 
-A log record is a 32-byte header (``>QQIIII``: commit index, time in milliseconds, the
-database's size in pages after the commit, page size, page count, CRC-32 of the pages)
-followed by the pages, each a 4-byte page number and the page image.
+A log record is a 48-byte header (``>QQIIIIIIQ``: commit index, time in milliseconds,
+the database's size in pages after the commit, page size, page count, CRC-32 of the
+pages, the two salts of the SQLite log it came from and where it ended there) followed by
+the pages, each a 4-byte page number and the page image.
 
 Rules:
 
@@ -40,7 +41,7 @@ from hub.backup.wal import Commit
 
 __all__ = ["Bookmark", "BookmarkError", "History", "LogWriter", "Record"]
 
-_RECORD = struct.Struct(">QQIIII")
+_RECORD = struct.Struct(">QQIIIIIIQ")
 _PAGE_NUMBER = struct.Struct(">I")
 _BOOKMARK = re.compile(r"^([0-9a-f]{12})-([0-9a-f]{8})-([0-9a-f]{10})$")
 _GENERATION = re.compile(r"^[0-9a-f]{8}$")
@@ -78,9 +79,12 @@ class Record:
     bookmark: Bookmark
     db_pages: int
     page_size: int
-    #: Byte offsets of the record in the log: its pages start at ``offset + 32``.
+    #: Byte offsets of the record in the log: its pages start at ``offset + 48``.
     offset: int
     end: int
+    #: The SQLite log's salts and the offset where this commit ended in it.
+    salts: tuple[int, int]
+    wal_end: int
 
 
 class History:
@@ -107,13 +111,16 @@ class History:
         offset = 0
         expected = 1
         while offset + _RECORD.size <= len(data):
-            index, time_ms, db_pages, page_size, count, crc = _RECORD.unpack_from(data, offset)
+            index, time_ms, db_pages, page_size, count, crc, salt1, salt2, wal_end = (
+                _RECORD.unpack_from(data, offset)
+            )
             end = offset + _RECORD.size + count * (_PAGE_NUMBER.size + page_size)
             whole = index == expected and count > 0 and page_size in _PAGE_SIZES
             if not whole or end > len(data) or zlib.crc32(data[offset + _RECORD.size : end]) != crc:
                 return
             expected += 1
-            yield Record(Bookmark(time_ms, generation, index), db_pages, page_size, offset, end)
+            mark = Bookmark(time_ms, generation, index)
+            yield Record(mark, db_pages, page_size, offset, end, (salt1, salt2), wal_end)
             offset = end
 
     def base_bookmark(self, generation: int) -> Bookmark:
@@ -248,10 +255,17 @@ class LogWriter:
             body = b"".join([_PAGE_NUMBER.pack(page) + image for page, image in commit.pages])
             crc = zlib.crc32(body)
             count = len(commit.pages)
-            chunks += (
-                _RECORD.pack(self._index, time_ms, commit.db_pages, page_size, count, crc),
-                body,
+            head = _RECORD.pack(
+                self._index,
+                time_ms,
+                commit.db_pages,
+                page_size,
+                count,
+                crc,
+                *commit.salts,
+                commit.wal_end,
             )
+            chunks += (head, body)
         data = b"".join(chunks)
         self._file.write(data)
         self._file.flush()
@@ -261,7 +275,8 @@ class LogWriter:
         self._last = Bookmark(time_ms, generation, self._index)
 
     def close(self) -> None:
-        """Close the log file (it is reopened by the next append)."""
+        """Write the log file to disk and close it (the next append reopens it)."""
         if self._file is not None:
+            os.fsync(self._file.fileno())
             self._file.close()
             self._file = None

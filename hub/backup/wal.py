@@ -75,6 +75,10 @@ class Commit:
     pages: tuple[tuple[int, bytes], ...]
     #: The database's size in pages after this commit.
     db_pages: int
+    #: Where the commit ends in the log, and the log's salts then (``WalTail`` fills
+    #: them; a history keeps them so a crash can be resumed exactly).
+    salts: tuple[int, int] = (0, 0)
+    wal_end: int = 0
 
 
 def checksum(data: bytes | memoryview, big_endian: bool, start: tuple[int, int]) -> tuple[int, int]:
@@ -114,12 +118,14 @@ def read_commits(
     *,
     verify: bool,
     state: tuple[int, int] | None = None,
+    base: int = HEADER,
 ) -> tuple[list[Commit], int, tuple[int, int]]:
     """The committed transactions at the start of ``data`` (frames, no log header).
 
     ``state`` is the running checksum before the first frame (the header's checksum for
-    the log's first frame); needed only with ``verify``. Returns the commits, the number
-    of bytes they took, and the running checksum after the last one.
+    the log's first frame); needed only with ``verify``. ``base`` is where ``data``
+    starts in the log. Returns the commits, the number of bytes they took, and the
+    running checksum after the last one.
     """
     size = FRAME_HEADER + header.page_size
     running = state if state is not None else header.checksum
@@ -144,7 +150,7 @@ def read_commits(
         pending.append((page, bytes(image)))
         offset += size
         if db_pages:
-            commits.append(Commit(tuple(pending), db_pages))
+            commits.append(Commit(tuple(pending), db_pages, header.salts, base + offset))
             pending = []
             used = offset
             after = running
@@ -171,6 +177,37 @@ class WalTail:
         """(salts, byte offset) of the log after the last commit read, if any."""
         return None if self._header is None else (self._header.salts, self._offset)
 
+    @property
+    def page_size(self) -> int:
+        """The page size of the log read last (4096 before any read)."""
+        return 4096 if self._header is None else self._header.page_size
+
+    def resume(self, salts: tuple[int, int], wal_end: int) -> bool:
+        """Start after a commit read by an earlier process (a crash left the log).
+
+        True when the log still holds that commit, in the same generation, with every
+        frame before it valid (checksums verified): the next ``read`` returns only the
+        commits after it. False when the log is not that one any more.
+        """
+        if self._fd is not None or wal_end < HEADER:
+            return False
+        try:
+            fd = os.open(self._path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            header = parse_header(os.pread(fd, HEADER, 0))
+        except WalError:
+            os.close(fd)
+            return False
+        data = os.pread(fd, wal_end - HEADER, HEADER) if header.salts == salts else b""
+        _, used, state = read_commits(data, header, verify=True)
+        if header.salts != salts or used != wal_end - HEADER:
+            os.close(fd)
+            return False
+        self._fd, self._header, self._offset, self._state = fd, header, wal_end, state
+        return True
+
     def read(self, *, verify: bool = False) -> list[Commit]:
         """Commits appended since the last call (all valid ones on the first call)."""
         if self._fd is None:
@@ -192,7 +229,7 @@ class WalTail:
             return []
         data = os.pread(self._fd, end - self._offset, self._offset)
         commits, used, self._state = read_commits(
-            data, self._header, verify=verify, state=self._state
+            data, self._header, verify=verify, state=self._state, base=self._offset
         )
         self._offset += used
         return commits
