@@ -22,6 +22,8 @@ Rules:
    bookmarks sort in time order as strings. ``0`` as index names the base image.
 4. Rebuilding a bookmark copies the generation's base and applies its log up to the
    commit (``hub.backup.rebuild``): the file is then the database exactly as it was.
+5. Retention: a generation is kept while any of its points is younger than the cutoff
+   (it lasts until the next generation's base); the newest one is always kept.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -205,6 +208,23 @@ class History:
             self._dir(generation) / "log", last.end, last.bookmark, last.bookmark.index
         )
 
+    def prune(self, cutoff_ms: int) -> list[int]:
+        """Delete the generations whose every point is older than ``cutoff_ms``.
+
+        A generation lasts until the next one begins, so it goes once the next one's base
+        is at or before the cutoff; the newest generation always stays. Returns the
+        generations deleted.
+        """
+        generations = self.generations()
+        gone = [
+            generation
+            for generation, following in pairwise(generations)
+            if self.base_bookmark(following).time_ms <= cutoff_ms
+        ]
+        for generation in gone:
+            shutil.rmtree(self._dir(generation))
+        return gone
+
     # -- internals -------------------------------------------------------------------
 
     def _dir(self, generation: int) -> Path:
@@ -237,6 +257,11 @@ class LogWriter:
     def last(self) -> Bookmark:
         """The bookmark of the last commit written (the base's when none)."""
         return self._last
+
+    @property
+    def size(self) -> int:
+        """Bytes in the log so far."""
+        return self._end
 
     def append(
         self, commits: list[Commit], page_size: int, time_ms: int, *, sync: bool = False

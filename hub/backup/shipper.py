@@ -21,6 +21,9 @@ Rules:
 4. ``sync``: every append is fsync'ed before the commit's answers leave (gated
    durability); otherwise the history is written at each commit (so it survives a
    crash of the hub) and fsync'ed at close.
+5. A generation's log is bounded (``generation_bytes``): past it, the next commit
+   checkpoints the file and begins a new generation from it, so a restore never
+   replays more than that. Generations older than the retention are deleted then.
 """
 
 from __future__ import annotations
@@ -61,12 +64,16 @@ class Shipper:
         *,
         sync: bool = False,
         checkpoint_bytes: int = 4 << 20,
+        generation_bytes: int = 64 << 20,
+        retention_ms: int | None = None,
     ) -> None:
         self.history = history
         self.path = path
         self._now_ms = now_ms
         self._sync = sync
         self._checkpoint_bytes = checkpoint_bytes
+        self._generation_bytes = generation_bytes
+        self._retention_ms = retention_ms
         self._tail = WalTail(path)
         self._writer: LogWriter | None = None
         self._conn: sqlite3.Connection | None = None
@@ -108,15 +115,20 @@ class Shipper:
         conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def committed(self) -> None:
-        """After a COMMIT: ship what it wrote, checkpoint when the log is long."""
+        """After a COMMIT: ship what it wrote, checkpoint when the log is long, and begin
+        a new generation when the history's log is (rule 5)."""
         self._ship()
-        position = self._tail.position
-        if (
-            self._conn is not None
-            and position is not None
-            and position[1] >= self._checkpoint_bytes
-        ):
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        conn, position = self._conn, self._tail.position
+        if conn is None or position is None:
+            return
+        if self._writer is not None and self._writer.size >= self._generation_bytes:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._tail.close()
+            self._tail = WalTail(self.path)
+            self._begin()
+        elif position[1] >= self._checkpoint_bytes:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def closing(self) -> None:
         """Before the connection closes (SQLite then checkpoints and deletes the log)."""
@@ -148,8 +160,11 @@ class Shipper:
             finally:
                 conn.close()
         base = self.path if self.path.exists() else None
-        generation = self.history.begin(base, self._now_ms())
+        now = self._now_ms()
+        generation = self.history.begin(base, now)
         self._writer = self.history.writer(generation)
+        if self._retention_ms is not None:
+            self.history.prune(now - self._retention_ms)
 
     def _restore(self, bookmark: Bookmark) -> None:
         """Rebuild the file in place: its inode carries the object's ``flock`` fence."""

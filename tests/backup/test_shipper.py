@@ -183,3 +183,29 @@ def test_checkpoints_are_taken_by_the_shipper_and_lose_nothing(
     assert len(_latest_rows(history, tmp_path)) == 200
     session.close()
     assert _latest_rows(history, tmp_path) == _rows(path)
+
+
+def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    session = Session(path, history, generation_bytes=32 * 1024, retention_ms=10**9)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    marks = []
+    for k in range(60):
+        session.write(f"INSERT INTO t VALUES ({k}, '{'x' * 900}')")
+        marks.append((session.shipper.last, k + 1))
+    generations = history.generations()
+    assert len(generations) > 2
+    for mark, rows in marks[::7] + marks[-1:]:
+        assert mark is not None
+        history.rebuild(mark, tmp_path / "at.sqlite")
+        assert len(_rows(tmp_path / "at.sqlite")) == rows
+    session.close()
+    # Retention: a generation goes once the next one began before the cutoff.
+    second_base = history.base_bookmark(generations[1]).time_ms
+    assert history.prune(second_base - 1) == []
+    assert history.prune(second_base) == [generations[0]]
+    assert history.generations() == generations[1:]
+    assert history.prune(10**15) == generations[1:-1]  # the newest always stays
+    assert _latest_rows(history, tmp_path) == _rows(path)
