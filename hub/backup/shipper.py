@@ -66,6 +66,7 @@ class Shipper:
         checkpoint_bytes: int = 4 << 20,
         generation_bytes: int = 64 << 20,
         retention_ms: int | None = None,
+        on_append: Callable[[], None] | None = None,
     ) -> None:
         self.history = history
         self.path = path
@@ -74,6 +75,7 @@ class Shipper:
         self._checkpoint_bytes = checkpoint_bytes
         self._generation_bytes = generation_bytes
         self._retention_ms = retention_ms
+        self._on_append = on_append
         self._tail = WalTail(path)
         self._writer: LogWriter | None = None
         self._conn: sqlite3.Connection | None = None
@@ -150,6 +152,8 @@ class Shipper:
         commits = self._tail.read()
         if commits and self._writer is not None:
             self._writer.append(commits, self._tail.page_size, self._now_ms(), sync=self._sync)
+            if self._on_append is not None:
+                self._on_append()
 
     def _begin(self) -> None:
         """A new generation from the file as it is (its log checkpointed into it)."""
@@ -165,6 +169,8 @@ class Shipper:
         self._writer = self.history.writer(generation)
         if self._retention_ms is not None:
             self.history.prune(now - self._retention_ms)
+        if self._on_append is not None:
+            self._on_append()  # the new base goes to the replica too
 
     def _restore(self, bookmark: Bookmark) -> None:
         """Rebuild the file in place: its inode carries the object's ``flock`` fence."""
