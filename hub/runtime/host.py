@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.alarms import RetryPolicy
+from hub.backup.service import Backups, BackupSettings
 from hub.clock import Clock
 from hub.errors import (
     CallCycleError,
@@ -112,6 +113,7 @@ class ObjectHost:
         retry_policy: RetryPolicy,
         limits: Limits,
         vars: Mapping[str, object],
+        backup: BackupSettings | None = None,
     ) -> None:
         if idle_timeout <= 0:
             raise ConfigurationError(f"idle_timeout must be > 0 seconds, got {idle_timeout!r}")
@@ -128,6 +130,9 @@ class ObjectHost:
         self.retry_policy = retry_policy
         self.limits = limits
         self.registry = Registry(data_dir / "hub.db", durability)
+        #: Continuous backup of every object (None: off).
+        self.backups = None if backup is None else Backups(backup, data_dir, clock.now)
+        self._pusher: asyncio.Task[None] | None = None
         self.scheduler = AlarmScheduler(self)
         namespaces = {name: DurableObjectNamespace(self, name) for name in self._specs}
         self.env = Env({**vars, **namespaces})
@@ -165,6 +170,8 @@ class ObjectHost:
         await self.registry.open()
         self._known = await self.registry.count_objects()
         self._running = True
+        if self.backups is not None and self.backups.mirror is not None:
+            self._pusher = asyncio.create_task(self.backups.run(), name="roost-backup-push")
         if alarms:
             await self.scheduler.start()
 
@@ -190,6 +197,10 @@ class ObjectHost:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._pusher is not None:
+            self._pusher.cancel()  # pushes once more, then ends
+            await asyncio.gather(self._pusher, return_exceptions=True)
+            self._pusher = None
         await self.registry.close()
 
     def attach(self, port: SocketPort) -> dict[str, tuple[str, str]]:

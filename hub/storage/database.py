@@ -20,6 +20,9 @@ Rules:
 6. WAL mode; ``synchronous=NORMAL`` survives a process crash (kill -9) with every
    committed transaction intact; ``durability="full"`` sets ``synchronous=FULL`` so a
    commit also survives power loss, at the price of an fsync on every commit.
+7. With backups on, a ``Shipper`` (``hub.backup``) sees the file before it opens (a
+   requested restore happens then, in place, under the lock), ships what every COMMIT
+   wrote, and takes SQLite's checkpoints over.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hub.errors import SqlError
+
+if TYPE_CHECKING:
+    from hub.backup.shipper import Shipper
 
 __all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue"]
 
@@ -127,8 +133,12 @@ class ObjectBusyError(OSError):
 class ObjectDatabase:
     """The SQLite connection of one object and the transaction around each event."""
 
-    def __init__(self, path: Path, durability: Durability = "normal") -> None:
+    def __init__(
+        self, path: Path, durability: Durability = "normal", shipper: Shipper | None = None
+    ) -> None:
         self.path = path
+        #: Ships every commit to the object's backup history (``hub.backup``), if on.
+        self.shipper = shipper
         self.created = not path.exists()
         if self.created:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +149,15 @@ class ObjectDatabase:
             os.close(self._lock)
             raise ObjectBusyError(f"{path.name} is open in another process") from None
         try:
+            if shipper is not None:
+                shipper.prepare()  # may restore the file (rule 7)
+                self.created = self.created and not path.stat().st_size
             self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+            if shipper is not None:
+                shipper.opened(self._conn)
             self._setup(durability)
+            if shipper is not None:
+                shipper.committed()
         except BaseException:
             os.close(self._lock)
             raise
@@ -221,6 +238,8 @@ class ObjectDatabase:
             self._conn.execute("COMMIT -- roost")
         except sqlite3.Error as exc:
             raise SqlError(f"commit failed: {_describe(exc)}") from exc
+        if self.shipper is not None:
+            self.shipper.committed()
 
     def rollback(self) -> None:
         """Roll back the event's transaction, if one is open."""
@@ -350,8 +369,12 @@ class ObjectDatabase:
         """Roll back anything uncommitted and close the connection."""
         try:
             self.rollback()
+            if self.shipper is not None:
+                self.shipper.closing()
         finally:
             self._conn.close()
+            if self.shipper is not None:
+                self.shipper.closed()
             os.close(self._lock)  # releases the flock
 
     # -- meta ----------------------------------------------------------------------
