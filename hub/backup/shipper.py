@@ -83,6 +83,11 @@ class Shipper:
         self.restored_from: Bookmark | None = None
 
     @property
+    def restore_pending(self) -> bool:
+        """Whether ``prepare`` will restore the file (``request_restore`` was called)."""
+        return (self.history.folder / RESTORE_FILE).exists()
+
+    @property
     def last(self) -> Bookmark | None:
         """The bookmark of the database as shipped so far."""
         return None if self._writer is None else self._writer.last

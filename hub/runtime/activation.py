@@ -420,6 +420,8 @@ class Activation:
         async def construct() -> None:
             if self.id.name is not None and stored_name is None:
                 db.write_meta("name", self.id.name)
+            if db.shipper is not None and db.shipper.restored_from is not None:
+                self.storage.feeds.restored(db.replaced_seq)  # subscribers reset
             self.instance = self.spec.cls(DurableObjectState(self), host.env)
             await self._await_blockers()  # migrations create the feed tables
             for table in self.instance.feeds:

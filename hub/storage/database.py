@@ -149,7 +149,11 @@ class ObjectDatabase:
             os.close(self._lock)
             raise ObjectBusyError(f"{path.name} is open in another process") from None
         try:
+            #: The newest feed seq before a restore replaced the file (see FeedLog.restored).
+            self.replaced_seq = 0
             if shipper is not None:
+                if shipper.restore_pending:
+                    self.replaced_seq = _feed_seq(path)
                 shipper.prepare()  # may restore the file (rule 7)
                 self.created = self.created and not path.stat().st_size
             self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
@@ -438,3 +442,17 @@ class ObjectDatabase:
 def _describe(exc: sqlite3.Error | sqlite3.Warning) -> str:
     kind = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     return f"{exc} ({kind})"
+
+
+def _feed_seq(path: Path) -> int:
+    """The newest change-log seq of the file at ``path`` (0: none, or no such table)."""
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = '_roost_changes'"
+        ).fetchone()
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    return 0 if row is None else int(row[0])
