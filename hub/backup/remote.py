@@ -1,7 +1,8 @@
 """A copy of the local histories in an S3-compatible bucket, and back.
 
 The local history folder of every object (``hub.backup.history``) is mirrored under
-``{prefix}/{object hex}/{generation}/``: ``base.sqlite`` and ``base.time`` once, and
+``{prefix}/{object hex}/``: ``object.json`` (who the object is), and per generation
+``{generation}/base.sqlite`` and ``base.time`` once, and
 the log as parts ``log/{offset:016x}``, each the bytes appended since the part before
 (S3 objects cannot grow). Concatenated in offset order the parts are the log again.
 
@@ -105,6 +106,8 @@ class _Pushed:
 
     bases: set[int] = field(default_factory=set)
     logs: dict[int, int] = field(default_factory=dict)
+    #: The history's ``object.json`` (who the object is) is in the bucket.
+    facts: bool = False
 
 
 class Mirror:
@@ -120,6 +123,10 @@ class Mirror:
         if pushed is None:
             pushed = self._pushed[name] = self._learn(name)
         sent = 0
+        facts = history.folder / "object.json"
+        if not pushed.facts and facts.exists():
+            self.store.put(f"{name}/object.json", facts.read_bytes())
+            pushed.facts = True
         for generation in history.generations():
             folder = f"{name}/{generation:08x}"
             if generation not in pushed.bases:
@@ -143,6 +150,9 @@ class Mirror:
     def pull(self, name: str, history: History) -> None:
         """Write the history stored as ``name`` into ``history``'s folder (rule 2)."""
         keys = self.store.sizes(f"{name}/")
+        if f"{name}/object.json" in keys:
+            history.folder.mkdir(parents=True, exist_ok=True)
+            (history.folder / "object.json").write_bytes(self.store.get(f"{name}/object.json"))
         generations = sorted({key.split("/")[1] for key in keys if key.count("/") >= 2})
         for generation in generations:
             folder = history.folder / generation
@@ -171,6 +181,8 @@ class Mirror:
         pushed = _Pushed()
         for key, size in self.store.sizes(f"{name}/").items():
             parts = key.split("/")
+            if parts[1:] == ["object.json"]:
+                pushed.facts = True
             if len(parts) < 3:
                 continue
             generation = int(parts[1], 16)

@@ -36,7 +36,7 @@ from hub.errors import (
     TokenRejectedError,
     UnauthorizedError,
 )
-from hub.runtime.host import object_path
+from hub.storage.database import object_path
 
 if TYPE_CHECKING:
     from hub.http import Request

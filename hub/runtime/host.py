@@ -35,7 +35,6 @@ from hub.errors import (
     ConfigurationError,
     HubStoppingError,
     InvalidArgumentsError,
-    InvalidIdError,
     RpcError,
     UnknownBindingError,
 )
@@ -51,7 +50,7 @@ from hub.runtime.ports import DetachedPort, HubStats, ObjectFacts, ObjectStats, 
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
-from hub.storage.database import Durability
+from hub.storage.database import Durability, object_path
 from hub.storage.registry import Registry
 
 __all__ = [
@@ -68,7 +67,6 @@ __all__ = [
 log = logging.getLogger("roost.runtime")
 
 BINDING_RE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
-_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 
 #: ``forward(object_id, method, args, kwargs, chain)``: a call to an object that another
@@ -501,13 +499,6 @@ class ObjectHost:
                 listener(event)
             except Exception:
                 log.exception("lifecycle listener %r raised", listener)
-
-
-def object_path(data_dir: Path, key: str) -> Path:
-    """The SQLite file of the object whose hex id is ``key`` (the name is never used)."""
-    if not _HEX_RE.fullmatch(key):
-        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
 
 
 def partition_of(hex_id: str, count: int) -> int:

@@ -29,18 +29,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from hub.errors import SqlError
+from hub.errors import InvalidIdError, SqlError
 
 if TYPE_CHECKING:
     from hub.backup.shipper import Shipper
 
-__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue"]
+__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue", "object_path"]
 
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
@@ -71,6 +72,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
 
 _ALLOWED_PRAGMAS = frozenset(
     {
@@ -456,3 +458,11 @@ def _feed_seq(path: Path) -> int:
     finally:
         conn.close()
     return 0 if row is None else int(row[0])
+
+
+def object_path(data_dir: Path, key: str) -> Path:
+    """The file of the object whose hex id is ``key``: named by its id, never its name
+    (``InvalidIdError`` for anything but 64 hex digits)."""
+    if not _HEX_ID.fullmatch(key):
+        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
+    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
