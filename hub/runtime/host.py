@@ -462,6 +462,7 @@ class ObjectHost:
             alarms_scheduled=len(self.scheduler),
             objects=objects,
             latencies=self.latencies.to_wire(),
+            backup_lag_seconds=None if self.backups is None else self.backups.lag_seconds(),
         )
 
     async def report(self) -> HubStats:
