@@ -10,8 +10,6 @@ from tests.hub.net.conftest import Serve, Served
 from tests.hub.net.test_feeds import Todos, changes, stub, subscribe, todos
 from tests.hub.net.test_roost_v1 import frame, send
 
-pytest_plugins = ["tests.hub.net.conftest"]
-
 
 class Restorable(Todos):
     async def bookmark(self) -> str:
