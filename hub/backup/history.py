@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import BinaryIO
 
 from hub.backup.rebuild import apply_commits
 from hub.backup.wal import Commit
@@ -251,7 +250,7 @@ class LogWriter:
         self._end = end
         self._last = last
         self._index = index
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
 
     @property
     def last(self) -> Bookmark:
@@ -266,42 +265,64 @@ class LogWriter:
     def append(
         self, commits: list[Commit], page_size: int, time_ms: int, *, sync: bool = False
     ) -> None:
-        """Append ``commits`` as of ``time_ms`` (rules 1-2); ``sync`` waits for the disk."""
+        """Append ``commits`` as of ``time_ms`` (rules 1-2); ``sync`` waits for the disk.
+
+        One ``writev`` of the headers and the page images as they were read: no copy.
+        """
         if not commits:
             return
-        if self._file is None:
-            self._file = open(self._path, "ab")  # noqa: SIM115 - kept open while the object is
-            self._file.truncate(self._end)
-        generation = self._last.generation
+        fd = self._fd
+        if fd is None:
+            fd = self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.ftruncate(fd, self._end)  # drop a record cut short by a crash (rule 1)
         time_ms = max(time_ms, self._last.time_ms)
-        chunks: list[bytes] = []
+        parts: list[bytes | memoryview] = []
+        size = 0
         for commit in commits:
             self._index += 1
-            body = b"".join([_PAGE_NUMBER.pack(page) + image for page, image in commit.pages])
-            crc = zlib.crc32(body)
-            count = len(commit.pages)
-            head = _RECORD.pack(
+            head_at = len(parts)
+            parts.append(b"")  # the record's header, once its CRC is known
+            crc = 0
+            for page, image in commit.pages:
+                number = _PAGE_NUMBER.pack(page)
+                crc = zlib.crc32(image, zlib.crc32(number, crc))
+                parts += (number, image)
+            parts[head_at] = _RECORD.pack(
                 self._index,
                 time_ms,
                 commit.db_pages,
                 page_size,
-                count,
+                len(commit.pages),
                 crc,
                 *commit.salts,
                 commit.wal_end,
             )
-            chunks += (head, body)
-        data = b"".join(chunks)
-        self._file.write(data)
-        self._file.flush()
+            size += _RECORD.size + len(commit.pages) * (_PAGE_NUMBER.size + page_size)
+        written = 0
+        while written < size:  # writev may write less than asked
+            written += os.pwritev(fd, _skip(parts, written), self._end + written)
         if sync:
-            os.fsync(self._file.fileno())
-        self._end += len(data)
-        self._last = Bookmark(time_ms, generation, self._index)
+            os.fsync(fd)
+        self._end += size
+        self._last = Bookmark(time_ms, self._last.generation, self._index)
 
     def close(self) -> None:
         """Write the log file to disk and close it (the next append reopens it)."""
-        if self._file is not None:
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _skip(parts: list[bytes | memoryview], done: int) -> list[bytes | memoryview]:
+    """``parts`` without their first ``done`` bytes (after a short write)."""
+    if not done:
+        return parts
+    rest: list[bytes | memoryview] = []
+    for part in parts:
+        if done >= len(part):
+            done -= len(part)
+        else:
+            rest.append(memoryview(part)[done:])
+            done = 0
+    return rest

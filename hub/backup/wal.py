@@ -45,6 +45,9 @@ __all__ = [
 
 HEADER = 32
 FRAME_HEADER = 24
+#: Frames ``WalTail`` reads first (doubling while they are all valid): a commit of one
+#: event writes one or two.
+_CHUNK_FRAMES = 2
 _MAGIC = (0x377F0682, 0x377F0683)
 _HEADER = struct.Struct(">8I")
 _FRAME = struct.Struct(">6I")
@@ -71,8 +74,8 @@ class Commit:
     """One committed transaction: the pages it wrote and the file's size after it."""
 
     #: (page number, page image) in the order written; a page may appear twice, the
-    #: later image wins.
-    pages: tuple[tuple[int, bytes], ...]
+    #: later image wins. An image may be a view into the bytes read from the log.
+    pages: tuple[tuple[int, bytes | memoryview], ...]
     #: The database's size in pages after this commit.
     db_pages: int
     #: Where the commit ends in the log, and the log's salts then (``WalTail`` fills
@@ -119,42 +122,46 @@ def read_commits(
     verify: bool,
     state: tuple[int, int] | None = None,
     base: int = HEADER,
-) -> tuple[list[Commit], int, tuple[int, int]]:
+) -> tuple[list[Commit], int, tuple[int, int], bool]:
     """The committed transactions at the start of ``data`` (frames, no log header).
 
     ``state`` is the running checksum before the first frame (the header's checksum for
     the log's first frame); needed only with ``verify``. ``base`` is where ``data``
-    starts in the log. Returns the commits, the number of bytes they took, and the
-    running checksum after the last one.
+    starts in the log. Returns the commits, the number of bytes they took, the running
+    checksum after the last one, and whether every whole frame in ``data`` was valid
+    (False: the log's valid part ends inside ``data``).
     """
     size = FRAME_HEADER + header.page_size
     running = state if state is not None else header.checksum
     commits: list[Commit] = []
-    pending: list[tuple[int, bytes]] = []
+    pending: list[tuple[int, bytes | memoryview]] = []
     used = 0
     after = running
     offset = 0
     view = memoryview(data)
+    valid = True
     while offset + size <= len(view):
         page, db_pages, salt1, salt2, c1, c2 = _FRAME.unpack_from(view, offset)
         if (salt1, salt2) != header.salts:
+            valid = False
             break
         image = view[offset + FRAME_HEADER : offset + size]
         if verify:
             running = checksum(view[offset : offset + 8], header.big_endian, running)
             running = checksum(image, header.big_endian, running)
             if running != (c1, c2):
+                valid = False
                 break
         else:
             running = (c1, c2)
-        pending.append((page, bytes(image)))
+        pending.append((page, image))
         offset += size
         if db_pages:
             commits.append(Commit(tuple(pending), db_pages, header.salts, base + offset))
             pending = []
             used = offset
             after = running
-    return commits, used, after
+    return commits, used, after, valid
 
 
 class WalTail:
@@ -201,7 +208,7 @@ class WalTail:
             os.close(fd)
             return False
         data = os.pread(fd, wal_end - HEADER, HEADER) if header.salts == salts else b""
-        _, used, state = read_commits(data, header, verify=True)
+        _, used, state, _ = read_commits(data, header, verify=True)
         if header.salts != salts or used != wal_end - HEADER:
             os.close(fd)
             return False
@@ -224,15 +231,25 @@ class WalTail:
             self._offset = HEADER
             self._state = self._header.checksum
             verify = True
-        end = os.fstat(self._fd).st_size
-        if end <= self._offset:
-            return []
-        data = os.pread(self._fd, end - self._offset, self._offset)
-        commits, used, self._state = read_commits(
-            data, self._header, verify=verify, state=self._state, base=self._offset
-        )
-        self._offset += used
-        return commits
+        # The file keeps frames of earlier generations past the valid part (a restarted
+        # log is overwritten from its start, not cut): read in chunks, and stop where
+        # the valid frames do, not at the end of the file.
+        frame = FRAME_HEADER + self._header.page_size
+        chunk = _CHUNK_FRAMES * frame
+        found: list[Commit] = []
+        while True:
+            data = os.pread(self._fd, chunk, self._offset)
+            if len(data) < frame:
+                break
+            commits, used, self._state, valid = read_commits(
+                data, self._header, verify=verify, state=self._state, base=self._offset
+            )
+            found += commits
+            self._offset += used
+            if not valid or len(data) < chunk:
+                break
+            chunk *= 2  # more valid frames may follow: read on, in larger steps
+        return found
 
     def close(self) -> None:
         """Let go of the log's file descriptor."""
