@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from hub.alarms import AlarmInfo, RetryPolicy
 from hub.app import Hub
+from hub.backup.service import BackupSettings
 from hub.clock import Clock, FakeClock, SystemClock
 from hub.databases.migrations import migrate
 from hub.databases.settings import DatabaseSettings
@@ -83,6 +84,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "ActivationError",
     "AlarmInfo",
+    "BackupSettings",
     "BadSubscriptionError",
     "CallCycleError",
     "Change",

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hub.alarms import RetryPolicy
+from hub.backup.service import BackupSettings
 from hub.clock import Clock, SystemClock
 from hub.databases.database_object import database_class
 from hub.databases.settings import BINDING as DATABASE_BINDING
@@ -55,6 +56,11 @@ class Hub:
         trusted_proxies: addresses or CIDR networks (a list, or one comma-separated
             string) of the proxies in front of the hub: a request from one of them gets
             its ``request.client`` from ``X-Forwarded-For`` (``hub.net.forwarded``).
+        backup: continuous backup of every object, for point-in-time restore
+            (``ctx.storage.get_bookmark_for_time``) and disaster recovery: ``True``
+            (the default) keeps 30 days in ``DATA_DIR/backup``; a
+            ``hub.BackupSettings`` chooses the folder, the retention, an S3 replica and
+            gated durability; ``False`` turns it off.
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class Hub:
         router: Router | None = None,
         databases: bool | DatabaseSettings = False,
         trusted_proxies: str | Sequence[str] = (),
+        backup: BackupSettings | bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         self._objects = objects
@@ -87,6 +94,7 @@ class Hub:
             "retry_policy": alarm_retry or RetryPolicy(),
             "limits": limits or Limits(),
             "vars": vars or {},
+            "backup": _backup_settings(backup),
         }
         self.databases: DatabaseSettings | None = None
         self._set_databases(databases)
@@ -135,6 +143,7 @@ class Hub:
         idle_timeout: float | None = None,
         databases: bool | DatabaseSettings | None = None,
         trusted_proxies: str | Sequence[str] | None = None,
+        backup: BackupSettings | bool | None = None,
     ) -> None:
         """Override settings before the hub starts (``roost serve --data-dir ...``);
         ``databases=True`` turns database objects on (``roost serve --databases``)."""
@@ -148,6 +157,8 @@ class Hub:
             self._options["idle_timeout"] = idle_timeout
         if databases is not None and not (databases is True and self.databases is not None):
             self._set_databases(databases)
+        if backup is not None:
+            self._options["backup"] = _backup_settings(backup)
         self._host = ObjectHost(**self._options)
 
     @property
@@ -249,3 +260,14 @@ class Hub:
     def add_listener(self, listener: Callable[[LifecycleEvent], None]) -> Callable[[], None]:
         """Be told of every activation, eviction and alarm; returns an unsubscribe."""
         return self._host.add_listener(listener)
+
+
+def _backup_settings(backup: BackupSettings | bool) -> BackupSettings | None:
+    """``True``: the defaults (``DATA_DIR/backup``, 30 days); ``False``: no backup."""
+    if backup is True:
+        return BackupSettings()
+    if backup is False:
+        return None
+    if not isinstance(backup, BackupSettings):
+        raise ConfigurationError(f"backup must be a bool or hub.BackupSettings, got {backup!r}")
+    return backup

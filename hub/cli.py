@@ -36,6 +36,7 @@ from typing import Any, NoReturn, TypeVar
 
 from hub import __version__
 from hub.app import Hub
+from hub.backup import cli as backup_cli
 from hub.databases import command as database_command
 from hub.errors import ConfigurationError
 from hub.folder import is_folder_target
@@ -327,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=_flag("DATABASES"),
         help="serve database objects under /db/ (docs/databases.md)",
     )
+    backup_cli.add_serve_options(serve, _env, _flag)
+    backup_cli.add_restore_command(commands, _env)
     reload = commands.add_parser(
         "reload", help="load new code: workers are replaced, sockets stay open"
     )
@@ -340,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reload(Path(args.data_dir))
     if args.command == "db":
         return database_command.run(args)
+    if args.command == "restore":
+        return backup_cli.run_restore(args)
     if args.gateways is not None and args.workers is None:
         parser.error("--gateways needs --workers")
     configure_logging(
@@ -355,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             idle_timeout=args.idle_timeout,
             databases=True if args.databases else None,
             trusted_proxies=args.trusted_proxies,
+            backup=backup_cli.settings_from(args),
         )
     except (TargetError, ConfigurationError) as exc:
         print(f"roost: {exc}", file=sys.stderr)
@@ -402,6 +408,7 @@ def _run_cluster(app: Hub, args: argparse.Namespace) -> int:
         access_log=args.access_log,
         health_requires_key=args.health_requires_key,
         trusted_proxies=args.trusted_proxies,
+        backup=backup_cli.wire(backup_cli.settings_from(args)),
     )
     supervisor = Supervisor(config, data_dir=app.data_dir.resolve(), reload=args.reload)
     return asyncio.run(supervisor.run())

@@ -170,6 +170,7 @@ SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload"), _TRAFFIC),
     "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
     "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
+    "backup": ("rounds", "inserts"),
 }
 _GIVEN = tuple(sorted({dest for _, dest, _, _ in _OPTIONS.values()}))
 
@@ -216,6 +217,7 @@ def params_from(args: argparse.Namespace) -> Params:
 
 def runners() -> dict[str, Callable[..., Outcome]]:
     """Each scenario's runner: ``runner(params, progress=...)`` -> ``Outcome``."""
+    from loadtest.backup import run_backup
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
     from loadtest.reload import run_reload
@@ -235,6 +237,7 @@ def runners() -> dict[str, Callable[..., Outcome]]:
         "reload": run_reload,
         "storage": run_storage,
         "sdk": run_sdk,
+        "backup": run_backup,
     }
 
 

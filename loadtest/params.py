@@ -43,6 +43,7 @@ SCENARIOS = (
     "reload",
     "storage",
     "sdk",
+    "backup",
 )
 #: The scenarios whose Roost server may run as a cluster (rule 4).
 CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
@@ -155,6 +156,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "storage": {"rounds": 15},
     "sdk": {"connections": 10, "rooms": 10, "rounds": 5},
+    "backup": {"rounds": 15, "inserts": 500},
 }
 
 #: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
@@ -176,6 +178,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "wake_warmup": 2,
     },
     "sdk": {"seconds": 0.6, "rounds": 1},
+    "backup": {"rounds": 1, "inserts": 50},
 }
 
 #: The scenarios whose payloads carry the send time (``frames.stamped``).

@@ -106,6 +106,7 @@ PARTS = (
     Part("reload-2g", "reload", {"gateways": 2}),
     Part("storage", "storage", {}),
     Part("sdk", "sdk", {}),
+    Part("backup", "backup", {}),
 )
 #: The order of the sections in RESULTS.md: the summary, then one section a part.
 SECTION_ORDER = (SUMMARY, *(part.name for part in PARTS))

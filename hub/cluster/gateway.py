@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -247,6 +247,7 @@ class Workers:
             alarms_scheduled=sum(report["alarms_scheduled"] for report in reports),
             objects=objects,
             latencies=merge(report["latencies"] for report in reports),
+            backup_lag_seconds=_worst_lag(report.get("backup_lag_seconds") for report in reports),
         )
 
     async def list_objects(self) -> list[tuple[str, str, str | None]]:
@@ -521,3 +522,9 @@ def _into(future: asyncio.Future[Any]) -> Callable[[bool, Any], None]:
             future.set_exception(error_from_wire(value))
 
     return answer
+
+
+def _worst_lag(lags: Iterable[float | None]) -> float | None:
+    """The largest backup lag of the workers (None when none backs up)."""
+    known = [lag for lag in lags if lag is not None]
+    return max(known) if known else None

@@ -15,9 +15,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from hub.backup.cli import unwire
 from hub.cli import load_app, run_loop
 from hub.cluster.gateway import Workers
 from hub.cluster.paths import gateway_path, gateway_ready_path
@@ -63,6 +65,8 @@ class ProcessConfig:
     health_requires_key: bool = False
     #: ``--trusted-proxies`` (None: the application's own setting).
     trusted_proxies: str | None = None
+    #: Backup settings as ``hub.backup.cli.wire`` writes them (None: off).
+    backup: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -140,6 +144,7 @@ async def run_worker(config: ProcessConfig) -> None:
         data_dir=config.data_dir,
         idle_timeout=config.idle_timeout,
         databases=True if config.databases else None,
+        backup=unwire(config.backup),
     )
     worker = Worker(
         app,

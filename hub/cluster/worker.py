@@ -441,6 +441,7 @@ def _report_to_wire(stats: HubStats) -> dict[str, Any]:
         "evictions": stats.evictions,
         "alarms_scheduled": stats.alarms_scheduled,
         "latencies": stats.latencies,
+        "backup_lag_seconds": stats.backup_lag_seconds,
         "objects": [
             [o.binding, o.id, o.name, o.queued, o.idle_seconds, o.not_evictable]
             for o in stats.objects

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hub.databases.catalog import Catalog
 from hub.databases.engine import Engine
+from hub.databases.restore import request_restore
 from hub.databases.settings import DatabaseSettings
 from hub.errors import (
     DatabaseExistsError,
@@ -29,6 +30,7 @@ from hub.errors import (
     MethodNotFoundError,
     NoSuchTokenError,
     NotFoundError,
+    ReadOnlyError,
 )
 from hub.http import Request, Response
 from hub.net.answers import error_body
@@ -53,6 +55,7 @@ _ADMIN_ARGUMENTS: dict[str, set[str]] = {
     "token": {"read_only", "revoke_others"},
     "revoke": {"token_id"},
     "migrate": {"migrations"},
+    "restore": {"at", "bookmark"},
 }
 
 
@@ -83,6 +86,10 @@ class DatabaseObject(DurableObject):
             return {"status": "ok", "name": self._name}
         if verb == "stats":
             return self._stats()
+        if verb == "restore":
+            if grant.read_only:
+                raise ReadOnlyError("this token is read-only: restore writes")
+            return await request_restore(self.ctx.storage, kwargs)
         result = self._engine.run(verb, kwargs, read_only=grant.read_only)
         if self._engine.wrote:
             self._save_totals(last_write=time.time())
@@ -110,8 +117,15 @@ class DatabaseObject(DurableObject):
             "rows_read": int(meta.get("db_rows_read") or 0) + engine.rows_read,
             "rows_written": int(meta.get("db_rows_written") or 0) + engine.rows_written,
             "feed_seq": self.ctx.storage.feeds.last_seq(),
+            "bookmark": self._bookmark(),
             "last_write": meta.get("db_last_write"),
         }
+
+    def _bookmark(self) -> str | None:
+        """The current bookmark (None when backups are off)."""
+        shipper = self.ctx.storage.database.shipper
+        last = None if shipper is None else shipper.last
+        return None if last is None else str(last)
 
     async def fetch(self, request: Request) -> Response:
         """Accept a WebSocket from a token holder (``?token=`` or a Bearer header)."""
@@ -187,6 +201,8 @@ class DatabaseObject(DurableObject):
                 )
             self._revoke([str(token_id)])
             return {"revoked": token_id}
+        if action == "restore":
+            return await request_restore(self.ctx.storage, kwargs)
         if action == "migrate":
             result = self._engine.run("migrate", kwargs, read_only=False)
             self._save_totals(last_write=time.time())

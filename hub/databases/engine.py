@@ -71,6 +71,7 @@ VERBS = frozenset(
         "count",
         "migrate",
         "stats",
+        "restore",
         "health",
     }
 )

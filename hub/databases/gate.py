@@ -36,7 +36,7 @@ from hub.errors import (
     TokenRejectedError,
     UnauthorizedError,
 )
-from hub.runtime.host import object_path
+from hub.storage.database import object_path
 
 if TYPE_CHECKING:
     from hub.http import Request
@@ -44,13 +44,20 @@ if TYPE_CHECKING:
     from hub.net.front import Front
     from hub.net.routes import DatabaseAdminRoute, DatabaseRoute
 
-__all__ = ["MAX_NAME_BYTES", "DatabaseGate", "bearer"]
+__all__ = ["MAX_NAME_BYTES", "DatabaseGate", "bearer", "restart"]
 
 #: The longest database name, in UTF-8 bytes.
 MAX_NAME_BYTES = 512
 _READ_VERBS = frozenset({"stats", "health"})
 
 Answer = tuple[int, dict[str, Any]]
+
+
+async def restart(front: Front, object_id: ObjectId) -> None:
+    """After a ``restore`` answer: evict the database and start it again at once, so
+    the restore is done (and its subscribers told to reset) before anything else."""
+    await front.host.hibernate(object_id)
+    await front.host.call_wire(object_id, "db_admin", ["info", {}], {})
 
 
 def bearer(request: Request) -> str | None:
@@ -106,6 +113,8 @@ class DatabaseGate:
         kwargs = _body(request, raw) if request.method == "POST" else {}
         front.counters.rpc_calls += 1
         result = await front.host.call_wire(object_id, "db_call", [token, route.verb, kwargs], {})
+        if route.verb == "restore":
+            await restart(front, object_id)
         return 200, result
 
     # -- provisioning ----------------------------------------------------------------------
@@ -139,6 +148,8 @@ class DatabaseGate:
         if route.action == "delete":
             await front.host.hibernate(object_id)
             self._remove(object_id)
+        if route.action == "restore":
+            await restart(front, object_id)
         return (201 if route.action == "token" else 200), result
 
     def _remove(self, object_id: ObjectId) -> None:

@@ -78,6 +78,11 @@ async def metrics(front: Front) -> str:
         "roost_objects_evicted": ("objects with a file and no live instance", float(stats.evicted)),
         "roost_alarms_scheduled": ("alarms waiting to fire", float(stats.alarms_scheduled)),
     }
+    if stats.backup_lag_seconds is not None:
+        gauges["roost_backup_lag_seconds"] = (
+            "age of the oldest commit not yet in the backup replica (the RPO)",
+            stats.backup_lag_seconds,
+        )
     totals = {
         "roost_object_activations_total": ("objects activated (woken)", stats.activations),
         "roost_object_evictions_total": ("objects evicted", stats.evictions),

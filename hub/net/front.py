@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.frames import Opcode
@@ -152,6 +152,12 @@ class Front:
             dispatch.answer_error(conn, parsed, HubStoppingError("the hub is stopping"))
             return
         task = asyncio.create_task(dispatch.serve(self, conn, parsed))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def run_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in a task the front owns (a stop waits for it)."""
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 

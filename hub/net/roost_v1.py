@@ -27,6 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import protocol
+from hub.databases.gate import restart
 from hub.databases.settings import BINDING as DATABASE_BINDING
 from hub.errors import (
     BadSubscriptionError,
@@ -198,6 +199,8 @@ def _call(front: Front, conn: Connection, call: protocol.Call) -> None:
         if error is None:
             result = protocol.Result(id=call.id, result=done.result())
             conn.send_text(protocol.encode(result))
+            if conn.database_token is not None and call.method == "restore":
+                front.run_task(restart(front, object_id))  # the restore happens now
         elif isinstance(error, HubError):
             conn.send_text(error_frame(call.id, error))
         else:

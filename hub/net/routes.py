@@ -212,10 +212,10 @@ _DATABASE_ACTIONS = {
 
 
 def _database_admin(method: str, rest: list[str]) -> DatabaseAdminRoute:
-    if len(rest) == 2 and rest[1] == "migrate":
+    if len(rest) == 2 and rest[1] in ("migrate", "restore"):
         if method != "POST":
-            raise MethodNotAllowedError(f"migrate takes POST, got {method!r}")
-        return DatabaseAdminRoute("migrate", _name(rest[0]))
+            raise MethodNotAllowedError(f"{rest[1]} takes POST, got {method!r}")
+        return DatabaseAdminRoute(rest[1], _name(rest[0]))
     if len(rest) > 3 or (len(rest) >= 2 and rest[1] != "tokens"):
         raise NotFoundError(f"no admin endpoint /_roost/databases/{'/'.join(rest)[:200]}")
     action = _DATABASE_ACTIONS.get((len(rest), method))

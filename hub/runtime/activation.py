@@ -402,10 +402,17 @@ class Activation:
             self.id = self.id.with_name(stored_name)
         alarm = meta.get("alarm")
         self.committed_alarm = None if alarm is None else int(alarm)
+        if db.shipper is not None and db.shipper.restored_from is not None:
+            # A restore: the hub-wide alarm index follows the file's alarm.
+            await host.scheduler.committed(self.id, self.committed_alarm)
         if db.created:
             await host.note_created(self.id)
         self._storage = Storage(
-            db, host.limits, has_alarm_handler=self.spec.has_alarm, sync=self.checkpoint
+            db,
+            host.limits,
+            has_alarm_handler=self.spec.has_alarm,
+            sync=self.checkpoint,
+            now=host.clock.now,
         )
         retention: FeedRetention = getattr(self.spec.cls, "feed_retention", FeedRetention())
         self._publisher = FeedPublisher(self._storage.feeds.last_seq(), retention)
@@ -413,6 +420,8 @@ class Activation:
         async def construct() -> None:
             if self.id.name is not None and stored_name is None:
                 db.write_meta("name", self.id.name)
+            if db.shipper is not None and db.shipper.restored_from is not None:
+                self.storage.feeds.restored(db.replaced_seq)  # subscribers reset
             self.instance = self.spec.cls(DurableObjectState(self), host.env)
             await self._await_blockers()  # migrations create the feed tables
             for table in self.instance.feeds:
@@ -432,9 +441,14 @@ class Activation:
         handing its objects over finishes first; ``host.lock_timeout`` at most)."""
         host = self.host
         deadline = asyncio.get_running_loop().time() + host.lock_timeout
+        path = host.path_for(self.id)
+        backups = host.backups
         while True:
+            shipper = None
+            if backups is not None:
+                shipper = backups.shipper(self.id.hex, path, self.id.binding, self.id.name)
             try:
-                return ObjectDatabase(host.path_for(self.id), host.durability)
+                return ObjectDatabase(path, host.durability, shipper)
             except ObjectBusyError:
                 if asyncio.get_running_loop().time() >= deadline:
                     raise
@@ -517,6 +531,9 @@ class Activation:
             if new is not None and (old is None or new < old):
                 await self.host.scheduler.move_earlier(self.id, new)
         db.commit()
+        backups = self.host.backups
+        if backups is not None and backups.settings.gated:
+            await backups.replicated(self.id.hex)  # gated: answers wait for the replica
         if new != old or sync_alarm:
             self.committed_alarm = new
             await self.host.scheduler.committed(self.id, new)

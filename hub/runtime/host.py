@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from hub.alarms import RetryPolicy
+from hub.backup.service import Backups, BackupSettings
 from hub.clock import Clock
 from hub.errors import (
     CallCycleError,
     ConfigurationError,
     HubStoppingError,
     InvalidArgumentsError,
-    InvalidIdError,
     RpcError,
     UnknownBindingError,
 )
@@ -50,7 +50,7 @@ from hub.runtime.ports import DetachedPort, HubStats, ObjectFacts, ObjectStats, 
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
-from hub.storage.database import Durability
+from hub.storage.database import Durability, object_path
 from hub.storage.registry import Registry
 
 __all__ = [
@@ -67,7 +67,6 @@ __all__ = [
 log = logging.getLogger("roost.runtime")
 
 BINDING_RE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
-_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 
 #: ``forward(object_id, method, args, kwargs, chain)``: a call to an object that another
@@ -112,6 +111,7 @@ class ObjectHost:
         retry_policy: RetryPolicy,
         limits: Limits,
         vars: Mapping[str, object],
+        backup: BackupSettings | None = None,
     ) -> None:
         if idle_timeout <= 0:
             raise ConfigurationError(f"idle_timeout must be > 0 seconds, got {idle_timeout!r}")
@@ -128,6 +128,9 @@ class ObjectHost:
         self.retry_policy = retry_policy
         self.limits = limits
         self.registry = Registry(data_dir / "hub.db", durability)
+        #: Continuous backup of every object (None: off).
+        self.backups = None if backup is None else Backups(backup, data_dir, clock.now)
+        self._pusher: asyncio.Task[None] | None = None
         self.scheduler = AlarmScheduler(self)
         namespaces = {name: DurableObjectNamespace(self, name) for name in self._specs}
         self.env = Env({**vars, **namespaces})
@@ -165,6 +168,8 @@ class ObjectHost:
         await self.registry.open()
         self._known = await self.registry.count_objects()
         self._running = True
+        if self.backups is not None and self.backups.mirror is not None:
+            self._pusher = asyncio.create_task(self.backups.run(), name="roost-backup-push")
         if alarms:
             await self.scheduler.start()
 
@@ -190,6 +195,10 @@ class ObjectHost:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._pusher is not None:
+            self._pusher.cancel()  # pushes once more, then ends
+            await asyncio.gather(self._pusher, return_exceptions=True)
+            self._pusher = None
         await self.registry.close()
 
     def attach(self, port: SocketPort) -> dict[str, tuple[str, str]]:
@@ -453,6 +462,7 @@ class ObjectHost:
             alarms_scheduled=len(self.scheduler),
             objects=objects,
             latencies=self.latencies.to_wire(),
+            backup_lag_seconds=None if self.backups is None else self.backups.lag_seconds(),
         )
 
     async def report(self) -> HubStats:
@@ -490,13 +500,6 @@ class ObjectHost:
                 listener(event)
             except Exception:
                 log.exception("lifecycle listener %r raised", listener)
-
-
-def object_path(data_dir: Path, key: str) -> Path:
-    """The SQLite file of the object whose hex id is ``key`` (the name is never used)."""
-    if not _HEX_RE.fullmatch(key):
-        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
 
 
 def partition_of(hex_id: str, count: int) -> int:

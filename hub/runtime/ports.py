@@ -109,6 +109,9 @@ class HubStats:
     objects: list[ObjectStats]
     #: Latency histograms by kind and binding, in their wire form (``hub.histograms``).
     latencies: Wire = field(default_factory=dict)
+    #: Age of the oldest commit not yet in the backup replica (the RPO; 0: none behind),
+    #: None when backups are off (``hub.backup``).
+    backup_lag_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,21 +20,28 @@ Rules:
 6. WAL mode; ``synchronous=NORMAL`` survives a process crash (kill -9) with every
    committed transaction intact; ``durability="full"`` sets ``synchronous=FULL`` so a
    commit also survives power loss, at the price of an fsync on every commit.
+7. With backups on, a ``Shipper`` (``hub.backup``) sees the file before it opens (a
+   requested restore happens then, in place, under the lock), ships what every COMMIT
+   wrote, and takes SQLite's checkpoints over.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from hub.errors import SqlError
+from hub.errors import InvalidIdError, SqlError
 
-__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue"]
+if TYPE_CHECKING:
+    from hub.backup.shipper import Shipper
+
+__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue", "object_path"]
 
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
@@ -65,6 +72,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
 
 _ALLOWED_PRAGMAS = frozenset(
     {
@@ -127,8 +135,12 @@ class ObjectBusyError(OSError):
 class ObjectDatabase:
     """The SQLite connection of one object and the transaction around each event."""
 
-    def __init__(self, path: Path, durability: Durability = "normal") -> None:
+    def __init__(
+        self, path: Path, durability: Durability = "normal", shipper: Shipper | None = None
+    ) -> None:
         self.path = path
+        #: Ships every commit to the object's backup history (``hub.backup``), if on.
+        self.shipper = shipper
         self.created = not path.exists()
         if self.created:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +151,19 @@ class ObjectDatabase:
             os.close(self._lock)
             raise ObjectBusyError(f"{path.name} is open in another process") from None
         try:
+            #: The newest feed seq before a restore replaced the file (see FeedLog.restored).
+            self.replaced_seq = 0
+            if shipper is not None:
+                if shipper.restore_pending:
+                    self.replaced_seq = _feed_seq(path)
+                shipper.prepare()  # may restore the file (rule 7)
+                self.created = self.created and not path.stat().st_size
             self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+            if shipper is not None:
+                shipper.opened(self._conn)
             self._setup(durability)
+            if shipper is not None:
+                shipper.committed()
         except BaseException:
             os.close(self._lock)
             raise
@@ -221,6 +244,8 @@ class ObjectDatabase:
             self._conn.execute("COMMIT -- roost")
         except sqlite3.Error as exc:
             raise SqlError(f"commit failed: {_describe(exc)}") from exc
+        if self.shipper is not None:
+            self.shipper.committed()
 
     def rollback(self) -> None:
         """Roll back the event's transaction, if one is open."""
@@ -350,8 +375,12 @@ class ObjectDatabase:
         """Roll back anything uncommitted and close the connection."""
         try:
             self.rollback()
+            if self.shipper is not None:
+                self.shipper.closing()
         finally:
             self._conn.close()
+            if self.shipper is not None:
+                self.shipper.closed()
             os.close(self._lock)  # releases the flock
 
     # -- meta ----------------------------------------------------------------------
@@ -415,3 +444,25 @@ class ObjectDatabase:
 def _describe(exc: sqlite3.Error | sqlite3.Warning) -> str:
     kind = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     return f"{exc} ({kind})"
+
+
+def _feed_seq(path: Path) -> int:
+    """The newest change-log seq of the file at ``path`` (0: none, or no such table)."""
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = '_roost_changes'"
+        ).fetchone()
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    return 0 if row is None else int(row[0])
+
+
+def object_path(data_dir: Path, key: str) -> Path:
+    """The file of the object whose hex id is ``key``: named by its id, never its name
+    (``InvalidIdError`` for anything but 64 hex digits)."""
+    if not _HEX_ID.fullmatch(key):
+        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
+    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"

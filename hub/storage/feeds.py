@@ -241,6 +241,21 @@ class FeedLog:
             self._db.write_meta("feed_trimmed", last)
         self.ended.append(None)
 
+    def restored(self, previous: int) -> None:
+        """The file was restored to an earlier point (``hub.backup``): its changes may
+        reuse seqs a subscriber saw before the restore, so none is reused (the next
+        seq is above ``previous``, the newest before the restore) and every reader
+        resets (live ones now, resuming ones at their ``since``)."""
+        floor = max(previous, self.last_seq()) + 1
+        self._db.internal("DELETE FROM _roost_changes -- roost")
+        self._db.internal("DELETE FROM sqlite_sequence WHERE name = '_roost_changes' -- roost")
+        self._db.internal(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('_roost_changes', ?) -- roost",
+            (floor,),
+        )
+        self._db.write_meta("feed_trimmed", floor)
+        self.ended.append(None)
+
     # -- retention ---------------------------------------------------------------------
 
     def trim(

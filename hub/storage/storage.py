@@ -12,11 +12,13 @@ event); the runtime mirrors it into the hub-wide alarm index after the event.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar, overload
 
+from hub.backup.points import PointInTime
 from hub.errors import StorageError
 from hub.limits import Limits
 from hub.storage.database import ObjectDatabase
@@ -54,9 +56,12 @@ class Storage:
         *,
         has_alarm_handler: bool,
         sync: Callable[[], Awaitable[None]] | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._sync = sync
+        self._points = PointInTime(db.shipper)
+        self._now = now
         self.sql = SqlStorage(db)
         """Synchronous SQL: ``ctx.storage.sql.exec(query, *params)``."""
         self.kv = KvStorage(db, limits)
@@ -199,6 +204,26 @@ class Storage:
         self._db.write_meta(_ALARM_KEY, None)
         self.alarm_touched = True
 
+    # -- point-in-time recovery (hub.backup.points) -----------------------------------
+
+    async def get_current_bookmark(self) -> str:
+        """A bookmark of the object's state as of its last commit (opaque; bookmarks sort
+        in time order as strings)."""
+        return self._points.current()
+
+    async def get_bookmark_for_time(self, when: datetime | float) -> str:
+        """The bookmark of the last state at or before ``when`` (aware datetime or epoch
+        ms), within the backup retention (30 days by default)."""
+        return self._points.for_time(to_epoch_ms(when, "bookmark time"), self._now_ms())
+
+    async def on_next_session_restore_bookmark(self, bookmark: str) -> str:
+        """Restore ``bookmark`` when the object next starts (call ``ctx.abort()`` now to
+        make that happen at once); returns a bookmark that undoes the restore."""
+        return self._points.restore_next(bookmark)
+
+    def _now_ms(self) -> int:
+        return round(self._now() * 1000)
+
     def read_alarm(self) -> int | None:
         """The alarm as this transaction sees it (for the runtime)."""
         row = self._db.internal(
@@ -207,15 +232,15 @@ class Storage:
         return None if row is None else int(row[0])
 
 
-def to_epoch_ms(when: datetime | float) -> int:
+def to_epoch_ms(when: datetime | float, what: str = "alarm time") -> int:
     """Epoch milliseconds from an aware datetime or a number of milliseconds."""
     if isinstance(when, datetime):
         if when.tzinfo is None:
             raise StorageError(
-                "alarm time must be timezone-aware (datetime.now(timezone.utc)), "
+                f"{what} must be timezone-aware (datetime.now(timezone.utc)), "
                 f"got naive {when.isoformat()!r}"
             )
         return round(when.timestamp() * 1000)
     if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
-        raise StorageError(f"alarm time must be a datetime or epoch milliseconds, got {when!r}")
+        raise StorageError(f"{what} must be a datetime or epoch milliseconds, got {when!r}")
     return round(when)

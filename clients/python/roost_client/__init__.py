@@ -38,7 +38,14 @@ from roost_client.address import kebab, object_url
 from roost_client.admin import Admin, DatabaseInfo, IssuedToken, admin
 from roost_client.backoff import Backoff
 from roost_client.connection import Connect, Connection, Sleep
-from roost_client.database import Database, MigrateResult, QueryResult, Subscribed, database
+from roost_client.database import (
+    Database,
+    MigrateResult,
+    QueryResult,
+    Restored,
+    Subscribed,
+    database,
+)
 from roost_client.errors import (
     CODES,
     ActivationFailed,
@@ -120,6 +127,7 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "ReadOnly",
+    "Restored",
     "ResultTooLarge",
     "RoostError",
     "SessionRequired",

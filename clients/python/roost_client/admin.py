@@ -15,6 +15,7 @@ classes by code (``DatabaseExists``, ``NoSuchDatabase``, ``Unauthorized``, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,14 @@ import orjson
 
 from roost_client.answers import result_of
 from roost_client.closing import Closing
-from roost_client.database import MigrateResult, Migrations, migrations_body, path_of
+from roost_client.database import (
+    MigrateResult,
+    Migrations,
+    Restored,
+    migrations_body,
+    path_of,
+    restore_body,
+)
 from roost_client.http import HttpClient
 
 __all__ = ["Admin", "DatabaseInfo", "IssuedToken", "admin"]
@@ -107,6 +115,12 @@ class Admin(Closing):
             "POST", f"/{path_of(name)}/migrate", migrations_body(migrations)
         )
         return MigrateResult(result["applied"], result["skipped"])
+
+    async def restore_database(self, name: str, at: float | datetime | str) -> Restored:
+        """Restore database ``name`` to ``at`` (epoch seconds, an aware datetime or a
+        bookmark); restoring the answer's ``undo`` undoes it."""
+        result = await self._request("POST", f"/{path_of(name)}/restore", restore_body(at))
+        return Restored(result["restored"], result["undo"])
 
     async def delete_database(self, name: str) -> None:
         """Delete ``name``: its sockets close (4404), its file goes, its tokens stop."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar, overload
 from urllib.parse import quote
@@ -67,6 +68,27 @@ class QueryResult:
     def dicts(self) -> list[dict[str, Any]]:
         """The rows as ``{column: value}``."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def restore_body(at: float | datetime | str) -> dict[str, Any]:
+    """The ``restore`` arguments for a time (epoch seconds, aware datetime) or bookmark."""
+    if isinstance(at, str):
+        return {"bookmark": at}
+    if isinstance(at, datetime):
+        if at.tzinfo is None:
+            raise ValueError("a restore time must be timezone-aware (datetime.now(UTC))")
+        return {"at": at.timestamp()}
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise TypeError(f"restore takes epoch seconds, a datetime or a bookmark, got {at!r}")
+    return {"at": float(at)}
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A restore: the bookmark restored, and the one that undoes it."""
+
+    restored: str
+    undo: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +161,13 @@ class Database(Closing):
     async def health(self) -> dict[str, Any]:
         """``{"status": "ok", "name": ...}`` once the database answered a query."""
         return await self.call("health")
+
+    async def restore(self, at: float | datetime | str) -> Restored:
+        """Restore the database to a point in time: epoch seconds, an aware datetime, or
+        a bookmark (``stats()["bookmark"]``). Needs a read-write token. Open sockets
+        stay; feed subscribers reset and resubscribe. Restoring ``.undo`` undoes it."""
+        result = await self.call("restore", restore_body(at))
+        return Restored(result["restored"], result["undo"])
 
     @overload
     def table(self, name: str) -> Table[dict[str, Any]]: ...

@@ -34,6 +34,7 @@ async def test_health_metrics_and_objects(serve: Serve) -> None:
         assert values["roost_objects_evicted"] == "1"
         assert int(values["roost_websocket_messages_received_total"]) >= 1
         assert int(values["roost_object_evictions_total"]) == 1
+        assert values["roost_backup_lag_seconds"] == "0"  # a local replica: never behind
         objects = (await client.get(served.url("/_roost/objects"))).json()
     (active,) = objects["active"]
     assert (active["name"], active["sockets"]) == ("live", 1)

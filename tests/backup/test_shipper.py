@@ -1,0 +1,211 @@
+"""The shipper: a history follows its database across closes, crashes and restores."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from hub.backup.history import History
+from hub.backup.shipper import Shipper, request_restore
+
+_clock = count(1_000_000, 10)
+
+
+def _now() -> int:
+    return next(_clock)
+
+
+class Session:
+    """One activation: prepare, open, write with a ship after each commit, close."""
+
+    def __init__(self, path: Path, history: History, **options: object) -> None:
+        self.shipper = Shipper(history, path, _now, **options)  # type: ignore[arg-type]
+        self.shipper.prepare()
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.shipper.opened(self.conn)
+
+    def write(self, *statements: str) -> None:
+        self.conn.execute("BEGIN")
+        for statement in statements:
+            self.conn.execute(statement)
+        self.conn.execute("COMMIT")
+        self.shipper.committed()
+
+    def close(self) -> None:
+        self.shipper.closing()
+        self.conn.close()
+        self.shipper.closed()
+
+
+def _rows(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT * FROM t ORDER BY k").fetchall()
+    finally:
+        conn.close()
+
+
+def _latest_rows(history: History, tmp_path: Path) -> list[tuple[object, ...]]:
+    latest = history.latest()
+    assert latest is not None
+    target = tmp_path / "check.sqlite"
+    history.rebuild(latest, target)
+    return _rows(target)
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> tuple[Path, History]:
+    return tmp_path / "object.sqlite", History(tmp_path / "replica" / "object")
+
+
+def test_a_clean_close_is_continued_by_the_next_open(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    first = Session(path, history)
+    first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    first.close()
+    second = Session(path, history)
+    second.write("INSERT INTO t VALUES (2, 'b')")
+    second.close()
+    assert history.generations() == [1]  # continued, no new base image
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+
+
+def test_a_file_changed_behind_the_history_begins_a_new_generation(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    first = Session(path, history)
+    first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    first.close()
+    outsider = sqlite3.connect(path)
+    outsider.execute("INSERT INTO t VALUES (9, 'outside')")
+    outsider.commit()
+    outsider.close()
+    second = Session(path, history)
+    second.write("INSERT INTO t VALUES (2, 'b')")
+    second.close()
+    assert history.generations() == [1, 2]
+    assert _latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")]
+
+
+CRASH = textwrap.dedent(
+    """
+    import os, sqlite3, sys
+    from itertools import count
+    from pathlib import Path
+    from hub.backup.history import History
+    from hub.backup.shipper import Shipper
+    path, folder, unshipped = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    clock = count(2_000_000, 10)
+    shipper = Shipper(History(folder), path, lambda: next(clock))
+    shipper.prepare()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    shipper.opened(conn)
+    conn.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v)")
+    shipper.committed()
+    for k in range(5):
+        conn.execute("INSERT INTO t VALUES (?, 'shipped')", (k,))
+        shipper.committed()
+    for k in range(5, 5 + unshipped):  # killed between the commit and its shipping
+        conn.execute("INSERT INTO t VALUES (?, 'late')", (k,))
+    os._exit(0)  # no close: the log stays, as after kill -9
+    """
+)
+
+
+@pytest.mark.parametrize("unshipped", [0, 3])
+def test_after_a_crash_the_commits_left_in_the_log_are_shipped(
+    paths: tuple[Path, History], tmp_path: Path, unshipped: int
+) -> None:
+    path, history = paths
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-c", CRASH, str(path), str(history.folder), str(unshipped)],
+        check=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+    )
+    assert Path(f"{path}-wal").stat().st_size > 0
+    assert len(_latest_rows(history, tmp_path)) == 5
+    session = Session(path, history)
+    assert history.generations() == [1]  # resumed: the log still held the last shipped commit
+    assert len(_latest_rows(history, tmp_path)) == 5 + unshipped
+    session.write("INSERT INTO t VALUES (100, 'after')")
+    session.close()
+    assert _latest_rows(history, tmp_path) == _rows(path)
+
+
+def test_a_requested_restore_happens_at_the_next_open_and_can_be_undone(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    session = Session(path, history)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    session.write("INSERT INTO t VALUES (1, 'a')")
+    point = session.shipper.last
+    session.write("INSERT INTO t VALUES (2, 'b')")
+    session.write("DELETE FROM t WHERE k = 1")
+    before = session.shipper.last
+    session.close()
+    assert point is not None and before is not None
+    request_restore(history, point)
+    restored = Session(path, history)
+    assert restored.shipper.restored_from == before
+    assert _rows(path) == [(1, "a")]
+    restored.write("INSERT INTO t VALUES (3, 'c')")
+    restored.close()
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (3, "c")]
+    request_restore(history, before)  # undo: back to the state before the restore
+    undone = Session(path, history)
+    undone.close()
+    assert _rows(path) == [(2, "b")]
+
+
+def test_checkpoints_are_taken_by_the_shipper_and_lose_nothing(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    session = Session(path, history, checkpoint_bytes=64 * 1024)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    for k in range(200):
+        session.write(f"INSERT INTO t VALUES ({k}, '{'x' * 900}')")
+    assert Path(f"{path}-wal").stat().st_size < 256 * 1024  # the log was restarted
+    assert len(_latest_rows(history, tmp_path)) == 200
+    session.close()
+    assert _latest_rows(history, tmp_path) == _rows(path)
+
+
+def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    path, history = paths
+    session = Session(path, history, generation_bytes=32 * 1024, retention_ms=10**9)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    marks = []
+    for k in range(60):
+        session.write(f"INSERT INTO t VALUES ({k}, '{'x' * 900}')")
+        marks.append((session.shipper.last, k + 1))
+    generations = history.generations()
+    assert len(generations) > 2
+    for mark, rows in marks[::7] + marks[-1:]:
+        assert mark is not None
+        history.rebuild(mark, tmp_path / "at.sqlite")
+        assert len(_rows(tmp_path / "at.sqlite")) == rows
+    session.close()
+    # Retention: a generation goes once the next one began before the cutoff.
+    second_base = history.base_bookmark(generations[1]).time_ms
+    assert history.prune(second_base - 1) == []
+    assert history.prune(second_base) == [generations[0]]
+    assert history.generations() == generations[1:]
+    assert history.prune(10**15) == generations[1:-1]  # the newest always stays
+    assert _latest_rows(history, tmp_path) == _rows(path)
