@@ -59,6 +59,19 @@ def load_folder(folder: str | Path) -> tuple[dict[str, type[DurableObject]], Rou
     if _loaded - {path}:
         _forget_other_folders(path)
     _loaded.add(path)
+    try:
+        return _load(path, files)
+    except ConfigurationError:
+        # A folder that cannot be served leaves nothing behind: a file of it named like
+        # a module of the standard library must not shadow it for the rest of the
+        # process (or its children, which inherit sys.path).
+        sys.path.remove(str(path))
+        _loaded.discard(path)
+        _forget({path})
+        raise
+
+
+def _load(path: Path, files: list[Path]) -> tuple[dict[str, type[DurableObject]], Router | None]:
     classes: dict[str, type[DurableObject]] = {}
     for file in files:
         if not _SNAKE.fullmatch(file.stem):
@@ -83,10 +96,14 @@ _loaded: set[Path] = set()
 
 def _forget_other_folders(path: Path) -> None:
     """Drop the modules of other loaded folders, helpers included: names are per folder."""
-    others = _loaded - {path}
+    _forget(_loaded - {path})
+
+
+def _forget(folders: set[Path]) -> None:
+    """Drop the modules imported from ``folders``."""
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None)
-        if origin is not None and Path(origin).resolve().parent in others:
+        if origin is not None and Path(origin).resolve().parent in folders:
             del sys.modules[name]
 
 

@@ -131,6 +131,9 @@ def test_a_bad_folder_is_one_configuration_error_naming_the_file(
         hub.Hub.from_folder(folder)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+    # Nothing is left behind: its json.py must not shadow the standard library's for
+    # the rest of the process, nor for the processes it spawns (they inherit sys.path).
+    assert str(folder.resolve()) not in sys.path
 
 
 def test_a_missing_folder_and_a_router_given_twice_are_configuration_errors(
