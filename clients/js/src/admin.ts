@@ -14,7 +14,14 @@
  */
 
 import { type Credential, HttpClient, type HttpOptions, checkCredential, segment } from "./http.js";
-import { type MigrateResult, type Migrations, migrationsBody } from "./results.js";
+import {
+  type MigrateResult,
+  type Migrations,
+  type RestorePoint,
+  type Restored,
+  migrationsBody,
+  restoreBody,
+} from "./results.js";
 
 /** A token just minted: the only time its secret is seen. */
 export interface CreatedToken {
@@ -135,6 +142,11 @@ export class Admin {
   /** Send migrations to database `name` (as `Database.migrate`, with the admin key). */
   async migrate(name: string, migrations: Migrations): Promise<MigrateResult> {
     return this.#http.request<MigrateResult>("POST", `_roost/databases/${segment(name)}/migrate`, migrationsBody(migrations));
+  }
+
+  /** Restore database `name` to a point in time (as `Database.restore`, with the admin key). */
+  async restoreDatabase(name: string, at: RestorePoint): Promise<Restored> {
+    return this.#http.request<Restored>("POST", `_roost/databases/${segment(name)}/restore`, restoreBody(at));
   }
 
   /** Delete database `name`: its sockets close with 4404 and its file is removed. */

@@ -34,6 +34,9 @@ import {
   type Migrations,
   type Param,
   QueryResult,
+  type RestorePoint,
+  type Restored,
+  restoreBody,
   type WireQueryResult,
   migrationsBody,
   statsResult,
@@ -153,6 +156,15 @@ export class Database {
   /** Size, tables with row counts, rows read and written, feed seq, last write. */
   async stats(): Promise<DatabaseStats> {
     return statsResult(await this.#http.request("GET", `${this.#path}stats`));
+  }
+
+  /**
+   * Restore the database to a point in time: epoch seconds, a `Date`, or a bookmark
+   * (`stats().bookmark`). Needs a read-write token (`ReadOnly` otherwise). Open sockets
+   * stay; feed subscribers get a `reset` and resubscribe. Restoring `undo` undoes it.
+   */
+  async restore(at: RestorePoint): Promise<Restored> {
+    return this.call<Restored>("restore", restoreBody(at));
   }
 
   /** `{status: "ok", name}` once the database answered a `SELECT 1`. */

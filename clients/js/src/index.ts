@@ -172,6 +172,8 @@ export {
   type Migrations,
   type Param,
   QueryResult,
+  type RestorePoint,
+  type Restored,
   type TableStats,
   type Value,
 } from "./results.js";

@@ -68,6 +68,25 @@ export interface DatabaseStats {
   feedSeq: number;
   /** Epoch seconds of the last write, or null. */
   lastWrite: number | null;
+  /** The bookmark of the state now (for `restore`), or null when the hub keeps no backup. */
+  bookmark: string | null;
+}
+
+/** A restore: the bookmark restored, and the one that undoes it. */
+export interface Restored {
+  restored: string;
+  undo: string;
+}
+
+/** A point to restore to: epoch seconds, a `Date`, or a bookmark string. */
+export type RestorePoint = number | Date | string;
+
+/** The wire form of a restore point; throws `TypeError` for anything else. */
+export function restoreBody(at: RestorePoint): { at: number } | { bookmark: string } {
+  if (typeof at === "string") return { bookmark: at };
+  if (at instanceof Date) return { at: at.getTime() / 1000 };
+  if (typeof at === "number" && Number.isFinite(at)) return { at };
+  throw new TypeError(`restore takes epoch seconds, a Date or a bookmark, got ${String(at)}`);
 }
 
 /** What `health()` answers. */
@@ -107,6 +126,7 @@ export function statsResult(wire: {
   rows_written: number;
   feed_seq: number;
   last_write: number | null;
+  bookmark?: string | null;
 }): DatabaseStats {
   return {
     name: wire.name,
@@ -117,6 +137,7 @@ export function statsResult(wire: {
     rowsWritten: wire.rows_written,
     feedSeq: wire.feed_seq,
     lastWrite: wire.last_write,
+    bookmark: wire.bookmark ?? null,
   };
 }
 

@@ -302,3 +302,30 @@ test("with --workers 2: the verbs, a read-only refusal and a feed cross the gate
   assert.ok(refused instanceof ReadOnly, refused.message);
   assertUnauthorized(await failure(open(url, "clustered", "rdb_0000000000000000_wrong").health()));
 });
+
+test("restore: a database goes back to a bookmark and a time, and the undo bookmark undoes it", async () => {
+  const url = await startHub();
+  const root = admin(url, ADMIN_KEY);
+  const created = await root.createDatabase("timeline");
+  const reader = await root.createToken("timeline", { readOnly: true });
+  const db = open(url, "timeline", created.token);
+  await db.query("CREATE TABLE t (k INTEGER PRIMARY KEY)");
+  await db.query("INSERT INTO t VALUES (1)");
+  const point = (await db.stats()).bookmark;
+  assert.equal(typeof point, "string");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const between = Date.now() / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await db.query("INSERT INTO t VALUES (2)");
+  const restored = await db.restore(point as string);
+  assert.equal(restored.restored, point);
+  assert.deepEqual((await db.query("SELECT k FROM t")).rows, [[1]]);
+  await db.restore(restored.undo);
+  assert.deepEqual((await db.query("SELECT k FROM t")).rows, [[1], [2]]);
+  const byTime = await root.restoreDatabase("timeline", new Date(between * 1000));
+  assert.ok(byTime.undo > byTime.restored, "bookmarks sort in time order");
+  assert.deepEqual((await db.query("SELECT k FROM t")).rows, [[1]]);
+  assert.ok((await failure(open(url, "timeline", reader.token).restore(point as string))) instanceof ReadOnly);
+  assert.ok((await failure(db.restore("not-a-bookmark"))) instanceof InvalidArguments);
+  await assert.rejects(db.restore(Number.NaN), TypeError);
+});
