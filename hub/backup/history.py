@@ -48,6 +48,8 @@ _PAGE_NUMBER = struct.Struct(">I")
 _BOOKMARK = re.compile(r"^([0-9a-f]{12})-([0-9a-f]{8})-([0-9a-f]{10})$")
 _GENERATION = re.compile(r"^[0-9a-f]{8}$")
 _PAGE_SIZES = frozenset(1 << n for n in range(9, 17))
+#: Buffers one ``pwritev`` takes (Linux's IOV_MAX is 1024).
+_IOV_MAX = 1024
 
 
 class BookmarkError(ValueError):
@@ -299,8 +301,8 @@ class LogWriter:
             )
             size += _RECORD.size + len(commit.pages) * (_PAGE_NUMBER.size + page_size)
         written = 0
-        while written < size:  # writev may write less than asked
-            written += os.pwritev(fd, _skip(parts, written), self._end + written)
+        while written < size:  # writev may write less than asked, and IOV_MAX at a time
+            written += os.pwritev(fd, _skip(parts, written)[:_IOV_MAX], self._end + written)
         if sync:
             os.fsync(fd)
         self._end += size

@@ -37,14 +37,18 @@ class PointInTime:
 
     def current(self) -> str:
         """The bookmark of the state as last committed (rule 1)."""
-        last = self._live().last
+        shipper = self._live()
+        shipper.flush()  # the commits of the last moments are named too
+        last = shipper.last
         if last is None:
             raise StorageError("the object's history has not begun")
         return str(last)
 
     def for_time(self, time_ms: int, now_ms: int) -> str:
         """The bookmark of the last state at or before ``time_ms`` (rule 2)."""
-        history = self._live().history
+        shipper = self._live()
+        shipper.flush()
+        history = shipper.history
         if time_ms > now_ms:
             raise StorageError(f"{time_ms} ms is in the future: no bookmark for it yet")
         found = history.at_time(time_ms)

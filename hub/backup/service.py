@@ -11,8 +11,9 @@ Rules:
    register the objects again without the application.
 2. An object that does not write costs nothing: no timer, no scan; only a shipper that
    appended marks its history for the next push.
-3. Lag (the RPO) is the age of the oldest commit not yet in the replica: 0 for a local
-   folder (written at each commit), the time since the oldest unpushed append with S3.
+3. Lag (the RPO) is the age of the oldest commit not yet in the replica: commits wait
+   up to ``FLUSH_DELAY`` (20 ms) to be written to the local history with the ones after
+   them (shipper rule 6), and with S3 until the next push.
 4. ``gated``: a commit's answers wait until the replica has it (fsync of the local log;
    with S3, the push of that history).
 """
@@ -23,6 +24,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,8 @@ __all__ = ["BackupSettings", "Backups"]
 
 log = logging.getLogger("roost.backup")
 DAY_MS = 86_400_000
+#: How long a commit may wait to be shipped with the ones after it (shipper rule 6).
+FLUSH_DELAY = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class Backups:
         self.mirror = None if store is None else Mirror(store)
         #: Object hex id -> when its oldest unpushed append happened (rule 3).
         self._dirty: dict[str, float] = {}
+        #: The shippers of open objects (their unshipped commits count in the lag).
+        self._shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
         #: Appends counted per object, and how many of them the replica holds.
         self._appended: dict[str, int] = {}
         self._replicated: dict[str, int] = {}
@@ -103,20 +109,25 @@ class Backups:
             history.folder.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"binding": binding, "name": name}))
         local_sync = self.settings.gated and self.mirror is None
-        return Shipper(
+        shipper = Shipper(
             history,
             path,
             self._now_ms,
             sync=local_sync,
             retention_ms=int(self.settings.retention_days * DAY_MS),
             on_append=None if self.mirror is None else lambda: self._mark(key),
+            later=None if self.settings.gated else _later,
         )
+        self._shippers.add(shipper)
+        return shipper
 
     def lag_seconds(self) -> float:
         """Age of the oldest commit not yet in the replica (rule 3)."""
-        if not self._dirty:
+        oldest = [since for s in self._shippers if (since := s.pending_since) is not None]
+        oldest += self._dirty.values()
+        if not oldest:
             return 0.0
-        return max(0.0, self._now() - min(self._dirty.values()))
+        return max(0.0, self._now() - min(oldest))
 
     async def replicated(self, key: str) -> None:
         """Wait until the replica holds every append of the object so far (rule 4)."""
@@ -164,3 +175,8 @@ class Backups:
 
     def _now_ms(self) -> int:
         return int(self._now() * 1000)
+
+
+def _later(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on the running loop in ``FLUSH_DELAY`` seconds (shipper rule 6)."""
+    asyncio.get_running_loop().call_later(FLUSH_DELAY, callback)

@@ -24,12 +24,21 @@ Rules:
 5. A generation's log is bounded (``generation_bytes``): past it, the next commit
    checkpoints the file and begins a new generation from it, so a restore never
    replays more than that. Generations older than the retention are deleted then.
+6. Outside ``sync``, commits are shipped in batches: the first commit after a flush asks
+   ``later`` for one (the hub: about 20 ms on the event loop), so a busy object ships
+   once for many commits. Nothing is lost meanwhile: the commits stay in SQLite's log,
+   which is checkpointed only after a flush; a crash leaves them there for ``prepare``
+   to ship. Each commit's time in the history is then its flush's, at most that late.
+7. A failed write to the history (a full disk) is logged; the commits meanwhile are
+   not in it, so the next commit checkpoints the file and begins a new generation: the
+   history has no gap, only a stretch with no points to restore to.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -39,6 +48,8 @@ from hub.backup.history import Bookmark, History, LogWriter
 from hub.backup.wal import WalTail
 
 __all__ = ["Shipper", "request_restore"]
+
+log = logging.getLogger("roost.backup")
 
 RESTORE_FILE = "restore.next"
 CLEAN_FILE = "clean"
@@ -67,6 +78,7 @@ class Shipper:
         generation_bytes: int = 64 << 20,
         retention_ms: int | None = None,
         on_append: Callable[[], None] | None = None,
+        later: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.history = history
         self.path = path
@@ -76,6 +88,15 @@ class Shipper:
         self._generation_bytes = generation_bytes
         self._retention_ms = retention_ms
         self._on_append = on_append
+        #: Runs a callback a little later on the object's thread (rule 6); None: every
+        #: commit is shipped at once.
+        self._later = later
+        self._flush_due = False
+        #: When (seconds, the backups' clock) the oldest commit not shipped yet was made.
+        self.pending_since: float | None = None
+        self._closed = False
+        #: A write to the history failed: the next commit begins a new generation (rule 7).
+        self._broken = False
         self._tail = WalTail(path)
         self._writer: LogWriter | None = None
         self._conn: sqlite3.Connection | None = None
@@ -122,12 +143,30 @@ class Shipper:
         conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def committed(self) -> None:
-        """After a COMMIT: ship what it wrote, checkpoint when the log is long, and begin
-        a new generation when the history's log is (rule 5)."""
-        self._ship()
-        conn, position = self._conn, self._tail.position
+        """After a COMMIT: ship what it wrote (now when ``sync`` or no ``later``, else
+        in a moment, with the commits after it: rule 6), checkpoint when the log is long,
+        and begin a new generation when the history's log is (rule 5)."""
+        conn = self._conn
+        if self._broken and conn is not None:
+            self._recover(conn)
+        if self._sync or self._later is None:
+            self._ship()
+        elif not self._flush_due:
+            self._flush_due = True
+            self.pending_since = self._now_ms() / 1000
+            self._later(self.flush)
+        position = self._tail.position
         if conn is None or position is None:
             return
+        # The offset read so far lags by at most one batch: the log may pass the bound
+        # by that much before it is checkpointed.
+        if position[1] < self._checkpoint_bytes and (
+            self._writer is None or self._writer.size < self._generation_bytes
+        ):
+            return
+        self._ship()  # everything, before the log may be restarted
+        position = self._tail.position
+        assert position is not None
         if self._writer is not None and self._writer.size >= self._generation_bytes:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._writer.close()
@@ -137,9 +176,19 @@ class Shipper:
         elif position[1] >= self._checkpoint_bytes:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def flush(self) -> None:
+        """Ship every commit not shipped yet (a bookmark is asked for, the timer of rule
+        6). Never touches the connection, so it may run while an event is open."""
+        self._flush_due = False
+        self.pending_since = None
+        if not self._closed:  # a timer may fire after the object closed
+            self._ship()
+
     def closing(self) -> None:
         """Before the connection closes (SQLite then checkpoints and deletes the log)."""
+        self.pending_since = None
         self._ship()
+        self._closed = True
         self._tail.close()
         if self._writer is not None:
             self._writer.close()  # closes after an fsync of its file when sync
@@ -155,10 +204,29 @@ class Shipper:
 
     def _ship(self) -> None:
         commits = self._tail.read()
-        if commits and self._writer is not None:
-            self._writer.append(commits, self._tail.page_size, self._now_ms(), sync=self._sync)
+        if commits and self._writer is not None and not self._broken:
+            try:
+                self._writer.append(commits, self._tail.page_size, self._now_ms(), sync=self._sync)
+            except OSError:
+                log.exception("cannot write the backup history in %s", self.history.folder)
+                self._broken = True
+                return
             if self._on_append is not None:
                 self._on_append()
+
+    def _recover(self, conn: sqlite3.Connection) -> None:
+        """After a failed write (rule 7): a new generation from the file as it is now."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self._writer is not None:
+                self._writer.close()
+            self._tail.close()
+            self._tail = WalTail(self.path)
+            self._broken = False
+            self._begin()
+        except OSError:
+            self._broken = True
+            log.exception("cannot begin a backup generation in %s", self.history.folder)
 
     def _begin(self) -> None:
         """A new generation from the file as it is (its log checkpointed into it)."""

@@ -124,6 +124,8 @@ class DatabaseObject(DurableObject):
     def _bookmark(self) -> str | None:
         """The current bookmark (None when backups are off)."""
         shipper = self.ctx.storage.database.shipper
+        if shipper is not None:
+            shipper.flush()
         last = None if shipper is None else shipper.last
         return None if last is None else str(last)
 

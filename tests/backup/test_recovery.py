@@ -120,14 +120,21 @@ def _keys_after_restore(tmp_path: Path, extra: list[str]) -> dict[str, set[int]]
         sys.path.remove(str(tmp_path))
 
 
-def test_kill_9_then_the_data_directory_lost_then_restore_all_loses_nothing_acknowledged(
-    tmp_path: Path,
-) -> None:
-    acknowledged = _write_then_kill(tmp_path)
+@pytest.mark.parametrize("gated", [False, True])
+def test_kill_9_then_the_data_directory_lost_then_restore_all(tmp_path: Path, gated: bool) -> None:
+    acknowledged = _write_then_kill(tmp_path, gated=gated)
     shutil.rmtree(tmp_path / "data")
     found = _keys_after_restore(tmp_path, ["--backup-dir", str(tmp_path / "backup")])
     for name in ("a", "b"):
-        assert acknowledged[name] - found[name] == set(), f"{name}: acknowledged writes lost"
+        missing = acknowledged[name] - found[name]
+        if gated:
+            assert missing == set(), f"{name}: acknowledged writes lost in gated mode"
+        else:
+            # Only the last moment's writes may be missing (they waited to be shipped
+            # with the ones after them: the reported lag); what came back is a prefix.
+            assert found[name] == set(range(len(found[name]))), f"{name}: a hole"
+            assert all(k > max(found[name]) for k in missing), f"{name}: not the newest"
+            assert len(missing) < len(acknowledged[name]) / 2
 
 
 def test_with_s3_gated_the_whole_disk_can_go(tmp_path: Path, endpoint: str) -> None:
