@@ -209,6 +209,28 @@ class History:
             self._dir(generation) / "log", last.end, last.bookmark, last.bookmark.index
         )
 
+    def resume_writer(
+        self, generation: int, clean: dict[str, object], file: dict[str, int] | None
+    ) -> LogWriter | None:
+        """The appender of ``generation`` as a clean close left it (``clean``: its last
+        bookmark, log length and the database file's ``file`` state then), without
+        reading the log; None when that is not provably so any more."""
+        try:
+            last = Bookmark.parse(str(clean["last"]))
+            end = int(str(clean["log_end"]))
+        except (KeyError, ValueError, BookmarkError):
+            return None
+        if file is None or clean.get("file") != file or last.generation != generation:
+            return None
+        log = self._dir(generation) / "log"
+        try:
+            if log.stat().st_size < end:
+                return None
+        except FileNotFoundError:
+            if end:
+                return None
+        return LogWriter(log, end, last, last.index)
+
     def prune(self, cutoff_ms: int) -> list[int]:
         """Delete the generations whose every point is older than ``cutoff_ms``.
 
