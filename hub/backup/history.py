@@ -330,10 +330,13 @@ class LogWriter:
         self._end += size
         self._last = Bookmark(time_ms, self._last.generation, self._index)
 
-    def close(self) -> None:
-        """Write the log file to disk and close it (the next append reopens it)."""
+    def close(self, *, sync: bool = False) -> None:
+        """Close the log file (the next append reopens it); ``sync`` writes it to disk
+        first. Without it, a power loss may lose the log's tail, like the object's own
+        commits with ``synchronous=NORMAL``; the next open then begins a new generation."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
 

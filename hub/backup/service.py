@@ -90,6 +90,8 @@ class Backups:
         self.mirror = None if store is None else Mirror(store)
         #: Object hex id -> when its oldest unpushed append happened (rule 3).
         self._dirty: dict[str, float] = {}
+        #: Objects whose ``object.json`` is known to be written.
+        self._described: set[str] = set()
         #: The shippers of open objects (their unshipped commits count in the lag).
         self._shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
         #: Appends counted per object, and how many of them the replica holds.
@@ -104,10 +106,12 @@ class Backups:
     def shipper(self, key: str, path: Path, binding: str, name: str | None) -> Shipper:
         """A shipper for the object's database at ``path`` (rule 1 records who it is)."""
         history = self.history(key)
-        marker = history.folder / "object.json"
-        if not marker.exists():
-            history.folder.mkdir(parents=True, exist_ok=True)
-            marker.write_text(json.dumps({"binding": binding, "name": name}))
+        if key not in self._described:  # once a process: a wake pays no stat for it
+            marker = history.folder / "object.json"
+            if not marker.exists():
+                history.folder.mkdir(parents=True, exist_ok=True)
+                marker.write_text(json.dumps({"binding": binding, "name": name}))
+            self._described.add(key)
         local_sync = self.settings.gated and self.mirror is None
         shipper = Shipper(
             history,

@@ -19,8 +19,9 @@ Rules:
    bookmark, its log and shared-memory files removed, and a new generation begins
    from it.
 4. ``sync``: every append is fsync'ed before the commit's answers leave (gated
-   durability); otherwise the history is written at each commit (so it survives a
-   crash of the hub) and fsync'ed at close.
+   durability); otherwise the history is written by batches (rule 6) and never
+   fsync'ed, like the object's own commits under ``synchronous=NORMAL``: it survives a
+   crash of the hub; after a power loss the next open begins a new generation.
 5. A generation's log is bounded (``generation_bytes``): past it, the next commit
    checkpoints the file and begins a new generation from it, so a restore never
    replays more than that. Generations older than the retention are deleted then.
@@ -120,8 +121,9 @@ class Shipper:
             self._restore(Bookmark.parse(pending.read_text().strip()))
             pending.unlink()
             return
+        # The record of the last clean close stays: it names a file state (size, mtime,
+        # inode) that any later write changes, so it can never vouch for a newer file.
         clean = self._read_clean()
-        (self.history.folder / CLEAN_FILE).unlink(missing_ok=True)
         generations = self.history.generations()
         if generations and self._wal_size() > 0:  # a crash: resume from the log, or begin
             generation = generations[-1]
@@ -194,7 +196,7 @@ class Shipper:
         self._closed = True
         self._tail.close()
         if self._writer is not None:
-            self._writer.close()  # closes after an fsync of its file when sync
+            self._writer.close(sync=self._sync)
 
     def closed(self) -> None:
         """After the close: record the file's state so the next open can continue."""
