@@ -122,3 +122,37 @@ async def test_a_datetime_finds_a_bookmark_too(make_hub: MakeHub, clock: hub.Fak
     mark = await ledger.bookmark()
     when = datetime.fromtimestamp(clock.now(), UTC)
     assert await ledger.bookmark_at(when.timestamp() * 1000) == mark
+
+
+class Alarmed(hub.DurableObject):
+    async def set(self, at_ms: float) -> None:
+        await self.ctx.storage.set_alarm(at_ms)
+
+    async def drop(self) -> None:
+        await self.ctx.storage.delete_alarm()
+
+    async def bookmark(self) -> str:
+        return await self.ctx.storage.get_current_bookmark()
+
+    async def restore(self, bookmark: str) -> None:
+        await self.ctx.storage.on_next_session_restore_bookmark(bookmark)
+        self.ctx.abort("restoring")
+
+    async def alarm(self, info: hub.AlarmInfo) -> None:
+        pass
+
+
+async def test_alarms_follow_the_restored_state(make_hub: MakeHub, clock: hub.FakeClock) -> None:
+    app, _ = await make_hub({"ALARMED": Alarmed})
+    obj = app.env.ALARMED.get_by_name("a")
+    at = clock.now() * 1000 + 3_600_000
+    await obj.set(at)
+    point = await obj.bookmark()
+    clock.advance(1)
+    await obj.drop()
+    assert app.host.scheduler.pending(obj.id) is None
+    with pytest.raises(hub.RpcError, match="restoring"):
+        await obj.restore(point)
+    await obj.bookmark()  # the next event starts the object on the restored file
+    pending = app.host.scheduler.pending(obj.id)
+    assert pending is not None and pending[0] == at / 1000
