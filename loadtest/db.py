@@ -27,27 +27,23 @@ non-200 answer or a missing row is an error.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import secrets
 import statistics
 import tempfile
-import time
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from loadtest.db_servers import datasette_available, open_raw, server_main, start_datasette
+from loadtest.http_load import Count, Request, Window, http_request, run_window
 from loadtest.params import Params
 from loadtest.process import Child, run_loop
 from loadtest.report import Row
 from loadtest.results import Outcome, Side
 from loadtest.stats import percentile
-from loadtest.storage import gc_paused
 
 __all__ = ["run_db"]
 
@@ -71,84 +67,9 @@ NOTE = (
     "Roost's."
 )
 
-Request = Callable[[int], bytes]
-"""The whole HTTP request for key ``i``."""
-Count = Callable[[Any], int]
-"""The rows an answer carries (read) or wrote (insert)."""
-
-
-def _http(method: str, path: str, port: int, body: bytes = b"", token: str = "") -> bytes:
-    auth = f"authorization: Bearer {token}\r\n" if token else ""
-    return (
-        f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{auth}"
-        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
 
 def _row(i: int) -> dict[str, Any]:
     return {"name": f"name-{i:08d}", "v": i * 7 % 1000}
-
-
-@dataclass
-class Window:
-    """What one side did in one window."""
-
-    seconds: float = 0.0
-    #: CPU seconds of this (the client) process during the window.
-    cpu: float = 0.0
-    requests: int = 0
-    rows: int = 0
-    errors: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = dict(line.lower().split(":", 1) for line in lines[1:] if ":" in line)
-    if "content-length" in headers:
-        return status, await reader.readexactly(int(headers["content-length"]))
-    chunks = []  # chunked transfer encoding
-    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-    await reader.readuntil(b"\r\n")
-    return status, b"".join(chunks)
-
-
-async def _connection(
-    port: int, request: Request, count: Count, keys: int, until: float, window: Window
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < until:
-            began = time.perf_counter()
-            writer.write(request(random.randint(1, keys)))
-            status, body = await _read_answer(reader)
-            window.latencies.append(time.perf_counter() - began)
-            rows = count(orjson.loads(body)) if status == 200 else 0
-            window.requests += 1
-            window.rows += rows
-            window.errors += rows == 0
-    finally:
-        writer.close()
-
-
-async def _window(params: Params, port: int, request: Request, count: Count) -> Window:
-    window = Window()
-    with gc_paused():
-        began, cpu = time.perf_counter(), time.process_time()
-        until = began + params.seconds
-        await asyncio.gather(
-            *(
-                _connection(port, request, count, params.table_rows, until, window)
-                for _ in range(params.connections)
-            )
-        )
-        window.seconds = time.perf_counter() - began
-        window.cpu = time.process_time() - cpu
-    return window
 
 
 @dataclass(frozen=True)
@@ -165,24 +86,26 @@ def _loads(ports: dict[str, int], token: str, batch: int) -> dict[str, dict[str,
 
     def roost_query(i: int) -> bytes:
         body = orjson.dumps({"sql": POINT, "params": [i]})
-        return _http("POST", f"/db/{NAME}/query", roost, body, token)
+        return http_request("POST", f"/db/{NAME}/query", roost, body, token)
 
     def roost_select(i: int) -> bytes:
         body = orjson.dumps({"table": "item", "where": [["id", "eq", i]]})
-        return _http("POST", f"/db/{NAME}/select", roost, body, token)
+        return http_request("POST", f"/db/{NAME}/select", roost, body, token)
 
     def bare_query(i: int) -> bytes:
-        return _http("POST", "/query", bare, orjson.dumps({"sql": POINT, "params": [i]}))
+        return http_request("POST", "/query", bare, orjson.dumps({"sql": POINT, "params": [i]}))
 
     def rows_of(i: int) -> list[dict[str, Any]]:
         return [_row(i + k) for k in range(batch)]
 
     def roost_insert(i: int) -> bytes:
         body = orjson.dumps({"table": "log", "rows": rows_of(i)})
-        return _http("POST", f"/db/{NAME}/insert", roost, body, token)
+        return http_request("POST", f"/db/{NAME}/insert", roost, body, token)
 
     def bare_insert(i: int) -> bytes:
-        return _http("POST", "/insert", bare, orjson.dumps({"table": "log", "rows": rows_of(i)}))
+        return http_request(
+            "POST", "/insert", bare, orjson.dumps({"table": "log", "rows": rows_of(i)})
+        )
 
     def rows(answer: Any) -> int:
         return len(answer["rows"] if isinstance(answer, dict) else answer)
@@ -199,7 +122,7 @@ def _loads(ports: dict[str, int], token: str, batch: int) -> dict[str, dict[str,
         port = ports["datasette"]
 
         def datasette(i: int) -> bytes:
-            return _http("GET", f"/{NAME}/item/{i}.json?_shape=array", port)
+            return http_request("GET", f"/{NAME}/item/{i}.json?_shape=array", port)
 
         points["datasette"] = Load(port, datasette, rows)
     inserts = {
@@ -219,7 +142,14 @@ async def _rounds(params: Params, loads: dict[str, dict[str, Load]]) -> dict[str
             shift = round_index % len(names)
             for side in names[shift:] + names[:shift]:
                 got = sides[side]
-                window = await _window(params, got.port, got.request, got.count)
+                window = await run_window(
+                    got.port,
+                    got.request,
+                    got.count,
+                    connections=params.connections,
+                    keys=params.table_rows,
+                    seconds=params.seconds,
+                )
                 if round_index:
                     found[load][side].append(window)
     return found
