@@ -17,6 +17,8 @@ Commands:
 * ``storage``, ``sdk``: the storage micro-benchmarks in this process
   (``loadtest.storage``) and the Python SDK against a bare client (``loadtest.sdk``);
   the same outputs, each with the options of its sizes (``SCENARIO_OPTIONS``).
+* ``db``: database objects over HTTP against a bare server on raw sqlite3 and Datasette
+  (``loadtest.db``).
 * ``suite``: every scenario at full sizes and the summary table; ``--results-md FILE``
   rewrites those sections of RESULTS.md.
 
@@ -171,6 +173,7 @@ SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
     "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
     "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
     "backup": ("rounds", "inserts"),
+    "db": ("clients", "seconds", "rounds", "table_rows", "batch"),
 }
 _GIVEN = tuple(sorted({dest for _, dest, _, _ in _OPTIONS.values()}))
 
@@ -218,6 +221,7 @@ def params_from(args: argparse.Namespace) -> Params:
 def runners() -> dict[str, Callable[..., Outcome]]:
     """Each scenario's runner: ``runner(params, progress=...)`` -> ``Outcome``."""
     from loadtest.backup import run_backup
+    from loadtest.db import run_db
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
     from loadtest.reload import run_reload
@@ -238,6 +242,7 @@ def runners() -> dict[str, Callable[..., Outcome]]:
         "storage": run_storage,
         "sdk": run_sdk,
         "backup": run_backup,
+        "db": run_db,
     }
 
 

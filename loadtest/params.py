@@ -17,7 +17,9 @@ Rules:
 5. ``storage`` (in-process micro-benchmarks, ``loadtest.storage``) and ``sdk`` (the
    Python SDK against a bare client, ``loadtest.sdk``) share ``rounds``, and ``sdk``
    also ``connections`` (its ``--clients``), ``rooms`` (``--objects``) and ``size``; the
-   fields only they read are marked with their name.
+   fields only they read are marked with their name. ``db`` (``loadtest.db``) reads
+   ``connections`` (``--clients``), ``seconds``, ``rounds``, ``table_rows`` and ``batch``
+   (rows an insert call, at most 1000).
 
 Adding a scenario: its name in ``SCENARIOS``, its sizes in ``DEFAULTS`` and ``SMOKE``
 (new fields here if it needs them), its runner and options in ``loadtest.cli``
@@ -44,6 +46,7 @@ SCENARIOS = (
     "storage",
     "sdk",
     "backup",
+    "db",
 )
 #: The scenarios whose Roost server may run as a cluster (rule 4).
 CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
@@ -157,6 +160,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "storage": {"rounds": 15},
     "sdk": {"connections": 10, "rooms": 10, "rounds": 5},
     "backup": {"rounds": 15, "inserts": 500},
+    "db": {"connections": 32, "rooms": 1, "rounds": 5, "seconds": 2.0, "table_rows": 10_000},
 }
 
 #: Smoke sizes (rule 3): seconds, not minutes, and zero errors expected.
@@ -179,6 +183,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     },
     "sdk": {"seconds": 0.6, "rounds": 1},
     "backup": {"rounds": 1, "inserts": 50},
+    "db": {"connections": 4, "rounds": 1, "seconds": 0.3, "table_rows": 300, "batch": 20},
 }
 
 #: The scenarios whose payloads carry the send time (``frames.stamped``).
@@ -209,6 +214,10 @@ def _check(params: Params) -> None:
         raise ValueError("connections, rooms, procs and rounds must be at least 1")
     if params.scenario == "sdk":
         _check_sdk(params)
+    elif params.scenario == "db" and params.batch > 1000:
+        raise ValueError(
+            f"batch must be at most 1000 (the insert verb's limit), got {params.batch}"
+        )
     elif params.rooms > params.connections and params.scenario not in ("idle", "feeds"):
         raise ValueError(
             f"rooms must be at most connections ({params.connections}), got {params.rooms}"

@@ -107,6 +107,7 @@ PARTS = (
     Part("storage", "storage", {}),
     Part("sdk", "sdk", {}),
     Part("backup", "backup", {}),
+    Part("db", "db", {}),
 )
 #: The order of the sections in RESULTS.md: the summary, then one section a part.
 SECTION_ORDER = (SUMMARY, *(part.name for part in PARTS))
