@@ -7,8 +7,16 @@ from writing. Run the whole thing in one process with::
 
     python examples/tenants.py
 
-or serve the hub alone (``roost serve examples/tenants.py --admin-key $KEY``) and point
-``Tenants(url, key)`` at it.
+(it signs up two organisations, prints what the app server sees and the page's address
+for a browser of one of them, then serves until interrupted), or serve the hub alone
+(``roost serve examples/tenants.py --admin-key $KEY``; the app turns database objects
+on itself) and point ``Tenants(url, key)`` at it.
+
+The page (tenants.html, served at ``GET /`` by ``route``, on the hub's own origin since
+the hub answers no CORS preflight) is what a browser of an organisation opens, as
+``/#org=NAME&token=READ_ONLY_TOKEN``: it lists the members with roost-client (served by
+the hub at ``/_roost/client.js``), follows the members feed, and shows ``read_only`` when
+asked to add a member.
 
 Rules:
 
@@ -23,9 +31,12 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
 
 import msgspec
 import roost_client
@@ -105,8 +116,27 @@ class Tenants:
         self.tokens.pop(org, None)
 
 
+PAGE = (Path(__file__).parent / "tenants.html").read_bytes()
+HTML = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"}
+
+
+def route(request: hub.Request) -> hub.Response | None:
+    """``GET /`` is the members page; everything else is the hub's (``/db/``, ``/_roost/``)."""
+    if request.path != "/" or request.is_websocket:
+        return None
+    if request.method not in ("GET", "HEAD"):
+        return hub.Response("method not allowed", status=405, headers={"allow": "GET, HEAD"})
+    return hub.Response(PAGE, headers=HTML)
+
+
+def page_url(url: str, org: str, token: str) -> str:
+    """The members page of ``org`` for a browser holding the read-only ``token``: both in
+    the fragment, which browsers never send (out of access logs)."""
+    return f"{url}/#{urlencode({'org': org, 'token': token})}"
+
+
 #: ``roost serve examples/tenants.py --admin-key KEY`` serves this.
-app = hub.Hub(objects={}, databases=True)
+app = hub.Hub(objects={}, databases=True, router=route)
 
 
 async def main() -> None:
@@ -120,10 +150,12 @@ async def main() -> None:
         for member in await tenants.members("Acme Corp", domain="acme.com"):
             print(f"Acme Corp: {member.name} <{member.email}> {member.role}")
         print("Globex:", [m.name for m in await tenants.members("Globex")])
-        print(
-            "a browser of Acme Corp gets", (await tenants.browser_token("Acme Corp"))[:12] + "..."
-        )
+        token = await tenants.browser_token("Acme Corp")
+        print("a browser of Acme Corp opens", page_url(server.url, "Acme Corp", token))
+        print("(Ctrl-C to stop)", flush=True)
+        await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -278,8 +278,8 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
    * Refresh the session's credentials without reconnecting (SPEC `auth` frame): sends
    * `token`, or, without one, what the `token` option gives (its function is called for
    * a fresh token). The object's `websocket_auth(ws, token)` checks it; resolves with
-   * what it returned. A given token also replaces the `token` option for later
-   * reconnects. Rejects with `Unauthorized` (the object refused the token),
+   * what it returned. A given token, once accepted, also replaces the `token` option
+   * for later reconnects (a refused one does not). Rejects with `Unauthorized` (the object refused the token),
    * `MethodNotFound` (the object has no `websocket_auth`), `ConnectionLost` (the socket
    * closed before the answer), `CallTimeout` (after `callTimeout`), or the connection's
    * end; with `TypeError` for an empty token or none to send.
@@ -293,12 +293,15 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
       throw new TypeError(`the token must be a non-empty string, got ${value === "" ? '""' : typeof value}`);
     }
     this.#supervisor.ensureUsable(); // the token function may have taken a while
-    if (token !== undefined) this.#settings.token = token;
     const id = this.#outgoing.nextCallId;
     const text = encode({ t: "auth", id, token: value });
     this.#checkSize(utf8Length(text));
     this.#outgoing.ensureRoom();
-    return this.#outgoing.call("auth", text, this.#settings.callTimeout, undefined);
+    const result = await this.#outgoing.call("auth", text, this.#settings.callTimeout, undefined);
+    // Only an accepted token opens later sockets (as in the Python SDK): a refused one
+    // would be refused again at the next connect.
+    if (token !== undefined) this.#settings.token = token;
+    return result;
   }
 
   /**

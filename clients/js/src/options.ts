@@ -9,7 +9,7 @@
  *    nothing is opened before they all passed.
  * 2. The options are copied then: changing the object passed in changes nothing later.
  *    Only the `query` and `token` functions are called again, before every socket
- *    (`socketUrl`); `setAuth(token)` replaces the token.
+ *    (`socketUrl`); an accepted `setAuth(token)` replaces the token.
  * 3. The debug log never holds the token: URLs are logged with it redacted (`redact`),
  *    frames by their type and id only.
  */
@@ -149,7 +149,7 @@ export interface Settings {
   readonly times: LinkTimes;
   /** The debug log, or null (rule 3). */
   readonly log: DebugLogger | null;
-  /** What `socketUrl` adds to `address` (rule 2); `setAuth(token)` replaces `token`. */
+  /** What `socketUrl` adds to `address` (rule 2); an accepted `setAuth(token)` replaces `token`. */
   readonly id: string | undefined;
   readonly query: ConnectOptions["query"];
   token: ConnectOptions["token"];

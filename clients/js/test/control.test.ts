@@ -268,6 +268,28 @@ describe("setAuth", () => {
     await connection.close();
   });
 
+  test("a refused or lost token does not go into later URLs", async () => {
+    const connection = await open({ token: "old" });
+    let socket = FakeWebSocket.last.welcome();
+    const refused = connection.setAuth("bad");
+    await settle();
+    socket.receive({ t: "error", id: Number.MAX_SAFE_INTEGER, code: "unauthorized", message: "no", retryable: false });
+    await assert.rejects(refused, Unauthorized);
+    socket.drop();
+    mock.timers.tick(100);
+    await settle();
+    assert.match(FakeWebSocket.last.url, /token=old$/);
+    socket = FakeWebSocket.last.welcome();
+    const lost = connection.setAuth("unanswered");
+    await settle();
+    socket.drop();
+    await assert.rejects(lost, ConnectionLost);
+    mock.timers.tick(1000);
+    await settle();
+    assert.match(FakeWebSocket.last.url, /token=old$/);
+    await connection.close();
+  });
+
   test("waits for the socket when not welcomed; refuses empty tokens, none at all, and a closed connection", async () => {
     const connection = await open();
     const auth = peek(connection.setAuth("t"));

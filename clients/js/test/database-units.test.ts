@@ -278,7 +278,7 @@ describe("the requests of the database client", () => {
     recorder.answer({ status: "ok", name: "a" });
     assert.deepEqual(await db.migrate([["0000", "SELECT 1"], { name: "0001", sql: "CREATE TABLE t (id INTEGER PRIMARY KEY)" }]), { applied: ["0001"], skipped: ["0000"] });
     assert.deepEqual(await db.migrate({ "0000": "SELECT 1", "0001": "SELECT 2" }), { applied: [], skipped: ["0000", "0001"] });
-    assert.deepEqual(await db.stats(), { name: "a", created: 1.5, size: 4096, tables: [{ name: "users", rows: 2 }], rowsRead: 3, rowsWritten: 4, feedSeq: 5, lastWrite: 2.5 });
+    assert.deepEqual(await db.stats(), { name: "a", created: 1.5, size: 4096, tables: [{ name: "users", rows: 2 }], rowsRead: 3, rowsWritten: 4, feedSeq: 5, lastWrite: 2.5, bookmark: null });
     assert.deepEqual(await db.health(), { status: "ok", name: "a" });
     assert.deepEqual(
       recorder.seen.map((seen) => [seen.method, seen.path, seen.body]),

@@ -9,8 +9,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
-import WebSocket from "ws";
-
 import {
   type Change,
   type Credential,
@@ -27,9 +25,8 @@ import {
   StatementNotAllowed,
   type Subscription,
   admin,
-  database,
 } from "../src/index.js";
-import { Cleanup, HubProcess, tempDir, within } from "./harness.js";
+import { Cleanup, HubProcess, failure, openDatabase, tempDir, within } from "./harness.js";
 
 const ADMIN_KEY = "test-admin-key";
 
@@ -50,20 +47,7 @@ async function startHub(): Promise<string> {
 }
 
 function open(url: string, name: string, token: Credential): Database {
-  const db = database(url, name, { token, socket: { WebSocket, minReconnectionDelay: 10, maxReconnectionDelay: 100 } });
-  cleanup.add(() => db.close());
-  return db;
-}
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<RoostError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RoostError, `not a RoostError: ${String(error)}`);
-    return error;
-  }
-  assert.fail("resolved, expected a rejection");
+  return openDatabase(cleanup, url, name, token);
 }
 
 /**

@@ -15,8 +15,13 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, type Server, Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
+import assert from "node:assert/strict";
+
+import WebSocket from "ws";
+
+import { type Credential, type Database, RoostError, database } from "../src/index.js";
 import { FIXTURES, PYTHON, REPO_ROOT } from "./paths.js";
 
 /** One timeout unit, in ms. */
@@ -33,6 +38,24 @@ export async function within<T>(promise: Promise<T>, what: string, factor = 1): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The error `promise` rejects with, which must be a `RoostError` (fails the test if it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<RoostError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof RoostError, `not a RoostError: ${String(error)}`);
+    return error;
+  }
+  assert.fail("resolved, expected a rejection");
+}
+
+/** A database client of `name` on the hub at `url` (quick reconnects), closed by `cleanup()`. */
+export function openDatabase(cleanup: Cleanup, url: string, name: string, token: Credential): Database {
+  const db = database(url, name, { token, socket: { WebSocket, minReconnectionDelay: 10, maxReconnectionDelay: 100 } });
+  cleanup.add(() => db.close());
+  return db;
 }
 
 /** A temporary directory, removed by `cleanup()`. */
@@ -85,11 +108,11 @@ export class HubProcess {
   }
 
   /** Start a hub on `port` (0: any free port) with its data in `dataDir` (and `extra` options of
-   * `roost serve`); wait until it serves. */
+   * `roost serve`); wait until it serves. `app` is a file of test/fixtures/, or an absolute path. */
   static async start(cleanup: Cleanup, dataDir: string, port = 0, app = "app.py", extra: string[] = []): Promise<HubProcess> {
     const child = spawn(
       PYTHON,
-      ["-m", "hub.cli", "serve", join(FIXTURES, app), "--port", String(port), "--data-dir", dataDir, "--log-level", "warning", ...extra],
+      ["-m", "hub.cli", "serve", resolve(FIXTURES, app), "--port", String(port), "--data-dir", dataDir, "--log-level", "warning", ...extra],
       { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     );
     const lines: string[] = [];

@@ -22,6 +22,8 @@ export const REPO_ROOT = resolve(PACKAGE_ROOT, "..", "..");
 export const VECTORS_DIR = resolve(PACKAGE_ROOT, "..", "..", "protocol", "vectors");
 /** protocol/SPEC.md */
 export const SPEC = join(REPO_ROOT, "protocol", "SPEC.md");
+/** The repository's examples/ (hub apps run by the tests as users run them). */
+export const EXAMPLES = join(REPO_ROOT, "examples");
 /** Test fixtures (the hub app). */
 export const FIXTURES = join(PACKAGE_ROOT, "test", "fixtures");
 /** The compiled package, as published. */
