@@ -19,7 +19,6 @@ Rules:
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from hub.errors import ConfigurationError
 from hub.ids import ObjectId
 from hub.storage.database import ObjectBusyError, ObjectDatabase, object_path
 from hub.storage.feeds import FeedLog
+from hub.storage.peek import peek
 from hub.storage.registry import Registry
 
 __all__ = ["Recovered", "RestoreError", "restore_all", "restore_object"]
@@ -116,18 +116,11 @@ async def restore_all(data_dir: Path, backups: Backups) -> list[tuple[str, Bookm
         facts = json.loads(marker.read_text())
         path.parent.mkdir(parents=True, exist_ok=True)
         history.rebuild(latest, path)
-        await _register(data_dir, str(facts["binding"]), key, facts.get("name"), _alarm_of(path))
+        found = peek(path)
+        alarm = None if found is None else found.alarm_ms
+        await _register(data_dir, str(facts["binding"]), key, facts.get("name"), alarm)
         done.append((key, latest))
     return done
-
-
-def _alarm_of(path: Path) -> object:
-    conn = sqlite3.connect(path)
-    try:
-        row = conn.execute("SELECT value FROM _roost_meta WHERE key = 'alarm'").fetchone()
-    finally:
-        conn.close()
-    return None if row is None else row[0]
 
 
 async def _register(

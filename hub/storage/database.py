@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from hub.errors import InvalidIdError, SqlError
+from hub.storage.peek import PeekError, peek
 
 if TYPE_CHECKING:
     from hub.backup.shipper import Shipper
@@ -447,17 +448,12 @@ def _describe(exc: sqlite3.Error | sqlite3.Warning) -> str:
 
 
 def _feed_seq(path: Path) -> int:
-    """The newest change-log seq of the file at ``path`` (0: none, or no such table)."""
-    conn = sqlite3.connect(path)
+    """The newest change-log seq of the file at ``path`` (0: none, or unreadable)."""
     try:
-        row = conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = '_roost_changes'"
-        ).fetchone()
-    except sqlite3.Error:
+        facts = peek(path)
+    except PeekError:
         return 0
-    finally:
-        conn.close()
-    return 0 if row is None else int(row[0])
+    return 0 if facts is None else facts.last_seq
 
 
 def object_path(data_dir: Path, key: str) -> Path:
