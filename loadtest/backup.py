@@ -24,14 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +35,7 @@ import hub
 from loadtest.params import Params
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
+from loadtest.s3_server import s3_server
 from loadtest.stats import percentile
 from loadtest.storage import gc_paused
 
@@ -65,43 +62,6 @@ class Ledger(hub.DurableObject):
 
     def add(self, k: int) -> None:
         self.ctx.storage.sql.exec("INSERT INTO entry VALUES (?, 'xxxxxxxxxxxxxxxx')", k)
-
-
-@contextmanager
-def _moto() -> Iterator[str | None]:
-    """An S3 server on 127.0.0.1 with the bucket ``roost`` (None without boto3/moto)."""
-    try:
-        import boto3  # type: ignore[import-untyped]
-        import moto.server  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
-        yield None
-        return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket="roost")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 async def _inserts(stub: Any, start: int, n: int) -> float:
@@ -163,7 +123,7 @@ async def _measure(params: Params, root: Path, s3: str | None) -> dict[str, Any]
 
 def measure(params: Params) -> tuple[list[Row], dict[str, float]]:
     """Every side in one process; the rows, and the medians by side."""
-    with tempfile.TemporaryDirectory(prefix="roost-backup-") as tmp, _moto() as s3:
+    with tempfile.TemporaryDirectory(prefix="roost-backup-") as tmp, s3_server() as s3:
         found = asyncio.run(_measure(params, Path(tmp), s3))
     median = {side: statistics.median(values) for side, values in found["figures"].items()}
     rows = [
