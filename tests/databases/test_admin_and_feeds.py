@@ -140,6 +140,29 @@ async def test_subscribe_to_tables_made_later(served: Served) -> None:
         ]
 
 
+async def test_or_in_a_subscription_is_alternatives_and_table_where_agrees(
+    served: Served,
+) -> None:
+    created = await served.admin.create_database("acme")
+    async with served.database("acme", created.token) as db:
+        await db.migrate([("0001", "CREATE TABLE users (id TEXT PRIMARY KEY, role TEXT)")])
+        users = db.table("users")
+        await users.insert([{"id": "u1", "role": "admin"}, {"id": "u2", "role": "dev"}])
+        await users.insert({"id": "u3", "role": "dev"})
+        where = {"or": [{"role": "admin"}, {"id": "u3"}]}
+        assert await users.where(**where).select("id").order_by("id").all() == [
+            {"id": "u1"},
+            {"id": "u3"},
+        ]
+        async with db.subscribe("users", where=where) as changes:
+            snapshot = [await within(changes.__anext__()) for _ in range(2)]
+            assert sorted(c.row["id"] for c in snapshot if c.row) == ["u1", "u3"]
+            await users.insert({"id": "u4", "role": "dev"})  # matches neither
+            await users.insert({"id": "u5", "role": "admin"})
+            change = await within(changes.__anext__())
+            assert (change.op, change.row) == ("insert", {"id": "u5", "role": "admin"})
+
+
 async def test_calls_over_roost_v1(served: Served) -> None:
     created = await served.admin.create_database("acme")
     reader = await served.admin.create_token("acme", read_only=True)

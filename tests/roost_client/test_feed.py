@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 from roost_client import Change, wire
-from roost_client.feed import Feed, where_conditions
+from roost_client.feed import Feed
+from roost_client.where import where_conditions
 
 import protocol
 
@@ -102,42 +103,6 @@ def test_columns_must_be_a_list_of_names(columns: Any) -> None:
 def test_the_table_must_be_a_non_empty_string() -> None:
     with pytest.raises(ValueError, match="table must be a non-empty str"):
         Feed("")
-
-
-def test_where_tuples_become_lists_and_a_dict_means_equality() -> None:
-    assert where_conditions(None) == []
-    assert where_conditions({"room": "lobby", "done": False}) == [
-        ["room", "eq", "lobby"],
-        ["done", "eq", False],
-    ]
-    assert where_conditions(
-        (("list", "in", ("home", "work")), {"or": ((("due", "lt", 17),), [["x", "eq", None]])})
-    ) == [
-        ["list", "in", ["home", "work"]],
-        {"or": [[["due", "lt", 17]], [["x", "eq", None]]]},
-    ]
-
-
-@pytest.mark.parametrize(
-    ("where", "match"),
-    [
-        ("done = 0", "where must be a list of conditions"),
-        ([("done", "eq")], "a condition is"),
-        (["done"], "a condition is"),
-        ([{"and": []}], "a condition object must be"),
-        ([{"or": "x"}], '"or" takes a list'),
-        ([{"or": [("done", "eq", 1)]}], "a condition is"),
-        ({"tags": ["a"]}, "equality with a scalar"),
-    ],
-)
-def test_a_malformed_where_is_a_value_error(where: Any, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        where_conditions(where)
-
-
-def test_the_hub_judges_what_the_client_does_not_check() -> None:
-    # Unknown ops and columns pass through: the hub answers bad_subscription.
-    assert where_conditions([("nope", "about", 1)]) == [["nope", "about", 1]]
 
 
 # -- the snapshot --------------------------------------------------------------------

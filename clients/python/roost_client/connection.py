@@ -36,7 +36,7 @@ from roost_client.backoff import Backoff
 from roost_client.calls import Calls
 from roost_client.control import Control
 from roost_client.errors import CallTimeout, MessageTooBig, RoostError
-from roost_client.feed import Feed, Where, where_conditions
+from roost_client.feed import Feed
 from roost_client.inbox import Inbox
 from roost_client.link import Link, Shared
 from roost_client.options import Options, Sleep
@@ -46,6 +46,7 @@ from roost_client.state import Listeners, State, StateChange, StateStream
 from roost_client.subscriptions import Subscription, Subscriptions
 from roost_client.supervisor import Supervisor
 from roost_client.token import Token, TokenSource, checked_token
+from roost_client.where import Where, where_conditions
 
 __all__ = ["Connection", "Sleep"]
 
@@ -332,8 +333,9 @@ class Connection:
         ``snapshot``); with ``since``, the changes after that seq; then every insert,
         update and delete as it commits. It resumes after reconnects with no change
         missed or repeated (see ``Subscription``). ``where``: conditions that must all
-        hold, ``[("done", "eq", False), {"or": [[...], [...]]}]`` (SPEC §9.4), or
-        ``{"room": "lobby"}`` for equality; ``columns``: only these (and the key).
+        hold, ``[("done", "eq", False), {"or": [[...], [...]]}]`` (SPEC §9.4), or the
+        object form ``{"room": "lobby", "n": {"gte": 1}}`` (``roost_client.where``);
+        ``columns``: only these (and the key).
 
         Raises ``ValueError`` (``snapshot`` with ``since``, a malformed ``where``),
         ``TypeError`` (a value not JSON), ``MessageTooBig``, ``ConnectionClosed``.

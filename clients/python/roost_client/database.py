@@ -34,7 +34,8 @@ from roost_client.connection import Connection
 from roost_client.feed import Change
 from roost_client.http import HttpClient
 from roost_client.subscriptions import Subscription
-from roost_client.tables import Table, conditions_of
+from roost_client.tables import Table
+from roost_client.where import Where, where_conditions
 
 __all__ = ["Database", "MigrateResult", "QueryResult", "Subscribed", "database", "path_of"]
 
@@ -181,7 +182,7 @@ class Database(Closing):
         self,
         table: str,
         *,
-        where: Any = None,
+        where: Where | None = None,
         columns: Sequence[str] | None = None,
         snapshot: bool = True,
         since: int | None = None,
@@ -190,11 +191,9 @@ class Database(Closing):
         the matching rows first (op ``snapshot``), then every insert, update and delete.
         ``snapshot=False``: only the changes made after this call (none lost while the
         subscription is set up); ``since``: the changes after that seq. ``where`` as
-        ``Table.where``: a ``{column: value or {op: value}}`` mapping, or conditions."""
-        if isinstance(where, Mapping):
-            conditions = conditions_of(**where)
-        else:
-            conditions = conditions_of(*(where or ()))
+        ``Table.where`` (``roost_client.where``): the object form ``{column: value,
+        column: {op: value}, "or": [...]}`` or a list of conditions."""
+        conditions = where_conditions(where)
         if since is not None:
             snapshot = False
         return Subscribed(self, table, conditions, columns, snapshot, since)

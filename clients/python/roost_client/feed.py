@@ -24,19 +24,16 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import protocol
 from roost_client import wire
 
-__all__ = ["Change", "Feed", "FeedFrame", "Op", "Where", "where_conditions"]
+__all__ = ["Change", "Feed", "FeedFrame", "Op"]
 
 Op = Literal["snapshot", "insert", "update", "delete", "reset"]
-
-#: A ``where`` as the SDK takes it: conditions (SPEC §9.4), or ``{column: value}``.
-Where = Sequence[Any] | Mapping[str, Any]
 
 #: The hub frames that belong to one subscription (by ``id``).
 FeedFrame = protocol.Snapshot | protocol.Changes | protocol.Subscribed | protocol.Reset
@@ -59,53 +56,6 @@ class Change:
     seq: int
     op: Op
     row: dict[str, Any] | None
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _condition(item: Any) -> Any:
-    if isinstance(item, Mapping):
-        if set(item) != {"or"}:
-            raise ValueError(f'a condition object must be {{"or": [where, ...]}}, got {item!r}')
-        branches = item["or"]
-        if isinstance(branches, str | bytes) or not isinstance(branches, Sequence):
-            raise ValueError(f'"or" takes a list of lists of conditions, got {branches!r}')
-        return {"or": [_conditions(branch) for branch in branches]}
-    if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
-        raise ValueError(f'a condition is [column, op, value] or {{"or": [...]}}, got {item!r}')
-    column, op, value = item
-    if isinstance(value, tuple):
-        value = list(value)  # the values of ``in``
-    return [column, op, value]
-
-
-def _conditions(where: Any) -> list[Any]:
-    if isinstance(where, str | bytes) or not isinstance(where, Sequence):
-        raise ValueError(f"where must be a list of conditions, got {where!r}")
-    return [_condition(item) for item in where]
-
-
-def where_conditions(where: Where | None) -> list[Any]:
-    """``where`` in its wire form (SPEC §9.4): lists for tuples; ``{column: value}`` is
-    equality on each column, all holding.
-
-    Only shapes are checked here (``ValueError``); the hub judges columns, ops and
-    values (``BadSubscription``).
-    """
-    if where is None:
-        return []
-    if isinstance(where, Mapping):
-        conditions: list[Any] = []
-        for column, value in where.items():
-            if not isinstance(value, _SCALARS):
-                raise ValueError(
-                    f"{{column: value}} means equality with a scalar, got {column!r}: {value!r};"
-                    " use [column, op, value] conditions for other tests"
-                )
-            conditions.append([column, "eq", value])
-        return conditions
-    return _conditions(where)
 
 
 class Feed:

@@ -5,9 +5,10 @@ Rules:
 1. A ``Table`` is immutable: ``where``, ``order_by``, ``limit``, ``offset`` and
    ``select`` return a new one, so a base query can be shared and refined.
 2. ``where`` adds conditions that must all hold, in the change feeds' language (SPEC
-   §9.4, docs/databases.md): ``where(id="u1")`` is ``eq``, ``where(n={"gte": 1, "lt":
-   5})`` one condition per op, ``where(id=["a", "b"])`` is ``in``, and positional
-   ``[column, op, value]`` / ``{"or": [...]}`` conditions pass as they are.
+   §9.4, docs/databases.md), translated by ``roost_client.where``: ``where(id="u1")``
+   is ``eq``, ``where(n={"gte": 1, "lt": 5})`` one condition per op, ``where(id=["a",
+   "b"])`` is ``in``, ``where(**{"or": [{"id": "a"}, {"n": 2}]})`` alternatives, and
+   positional ``[column, op, value]`` / ``{"or": [...]}`` conditions pass as they are.
 3. Rows are dicts, or instances of the row type given to ``db.table(name, RowType)``
    (a ``msgspec.Struct``, a dataclass or a TypedDict), converted by msgspec.
 """
@@ -20,30 +21,12 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["Table", "conditions_of"]
+from roost_client.where import conditions_of
+
+__all__ = ["Table"]
 
 T = TypeVar("T")
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def conditions_of(*conditions: Any, **columns: Any) -> list[Any]:
-    """The wire form of ``where(*conditions, **columns)`` (rule 2)."""
-    found: list[Any] = [list(c) if isinstance(c, tuple) else c for c in conditions]
-    for column, value in columns.items():
-        if isinstance(value, Mapping):
-            if not value:
-                raise ValueError(f"{column}=: give at least one op, like {{'eq': 1}}")
-            found += [
-                [column, op, list(v) if isinstance(v, tuple) else v] for op, v in value.items()
-            ]
-        elif isinstance(value, list | tuple):
-            found.append([column, "in", list(value)])
-        elif isinstance(value, _SCALARS):
-            found.append([column, "eq", value])
-        else:
-            raise TypeError(f"{column}=: expected a scalar, a list or {{op: value}}, got {value!r}")
-    return found
 
 
 @dataclass(frozen=True, slots=True)
