@@ -161,6 +161,7 @@ def connect(
     session: str | None = None,
     reconnect: bool = True,
     backoff: Backoff | None = None,
+    min_uptime: float = 5.0,
     max_buffered: int = 1000,
     max_queue: int | None = 1024,
     max_message_size: int | None = 2**20,
@@ -200,6 +201,10 @@ def connect(
         reconnect: reconnect after a lost socket (SPEC §7.3) and retry failed opens.
         backoff: the delays between attempts (``Backoff()``: 0.5 s doubling to 10 s,
             jitter 0.5, no limit on attempts).
+        min_uptime: seconds a socket must stay welcomed before the retry count (and so
+            the backoff delay and ``backoff.max_attempts``) starts over, so a hub that
+            welcomes and drops at once meets a growing delay (partysocket's
+            ``minUptime``; 0: every welcome starts it over).
         max_buffered: at most this many frames wait to be sent or acknowledged;
             ``send`` / ``call`` past it raise ``BufferFull``.
         max_queue: received messages kept until read; when that many wait, the
@@ -222,6 +227,7 @@ def connect(
         session=session,
         reconnect=reconnect,
         backoff=backoff,
+        min_uptime=min_uptime,
         max_buffered=max_buffered,
         max_queue=max_queue,
         max_message_size=max_message_size,

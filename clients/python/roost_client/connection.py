@@ -70,6 +70,7 @@ class Connection:
         session: str | None = None,
         reconnect: bool = True,
         backoff: Backoff | None = None,
+        min_uptime: float = 5.0,
         max_buffered: int = 1000,
         max_queue: int | None = 1024,
         max_message_size: int | None = 2**20,
@@ -84,6 +85,7 @@ class Connection:
             session=session,
             reconnect=reconnect,
             backoff=backoff,
+            min_uptime=min_uptime,
             max_message_size=max_message_size,
             open_timeout=open_timeout,
             ping_interval=ping_interval,
@@ -254,6 +256,19 @@ class Connection:
             raise TypeError(f"method must be a str, got {method!r}")
         payload = self._checked(wire.call(self._calls.next_id, method, args, kwargs))
         return await self._answer(payload, f"call {method!r}", timeout)
+
+    async def reconnect(self, code: int = 1000, reason: str = "") -> None:
+        """Close the current socket with ``code`` and open a new one now (partysocket's
+        ``reconnect()``): the session goes on, so unacknowledged messages are resent
+        and handled once; calls written on the old socket raise ``ConnectionLost``.
+        While waiting to retry, the wait ends now. The retry count starts over.
+
+        Raises ``ValueError`` for a code other than 1000 or 3000-4999 and
+        ``ConnectionClosed`` after ``close()``.
+        """
+        if code != 1000 and not 3000 <= code <= 4999:
+            raise ValueError(f"close code must be 1000 or from 3000 to 4999, got {code!r}")
+        await self._supervisor.reconnect(code, reason)
 
     async def set_auth(
         self,

@@ -46,6 +46,8 @@ class Options:
     hello: str
     reconnect: bool
     backoff: Backoff
+    #: Seconds a socket must stay welcomed before the retry count starts over.
+    min_uptime: float
     #: ``send`` / ``call`` refuse a frame over this many bytes (None: no check).
     max_message_size: int | None
     open_timeout: float
@@ -63,6 +65,7 @@ class Options:
         session: str | None,
         reconnect: bool,
         backoff: Backoff | None,
+        min_uptime: float,
         max_message_size: int | None,
         open_timeout: float,
         ping_interval: float | None,
@@ -72,8 +75,11 @@ class Options:
     ) -> Options:
         """The settings ``connect`` was given, checked, with their defaults filled in.
 
-        Raises ``ValueError`` for a malformed session or a URL that is not ``ws(s)://``.
+        Raises ``ValueError`` for a malformed session, a URL that is not ``ws(s)://`` or
+        a negative ``min_uptime``.
         """
+        if not min_uptime >= 0:
+            raise ValueError(f"min_uptime must be at least 0 seconds, got {min_uptime!r}")
         if session is None:
             session = secrets.token_urlsafe(24)  # 192 random bits, URL-safe (SPEC §3.1)
         elif not _SESSION_RE.fullmatch(session):
@@ -88,6 +94,7 @@ class Options:
             hello=wire.hello(session),
             reconnect=reconnect,
             backoff=backoff or Backoff(),
+            min_uptime=float(min_uptime),
             max_message_size=max_message_size,
             open_timeout=open_timeout,
             ping_interval=ping_interval,

@@ -21,6 +21,12 @@ Rules:
    the outbox was rewound (``subscriptions.py``).
 5. Each socket opens with a fresh token in its URL: a token function is called before
    every attempt (``token.py``).
+6. The retry count starts over once a socket has stayed welcomed for ``min_uptime``; a
+   socket dropped sooner counts as a failed attempt (partysocket's rule), so a hub that
+   welcomes and drops at once meets a growing delay and ``backoff.max_attempts``.
+7. ``reconnect()`` replaces the socket now: the old one is closed and judged like a
+   lost socket (its calls fail with ``ConnectionLost``, the outbox and the session
+   stay), the retry count starts over and the next socket opens without a delay.
 """
 
 from __future__ import annotations
@@ -68,6 +74,11 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._opened: asyncio.Future[None] | None = None
         self._link: Link | None = None
+        #: The link ``reconnect()`` is replacing, and the wake-up of a backoff sleep.
+        self._replaced: Link | None = None
+        self._woken = asyncio.Event()
+        self._uptime = 0.0
+        self._welcomed_at = 0.0
         self._state_listeners: Listeners[StateChange] = Listeners()
 
     # -- what the connection reads ------------------------------------------------------------
@@ -154,6 +165,15 @@ class Supervisor:
             if not task.cancelled():
                 raise  # close() itself was cancelled
 
+    async def reconnect(self, code: int, reason: str) -> None:
+        """Replace the socket now, or end the backoff sleep (rule 7)."""
+        self.check_usable()
+        self._woken.set()
+        link = self._link
+        if link is not None:
+            self._replaced = link
+            await link.ws.close(code, reason)
+
     # -- the supervisor task --------------------------------------------------------------------
 
     async def _supervise(self) -> None:
@@ -163,11 +183,16 @@ class Supervisor:
         error: RoostError | None = None
         try:
             while not self._closing:
+                self._woken.clear()
                 opened, retry, error = await self._attempt()
                 if self._closing:
                     error = None
                     break
-                if opened:
+                if self._woken.is_set():  # reconnect() was called (rule 7)
+                    failures = retries = 0
+                    self._set_state(State.RECONNECTING, error=error)
+                    continue
+                if opened and self._uptime >= options.min_uptime:
                     failures = retries = 0
                 else:
                     failures += 1
@@ -175,14 +200,14 @@ class Supervisor:
                     if error is not None and error.close_code == 1000:
                         error = None  # the hub closed normally: no error to report
                     break
-                if not opened and options.backoff.gives_up(failures):
+                if failures and options.backoff.gives_up(failures):
                     error = ConnectFailed(f"gave up after {failures} failed attempts: {error}")
                     break
                 retries += 1
                 delay = options.backoff.delay(retries)
                 next_state = State.RECONNECTING if self._opened_once else State.CONNECTING
                 self._set_state(next_state, error=error, attempt=retries, delay=delay)
-                await options.sleep(delay)
+                await self._pause(delay)
         except asyncio.CancelledError:
             if not self._closing:
                 raise
@@ -193,6 +218,16 @@ class Supervisor:
             error.__cause__ = exc
         finally:
             self._finish(error)
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep ``delay`` with the injected ``sleep``; ``reconnect()`` ends it early."""
+        sleeping = asyncio.ensure_future(self._options.sleep(delay))
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait({sleeping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
 
     @property
     def _opened_once(self) -> bool:
@@ -241,12 +276,20 @@ class Supervisor:
             sleep=options.sleep,
         )
         self._link = link
+        self._uptime = 0.0
+        loop = asyncio.get_running_loop()
         try:
             ended = await link.run(self._on_open)
         finally:
             self._link = None
             self._shared.subscriptions.socket_lost()
+        if ended.opened:
+            self._uptime = loop.time() - self._welcomed_at
         self._shared.calls.socket_lost(ended.code)
+        if self._replaced is link:
+            self._replaced = None
+            lost = ConnectionLost("replaced by reconnect()", close_code=ended.code)
+            return ended.opened, True, lost
         if reconnects_after(ended.code, closed_by_client=False):
             lost = ConnectionLost(
                 f"connection lost: closed with {ended.code}", close_code=ended.code
@@ -270,6 +313,8 @@ class Supervisor:
             return "", error
 
     def _on_open(self, link: Link) -> None:
+        self._welcomed_at = asyncio.get_running_loop().time()
+        self._woken.clear()  # a reconnect() asked while this socket opened is done
         self._socket_id = link.socket_id
         self._shared.subscriptions.opened()  # rule 4: after the rewind, before the writer starts
         self._set_state(State.OPEN)
