@@ -55,7 +55,7 @@ from hub.errors import (
 )
 from hub.histograms import merge
 from hub.http import Response
-from hub.ids import ObjectId, id_from_name
+from hub.ids import ObjectId, id_from_name, parse_id
 from hub.net.sockets import SocketState
 from hub.runtime.events import Event, FetchCall, SocketAuth, SocketMessage
 from hub.runtime.host import partition_of
@@ -152,10 +152,18 @@ class Workers:
 
     def object_id(self, binding: str, name: str) -> ObjectId:
         """The id of ``name`` in ``binding`` (bindings as the workers reported them)."""
+        self._known(binding)
+        return id_from_name(binding, name)
+
+    def parse_id(self, binding: str, hex_id: str) -> ObjectId:
+        """The id ``hex_id`` of ``binding`` (bindings as the workers reported them)."""
+        self._known(binding)
+        return parse_id(binding, hex_id)
+
+    def _known(self, binding: str) -> None:
         if binding not in self.handlers:
             known = ", ".join(sorted(self.handlers)) or "none"
             raise UnknownBindingError(f"unknown binding {binding!r}, expected one of: {known}")
-        return id_from_name(binding, name)
 
     def handles(self, binding: str, handler: str) -> bool:
         """True if the workers said the class of ``binding`` defines ``handler``."""

@@ -58,9 +58,7 @@ async def handle(front: Front, route: AdminRoute, request: Request) -> Answer:
         return 200, JSON, orjson.dumps(await inspector.detail(front, route))
     if route.action == "events":
         return await inspector.events(front, request)
-    assert route.binding is not None and route.name is not None
-    object_id = front.host.object_id(route.binding, route.name)
-    hibernated = await front.host.hibernate(object_id)
+    hibernated = await front.host.hibernate(inspector.target(front, route))
     return 200, JSON, orjson.dumps({"hibernated": hibernated})
 
 

@@ -2,8 +2,9 @@
 
 ``GET /_roost/`` is one static HTML page (``inspector.html``: no data, no external
 asset); it asks for the admin key and reads the admin API with it:
-``GET /_roost/objects`` (the list), ``GET /_roost/objects/{binding}/{name}`` (one
-object, ``detail``) and ``GET /_roost/events?after=N`` (the event tail, ``events``).
+``GET /_roost/objects`` (the list), ``GET /_roost/objects/{binding}/{name}`` or
+``/_roost/ids/{binding}/{hex id}`` (one object, ``detail``; unnamed objects by id)
+and ``GET /_roost/events?after=N`` (the event tail, ``events``).
 
 Rules:
 
@@ -32,10 +33,11 @@ from hub.net.sockets import SocketRecord, SocketState
 
 if TYPE_CHECKING:
     from hub.http import Request
+    from hub.ids import ObjectId
     from hub.net.front import Front
     from hub.net.routes import AdminRoute
 
-__all__ = ["MAX_WAIT", "SHOWN_BYTES", "detail", "events", "page"]
+__all__ = ["MAX_WAIT", "SHOWN_BYTES", "detail", "events", "page", "target"]
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
@@ -66,10 +68,18 @@ def page() -> Answer:
     return 200, _PAGE_HEADERS, _PAGE
 
 
+def target(front: Front, route: AdminRoute) -> ObjectId:
+    """The object of a per-object admin route, by its name or its hex id."""
+    assert route.binding is not None
+    if route.id is not None:
+        return front.host.parse_id(route.binding, route.id)
+    assert route.name is not None
+    return front.host.object_id(route.binding, route.name)
+
+
 async def detail(front: Front, route: AdminRoute) -> dict[str, Any]:
     """One object: liveness and why it stays, sockets, presence, feeds, alarm."""
-    assert route.binding is not None and route.name is not None
-    object_id = front.host.object_id(route.binding, route.name)
+    object_id = target(front, route)
     facts = await front.host.inspect(object_id)
     key = object_id.hex
     live = facts.live

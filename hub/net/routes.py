@@ -87,11 +87,14 @@ class PresenceRoute:
 
 @dataclass(frozen=True, slots=True)
 class AdminRoute:
-    """One of the ``/_roost/`` endpoints; ``binding`` and ``name`` for per-object ones."""
+    """One of the ``/_roost/`` endpoints; for per-object ones ``binding`` and the object's
+    ``name`` (``/_roost/objects/...``) or its hex ``id`` (``/_roost/ids/...``: objects
+    made with ``new_unique_id`` have no name)."""
 
     action: str
     binding: str | None = None
     name: str | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +195,16 @@ def _admin(method: str, rest: list[str]) -> AdminRoute:
         return AdminRoute(rest[0])
     if rest in ([], [""]) and method == "GET":
         return AdminRoute("page")  # the inspector (hub/net/inspector.py)
-    if len(rest) == 3 and rest[0] == "objects" and method == "GET":
-        return AdminRoute("object", binding_from_kebab(rest[1]), _name(rest[2]))
-    if len(rest) == 4 and rest[0] == "objects" and rest[3] == "hibernate":
-        if method != "POST":
-            raise MethodNotAllowedError(f"hibernate takes POST, got {method!r}")
-        return AdminRoute("hibernate", binding_from_kebab(rest[1]), _name(rest[2]))
+    if len(rest) in (3, 4) and rest[0] in ("objects", "ids"):
+        binding = binding_from_kebab(rest[1])
+        by_id = rest[0] == "ids"
+        name, hex_id = (None, rest[2]) if by_id else (_name(rest[2]), None)
+        if len(rest) == 3 and method == "GET":
+            return AdminRoute("object", binding, name, hex_id)
+        if len(rest) == 4 and rest[3] == "hibernate":
+            if method != "POST":
+                raise MethodNotAllowedError(f"hibernate takes POST, got {method!r}")
+            return AdminRoute("hibernate", binding, name, hex_id)
     raise NotFoundError(f"no admin endpoint /_roost/{'/'.join(rest)[:200]}")
 
 

@@ -145,6 +145,9 @@ class HostPort(Protocol):
     def object_id(self, binding: str, name: str) -> ObjectId:
         """The id of ``name`` in ``binding`` (``UnknownBindingError`` if unknown)."""
 
+    def parse_id(self, binding: str, hex_id: str) -> ObjectId:
+        """The id ``hex_id`` of ``binding`` (``UnknownBindingError``, ``InvalidIdError``)."""
+
     def handles(self, binding: str, handler: str) -> bool:
         """True if the class bound to ``binding`` defines ``handler`` (the front does not
         wake an object for a close or error it would not handle)."""

@@ -53,6 +53,16 @@ class Board(hub.DurableObject):
     async def alarm(self, info: hub.AlarmInfo) -> None:
         pass
 
+    async def spawn(self) -> str:
+        """Make an unnamed board with one note; its hex id."""
+        namespace = self.env.BOARD
+        unnamed = namespace.new_unique_id()
+        await namespace.get(unnamed).note("from a stub")
+        return unnamed.hex
+
+    def note(self, text: str) -> None:
+        self.ctx.storage.sql.exec("INSERT INTO notes (text) VALUES (?)", text)
+
 
 async def get(served: Served, path: str, key: str | None = None) -> httpx.Response:
     headers = {} if key is None else {"authorization": f"Bearer {key}"}
@@ -153,6 +163,25 @@ async def test_an_object_never_used_is_new_and_gets_no_file(serve: Serve) -> Non
     assert not served.app.host.path_for(object_id).exists()
 
 
+async def test_an_unnamed_object_is_opened_and_hibernated_by_its_id(serve: Serve) -> None:
+    served = await board(serve)
+    async with httpx.AsyncClient() as client:
+        made = await within(client.post(served.url("/objects/board/maker/rpc/spawn"), json={}))
+    hex_id = made.json()["result"]
+    listed = (await get(served, "/_roost/objects")).json()
+    assert {"id": hex_id, "name": None} in [
+        {"id": obj["id"], "name": obj["name"]} for obj in listed["active"]
+    ]
+
+    found = (await get(served, f"/_roost/ids/board/{hex_id}")).json()
+    assert (found["binding"], found["name"], found["id"]) == ("BOARD", None, hex_id)
+    assert found["feeds"]["tables"] == [{"table": "notes", "seq": 1}]
+    async with httpx.AsyncClient() as client:
+        answer = await within(client.post(served.url(f"/_roost/ids/board/{hex_id}/hibernate")))
+    assert answer.json() == {"hibernated": True}
+    assert (await get(served, f"/_roost/ids/board/{hex_id}")).json()["state"] == "evicted"
+
+
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
@@ -161,6 +190,9 @@ async def test_an_object_never_used_is_new_and_gets_no_file(serve: Serve) -> Non
         ("/_roost/objects/board/%FF", 400, "invalid_id"),
         ("/_roost/objects/board/", 400, "invalid_id"),
         ("/_roost/objects/board/" + "n" * 3000, 400, "invalid_id"),
+        ("/_roost/ids/board/" + "0" * 64, 400, "invalid_id"),  # not an id of BOARD
+        ("/_roost/ids/board/XYZ", 400, "invalid_id"),
+        ("/_roost/ids/no-such/" + "0" * 64, 404, "unknown_binding"),
         ("/_roost/events?after=x", 400, "bad_request"),
         ("/_roost/events?after=-1", 400, "bad_request"),
         ("/_roost/events?wait=nan", 400, "bad_request"),
