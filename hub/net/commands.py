@@ -165,6 +165,7 @@ class Commands:
         plain: list[Connection] = []
         v1: list[Connection] = []
         extended: list[Connection] = []
+        ids: set[int] = set()
         for record in records:
             conn = sockets.get(record.socket_id)
             if conn is None or not conn.is_open:
@@ -174,7 +175,7 @@ class Commands:
                 extended.append(conn)
             else:
                 (v1 if conn.v1 else plain).append(conn)
-        ids = {record.socket_id for record in records}
+                ids.add(record.socket_id)
         batch = Batch(tag, plain, v1, extended, ids)
         self._fanout.open(object_key, batch)
         return batch
