@@ -19,6 +19,7 @@ import protocol
 from hub.net.fanout import Batch
 from tests.conftest import within
 from tests.hub.net.conftest import Serve, Served
+from tests.hub.net.test_roost_v1 import frame, send, v1
 
 
 class Burst(hub.DurableObject):
@@ -45,6 +46,8 @@ class Burst(hub.DurableObject):
                 ctx.set_tags(ws, arg.split(","))
             elif verb == "close":
                 ws.close(1000, arg)
+            elif verb == "presence":
+                ctx.presence.set(ws, {"n": arg})
 
 
 def script(*steps: tuple[str, str]) -> str:
@@ -131,6 +134,23 @@ async def test_roost_v1_and_compressed_sockets_in_a_batch_get_their_own_frames(
     texts = await received(v1, 3)
     assert [orjson.loads(t)["data"] for t in texts[:2]] == ["one", "two"]
     assert texts[2] == b"three"
+
+
+async def test_a_presence_frame_between_broadcasts_keeps_its_place(serve: Serve) -> None:
+    # The presence frame is queued on the watcher while a batch is open: the watcher
+    # takes the frames the batch owes it first (Connection.queue_frame).
+    served = await serve({"BURST": Burst})
+    watcher = await v1(served, "/objects/burst/b")
+    await send(watcher, {"t": "presence_sub"})
+    assert (await frame(watcher))["t"] == "presence"
+    writer = await served.connect("/objects/burst/b")
+    await writer.send(script(("all", "a"), ("presence", "x"), ("all", "b")))
+    got = [await frame(watcher) for _ in range(3)]
+    assert got == [
+        {"t": "msg", "data": "a"},
+        {"t": "join", "socket": 2, "state": {"n": "x"}},
+        {"t": "msg", "data": "b"},
+    ]
 
 
 @dataclass(eq=False)
