@@ -3,6 +3,9 @@
 
 Commands:
 
+* ``fanout-scale``: Roost's server CPU per delivery at ``--connections`` (10,000)
+  receivers against ``--compare`` (1,000), each room on its own Roost server, in one run
+  (``loadtest.fanout_scale``).
 * ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``wake``, ``feeds``: one scenario,
   Roost and its baseline in the same run (``loadtest.params`` has the sizes).
   ``--workers N [--gateways M]`` serves Roost as a cluster (``roost serve --workers N
@@ -101,6 +104,12 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
     ),
     "rooms": ("--rooms", "rooms", positive_int, "rooms / objects the connections spread over"),
     "writers": ("--writers", "writers", non_negative, "writers per room (fanout/chat)"),
+    "compare": (
+        "--compare",
+        "compare",
+        positive_int,
+        "fanout-scale: receivers of the smaller room (1000)",
+    ),
     "ramp": ("--ramp", "ramp", _rate, "connections opened per second (0: no ramp)"),
     "rate": ("--rate", "rate", _rate, "messages per second per writer (0: window-paced)"),
     "size": ("--size", "size", positive_int, "message bytes"),
@@ -170,6 +179,7 @@ _TRAFFIC = (
 #: The sizing options of each scenario (keys of ``_OPTIONS``).
 SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload"), _TRAFFIC),
+    "fanout-scale": (*_TRAFFIC, "compare"),
     "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
     "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
     "backup": ("rounds", "inserts"),
@@ -222,6 +232,7 @@ def runners() -> dict[str, Callable[..., Outcome]]:
     """Each scenario's runner: ``runner(params, progress=...)`` -> ``Outcome``."""
     from loadtest.backup import run_backup
     from loadtest.db import run_db
+    from loadtest.fanout_scale import run_fanout_scale
     from loadtest.feeds import run_feeds
     from loadtest.idle import run_idle
     from loadtest.reload import run_reload
@@ -233,6 +244,7 @@ def runners() -> dict[str, Callable[..., Outcome]]:
     return {
         "echo": run_traffic,
         "fanout": run_traffic,
+        "fanout-scale": run_fanout_scale,
         "chat": run_traffic,
         "rpc": run_traffic,
         "idle": run_idle,

@@ -21,6 +21,10 @@ Commands (see ``loadtest.process``), each answered once:
   a dict of counts, the latency histogram and the throughput series.
 * ``("wake", group, options)``: the wake probes (``Probe``), see ``loadtest.wake``.
 * ``("subscribe", group, frame, seconds)``: the feed subscribers, see ``loadtest.feeds``.
+* ``("settle", group, sent, seconds)``: after a run, waits (at most ``seconds``) until
+  the group's sockets of each room received every message ``sent`` to it (per room,
+  summed over every process): frames still in flight when the window ended are late,
+  not lost. Answers ``("settled", outcome)`` with the run's counts as they are then.
 * ``("close", group)``: closes the group's sockets; answers ``("close", closed)``.
 """
 
@@ -61,6 +65,8 @@ CLOSE_TIMEOUT = 20.0
 #: Seconds without a receipt after which a drained run is over, and the most to wait.
 QUIET = 0.3
 DRAIN_LIMIT = 10.0
+#: Seconds between two looks at the counts while settling.
+SETTLE_POLL = 0.05
 #: What the shared progress array holds, in order (rule 2).
 PROGRESS_FIELDS = ("opened", "delivered", "sent", "errors")
 
@@ -234,7 +240,7 @@ class _ClientProcess:
         measure_from = start + float(options.get("warmup", 0.0))
         deadline = start + seconds
         ticks = int((seconds + DRAIN_LIMIT + 2.0) / TICK) + 1
-        recorder = Recorder(start, measure_from, ticks)
+        recorder = Recorder(start, measure_from, ticks, deadline)
         self.recorder = recorder
         sockets = self.groups.get(group, [])
         for socket in sockets:
@@ -294,6 +300,25 @@ class _ClientProcess:
         while seen != self.recorder.delivered and time.monotonic() < limit:
             seen = self.recorder.delivered
             await asyncio.sleep(QUIET)
+
+    async def do_settle(self, group: str, sent: dict[int, int], seconds: float) -> None:
+        """Wait until every socket of ``group`` got the messages ``sent`` to its room
+        (bounded by ``seconds``), then answer the run's counts (late ones included)."""
+        recorder = self.recorder
+        members = Counter(socket.room for socket in self.groups.get(group, []))
+        expected = {room: sent.get(room, 0) * count for room, count in members.items()}
+        limit = time.monotonic() + seconds
+        # Polled: an event set per receipt would cost every socket's hot path.
+        while time.monotonic() < limit:
+            if all(recorder.received[room] >= want for room, want in expected.items()):
+                break
+            await asyncio.sleep(SETTLE_POLL)
+        counts = {
+            "delivered": recorder.delivered,
+            "late": recorder.late,
+            "received": dict(recorder.received),
+        }
+        self.commands.reply("settled", counts)
 
     async def do_close(self, group: str) -> None:
         """Close the sockets of ``group``; answer once their connections are gone."""

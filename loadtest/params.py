@@ -37,6 +37,7 @@ __all__ = ["CLUSTER_SCENARIOS", "DEFAULTS", "SCENARIOS", "SMOKE", "STAMPED", "Pa
 SCENARIOS = (
     "echo",
     "fanout",
+    "fanout-scale",
     "chat",
     "rpc",
     "idle",
@@ -62,6 +63,8 @@ class Params:
     rooms: int = 10
     #: Writers per room; 0: every connection writes (``echo``, ``rpc``).
     writers: int = 0
+    #: ``fanout-scale``: receivers of the smaller room, compared with ``connections``.
+    compare: int = 0
     #: Connections opened per second (all client processes together); 0: no ramp.
     ramp: float = 0.0
     #: Messages a second per writer; 0: as fast as the window allows.
@@ -142,6 +145,15 @@ class Params:
 DEFAULTS: dict[str, dict[str, Any]] = {
     "echo": {"connections": 50, "rooms": 10, "window": 1},
     "fanout": {"connections": 1000, "rooms": 1, "writers": 1, "window": 32},
+    "fanout-scale": {
+        "connections": 10_000,
+        "compare": 1000,
+        "rooms": 1,
+        "writers": 1,
+        "window": 32,
+        "procs": 2,
+        "sources": 2,
+    },
     "chat": {"connections": 1000, "rooms": 100, "writers": 2, "window": 4},
     "rpc": {"connections": 50, "rooms": 10, "window": 1},
     "idle": {"connections": 10_000, "rooms": 1, "procs": 2, "duration": 10.0, "rounds": 1},
@@ -167,6 +179,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 SMOKE: dict[str, dict[str, Any]] = {
     "echo": {"connections": 20, "rooms": 4, "rounds": 1},
     "fanout": {"connections": 200, "rounds": 1},
+    "fanout-scale": {"connections": 400, "compare": 100, "procs": 1, "sources": 1, "rounds": 1},
     "chat": {"connections": 200, "rooms": 20, "rounds": 1},
     "rpc": {"connections": 20, "rooms": 4, "rounds": 1},
     "idle": {"connections": 1000, "procs": 1},
@@ -187,7 +200,7 @@ SMOKE: dict[str, dict[str, Any]] = {
 }
 
 #: The scenarios whose payloads carry the send time (``frames.stamped``).
-STAMPED = ("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload")
+STAMPED = ("echo", "fanout", "fanout-scale", "chat", "rpc", "idle", "wake", "feeds", "reload")
 
 
 def resolve(scenario: str, given: dict[str, Any], *, smoke: bool = False) -> Params:
@@ -221,6 +234,11 @@ def _check(params: Params) -> None:
     elif params.rooms > params.connections and params.scenario not in ("idle", "feeds"):
         raise ValueError(
             f"rooms must be at most connections ({params.connections}), got {params.rooms}"
+        )
+    if params.scenario == "fanout-scale" and not 1 <= params.compare < params.connections:
+        raise ValueError(
+            f"compare must be from 1 to connections - 1 ({params.connections - 1}), "
+            f"got {params.compare}"
         )
     if params.size < 32 and params.scenario in STAMPED:
         raise ValueError(f"size must be at least 32 bytes (the send time), got {params.size}")

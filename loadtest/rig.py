@@ -17,6 +17,11 @@ Rules:
 5. The side ``cluster`` is Roost served by ``roost serve --workers N --gateways M``
    (``loadtest.cluster.ClusterServer``, given ``shape=(N, M)``): it answers the same
    calls as a server child, and its CPU and RSS are summed over all its processes.
+6. With the run option ``settle`` (the message scenarios), a window ends once every
+   client process has received every message sent to its sockets' rooms, or
+   ``SETTLE_LIMIT`` passed (``Rig.settle``): a frame still in flight when the writers
+   stopped is waited for and counted late (``Window.late``), and only one that never
+   came is lost. The CPU reading closes after it.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ SATURATED = 0.9
 POLL = 0.25
 #: Seconds between the start command and the common start instant (rule 2).
 LEAD = 0.3
+#: The most seconds to wait for deliveries still in flight at a window's end (rule 6).
+SETTLE_LIMIT = 30.0
 
 
 class Server(Protocol):
@@ -169,6 +176,8 @@ class Window(CpuShares):
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     #: Seconds between the CPU readings around the window (its lead and drain included).
     elapsed: float = 0.0
+    #: Deliveries that came after the writers stopped, waited for (``Rig.settle``).
+    late: int = 0
 
     @property
     def seconds(self) -> float:
@@ -324,6 +333,8 @@ class Rig:
             client.send("run", group, {**options, "start": start})
         rss = [server.rss()]
         replies = self.wait(self.clients, "done", seconds + extra, lambda: rss.append(server.rss()))
+        outcomes = [reply[1] for reply in replies]
+        settled = self.settle(group, outcomes) if options.get("settle") else [{}] * len(outcomes)
         after = [proc.cpu() for proc in procs]
         others = self.meter.others()
         elapsed = time.monotonic() - read_at
@@ -347,9 +358,10 @@ class Rig:
             elapsed=elapsed,
         )
         series = []
-        for reply in replies:
-            outcome: dict[str, Any] = reply[1]
+        for reply, counts in zip(replies, settled, strict=True):
+            outcome: dict[str, Any] = {**reply[1], **counts}
             window.outcomes.append(outcome)
+            window.late += outcome.get("late", 0)
             window.delivered += outcome["delivered"]
             window.received.update(outcome["received"])
             window.sent.update(outcome["sent"])
@@ -358,6 +370,17 @@ class Rig:
             series.append(outcome["series"])
         window.series = add_series(series)
         return window
+
+    def settle(self, group: str, outcomes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Wait, bounded, for the messages still in flight when a window ended (rule 6);
+        each client process's counts then (``delivered``, ``late``, ``received``)."""
+        sent: Counter[int] = Counter()
+        for outcome in outcomes:
+            sent.update({int(room): count for room, count in outcome["sent"].items()})
+        for client in self.clients:
+            client.send("settle", group, dict(sent), SETTLE_LIMIT)
+        replies = self.wait(self.clients, "settled", SETTLE_LIMIT + 30.0)
+        return [reply[1] for reply in replies]
 
     def close(self, group: str) -> None:
         """Close the sockets of ``group`` in every client process."""

@@ -13,6 +13,9 @@
     nothing (``loadtest.bench_sdk``);
   - ``FeedRoom`` and ``FeedBroadcast``: see ``loadtest.feeds``.
 
+* ``roost-compare``: a second ``roost`` server in the same run, with a data directory of
+  its own (``fanout-scale`` compares two room sizes, each on its own server).
+
 * ``cluster``: the same objects served by ``roost serve --workers N --gateways M`` in a
   subprocess (``loadtest.cluster``); its own data directory.
 
@@ -59,6 +62,7 @@ __all__ = [
     "ECHO_PREFIX",
     "MAX_SIZE",
     "ROOM_PREFIX",
+    "ROOST_COMPARE",
     "SIDES",
     "Echo",
     "Room",
@@ -72,6 +76,8 @@ __all__ = [
 SIDES = ("roost", "baseline")
 #: The side name of Roost served as a cluster (``loadtest.cluster``).
 CLUSTER = "cluster"
+#: A second Roost server of the same run (``fanout-scale``: the smaller room's).
+ROOST_COMPARE = "roost-compare"
 #: URL path prefixes of the rooms and the echo objects (kebab-case bindings).
 ROOM_PREFIX = "/objects/room/"
 ECHO_PREFIX = "/objects/echo/"
@@ -223,7 +229,8 @@ def server_main(conn: Connection, side: str, data_dir: str) -> None:
 async def _serve(conn: Connection, side: str, data_dir: Path) -> None:
     commands = Commands(conn)
     rss = RssReader()  # opened before the sockets can use up the open-file limit
-    server = _roost(data_dir) if side == "roost" else _baseline()
+    roost = side in ("roost", ROOST_COMPARE)
+    server = _roost(data_dir / side) if roost else _baseline()
     async with server as (port, count, evict):
         commands.reply("ready", port, os.getpid())
         while True:

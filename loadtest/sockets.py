@@ -46,7 +46,9 @@ class Recorder:
 
     __slots__ = (
         "delivered",
+        "ends",
         "errors",
+        "late",
         "latencies",
         "measure_from",
         "received",
@@ -56,9 +58,18 @@ class Recorder:
         "start",
     )
 
-    def __init__(self, start: float = 0.0, measure_from: float = 0.0, ticks: int = 0) -> None:
+    def __init__(
+        self,
+        start: float = 0.0,
+        measure_from: float = 0.0,
+        ticks: int = 0,
+        ends: float = float("inf"),
+    ) -> None:
         self.start = start
         self.measure_from = measure_from
+        #: When the run's writers stop: a receipt after it is late (waited for, counted).
+        self.ends = ends
+        self.late = 0
         self.latencies = array("d")
         #: (send time, latency) pairs, kept only by sockets that need the send times
         #: (``loadtest.sequenced``): the parent sorts them by when they were sent.
@@ -80,6 +91,7 @@ class Recorder:
         """The plain dict the parent gets."""
         return {
             "delivered": self.delivered,
+            "late": self.late,
             "received": dict(self.received),
             "sent": dict(self.sent),
             "errors": dict(self.errors),
@@ -191,6 +203,8 @@ class Socket(asyncio.Protocol):
         recorder = self.recorder
         recorder.delivered += messages
         recorder.received[self.room] += messages
+        if now > recorder.ends:
+            recorder.late += messages
         recorder.tick(now, messages)
 
     def tally(self) -> dict[str, Any] | None:

@@ -92,6 +92,7 @@ PARTS = (
     Part("echo-cluster", "echo", {"workers": 1}),
     Part("echo-cluster-2x2", "echo", {"workers": 2, "gateways": 2, "rate": 300, "window": 4}),
     Part("fanout", "fanout", {}),
+    Part("fanout-scale", "fanout-scale", {}),
     Part("chat", "chat", {}),
     Part("chat-cluster", "chat", {"workers": 1}),
     Part("chat-cluster-2x2", "chat", {"workers": 2, "gateways": 2, "rate": 40}),

@@ -54,6 +54,7 @@ __all__ = [
     "Figures",
     "Item",
     "cluster_label",
+    "connect_side",
     "figure_rows",
     "layout",
     "lost",
@@ -122,9 +123,10 @@ def lost(sent: Counter[int], received: Counter[int], members: Counter[int]) -> i
     return sum(max(0, sent[room] * members[room] - received[room]) for room in members)
 
 
-def _connect(
+def connect_side(
     rig: Rig, side: str, params: Params, items: list[Item], writers: list[Item]
 ) -> Connected:
+    """Open the receivers (``items``), then the writers, to ``side``'s server."""
     options: dict[str, Any] = {
         "roost_v1": params.scenario == "rpc",
         "ramp": params.ramp,
@@ -148,13 +150,13 @@ def run_traffic(params: Params, *, progress: bool | None = None) -> Outcome:
     per_room = Counter(room for _, _, room in [*members, *writers])
     connected: dict[str, Connected] = {}
     windows: list[Window] = []
-    run_options = params.run_options()
+    run_options = params.run_options(settle=True)
     sides = traffic_sides(params)
     shape = (params.workers, params.gateway_count)
     with tempfile.TemporaryDirectory(prefix="roost-loadtest-") as tmp, ExitStack() as stack:
         rig = Rig(stack, sides, params.procs, tmp, progress=progress, shape=shape)
         for side in sides:
-            connected[side] = _connect(rig, side, params, members, writers)
+            connected[side] = connect_side(rig, side, params, members, writers)
         for number in range(1, params.rounds + 1):
             order = sides if number % 2 else tuple(reversed(sides))
             for side in order:
@@ -186,6 +188,8 @@ class Figures:
     errors: Counter[str]
     delivered: int
     sent: int
+    #: Deliveries after the writers stopped: waited for (``rig`` rule 6), not lost.
+    late: int
     server_user: float
     server_sys: float
     server_busy: float
@@ -211,6 +215,7 @@ class Figures:
             errors=errors,
             delivered=sum(w.delivered for w in done),
             sent=sum(sum(w.sent.values()) for w in done),
+            late=sum(w.late for w in done),
             server_user=sum(w.server_user for w in done),
             server_sys=sum(w.server_sys for w in done),
             server_busy=statistics.median(w.server_busy for w in done),
@@ -238,6 +243,7 @@ class Figures:
         return {
             "latency_ms": self.latency.summary_ms(),
             "deliveries": self.delivered,
+            "late": self.late,
             "connect": {
                 "opened": self.connected.opened,
                 "per_second": self.connected.rate,
@@ -577,6 +583,7 @@ def figure_rows(params: Params, r: Figures, b: Figures, unit: str, windows: int)
             b.per_delivery(b.server_sys),
             "µs",
         ),
+        Row("deliveries late, waited for after the window (info)", r.late, b.late, "msgs"),
         Row("server process CPU busy (info)", r.server_busy * 100, b.server_busy * 100, "%"),
         Row(
             f"busiest of {params.procs} client process(es), CPU busy (info)",

@@ -6,7 +6,8 @@ Rules:
    holds no state of its own: it acts on the front's socket table, connections,
    pending upgrades, subscriptions and presence, which the front owns.
 2. A broadcast builds its frame once and writes the same bytes to every recipient
-   (a ``roost.v1`` socket gets text wrapped in one ``msg`` frame, also built once).
+   (a ``roost.v1`` socket gets text wrapped in one ``msg`` frame, also built once); a
+   loop turn's broadcasts of one object are written together (``hub.net.fanout``).
 3. Writing to a socket that is gone or no longer open (``send``, ``broadcast``,
    ``close``, ``acknowledge``, ``answer``, ``set_presence``) does nothing: the object may act on a
    socket the client has just closed. Changing the record of an unknown socket
@@ -26,10 +27,12 @@ from websockets.frames import Frame, Opcode
 import protocol
 from hub.errors import HubError, NoSuchFeedError
 from hub.net import roost_v1
+from hub.net.fanout import Batch
 from hub.net.sockets import SocketState
 from hub.runtime.ports import FeedAnswer, FeedOpened, FeedResetNeeded
 
 if TYPE_CHECKING:
+    from hub.net.connection import Connection
     from hub.net.front import Front
     from hub.storage.feeds import Change
 
@@ -39,7 +42,15 @@ __all__ = ["Commands"]
 class Commands:
     """The ``SocketPort`` of one front (``Front.commands``, attached to the host)."""
 
-    __slots__ = ("_counters", "_presence", "_sockets", "_subscriptions", "_table", "_upgrades")
+    __slots__ = (
+        "_counters",
+        "_fanout",
+        "_presence",
+        "_sockets",
+        "_subscriptions",
+        "_table",
+        "_upgrades",
+    )
 
     def __init__(self, front: Front) -> None:
         self._table = front.table
@@ -48,6 +59,7 @@ class Commands:
         self._subscriptions = front.subscriptions
         self._presence = front.presence
         self._counters = front.counters
+        self._fanout = front.fanout
 
     # -- accepting --------------------------------------------------------------------
 
@@ -77,7 +89,10 @@ class Commands:
         return () if record is None else record.tags
 
     def set_tags(self, socket_id: int, tags: Sequence[str]) -> None:
-        """Replace the socket's tags."""
+        """Replace the socket's tags (a broadcast batch filtering on a tag is written
+        first: ``hub.net.fanout`` rule 2)."""
+        record = self._table.get(socket_id)
+        self._fanout.flush_object(record.object_key, tagged_only=True)
         self._table.set_tags(socket_id, tags)
 
     def attachment(self, socket_id: int) -> bytes | None:
@@ -111,34 +126,59 @@ class Commands:
     def broadcast(
         self, object_key: str, data: str | bytes, tag: str | None, exclude: Collection[int]
     ) -> int:
-        """Frame ``data`` once and write it to every OPEN socket of the object."""
-        records = self._table.open_sockets(object_key, tag)
-        if not records:
-            return 0
+        """Frame ``data`` once and write it to every OPEN socket of the object.
+
+        The recipients and the frames of one loop turn's broadcasts are kept together
+        and written once per recipient at the end of the turn (``hub.net.fanout``).
+        """
+        batch = self._fanout.batch(object_key, tag)
+        if batch is None:
+            batch = self._select(object_key, tag)
+            if batch is None:
+                return 0
         opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
         payload = data.encode("utf-8") if isinstance(data, str) else data
         frame = Frame(opcode, payload).serialize(mask=False)
         # roost.v1 sockets get text wrapped in a msg frame: built once too, if needed.
-        v1: tuple[bytes, bytes] | None = None
-        sockets, sent = self._sockets, 0
-        for record in records:
-            if record.socket_id in exclude:
-                continue
-            conn = sockets.get(record.socket_id)
-            if conn is None or not conn.is_open:
-                continue
-            if conn.v1 and opcode is Opcode.TEXT:
-                if v1 is None:
-                    assert isinstance(data, str)
-                    wrapped = roost_v1.message_frame(data)
-                    v1 = (Frame(Opcode.TEXT, wrapped).serialize(mask=False), wrapped)
-                conn.write_frame(v1[0], opcode, v1[1])
-            else:
-                conn.write_frame(frame, opcode, payload)
-            sent += 1
+        v1_frame, wrapped = frame, payload
+        if isinstance(data, str) and (batch.v1 or batch.extended):
+            wrapped = roost_v1.message_frame(data)
+            v1_frame = Frame(Opcode.TEXT, wrapped).serialize(mask=False)
+        sent = batch.add(frame, v1_frame, exclude)
+        for conn in batch.extended:
+            if conn.socket_id not in exclude:
+                if conn.v1:
+                    conn.write_frame(v1_frame, opcode, wrapped)
+                else:
+                    conn.write_frame(frame, opcode, payload)
+                sent += 1
         self._counters.messages_out += sent
         self._counters.bytes_out += sent * len(payload)
         return sent
+
+    def _select(self, object_key: str, tag: str | None) -> Batch | None:
+        """A batch to the object's OPEN sockets (with ``tag``), opened; None if none."""
+        records = self._table.open_sockets(object_key, tag)
+        if not records:
+            return None
+        sockets = self._sockets
+        plain: list[Connection] = []
+        v1: list[Connection] = []
+        extended: list[Connection] = []
+        ids: set[int] = set()
+        for record in records:
+            conn = sockets.get(record.socket_id)
+            if conn is None or not conn.is_open:
+                continue
+            assert conn.ws is not None
+            if conn.ws.extensions:
+                extended.append(conn)
+            else:
+                (v1 if conn.v1 else plain).append(conn)
+                ids.add(record.socket_id)
+        batch = Batch(tag, plain, v1, extended, ids)
+        self._fanout.open(object_key, batch)
+        return batch
 
     def close(self, socket_id: int, code: int, reason: str) -> None:
         """Start the closing handshake of a socket."""

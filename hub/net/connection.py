@@ -62,6 +62,7 @@ from protocol import SUBPROTOCOL
 
 if TYPE_CHECKING:
     from hub.ids import ObjectId
+    from hub.net.fanout import Batch
     from hub.net.front import Front
 
 __all__ = ["Connection"]
@@ -110,6 +111,7 @@ class Connection(asyncio.Protocol):
         "_pending_size",
         "_reading_paused",
         "_reported",
+        "batch",
         "close_code",
         "database_token",
         "front",
@@ -135,6 +137,8 @@ class Connection(asyncio.Protocol):
         self._pending_size = 0
         #: The transport's unsent bytes at the last ``_check_buffer`` (see ``queue_frame``).
         self._buffered = 0
+        #: The open broadcast batch this socket receives (``hub.net.fanout``), if any.
+        self.batch: Batch | None = None
         #: Set once the connection is a WebSocket (handshake accepted or pending).
         self.ws: ServerProtocol | None = None
         self._handshake: WsResponse | None = None
@@ -516,7 +520,7 @@ class Connection(asyncio.Protocol):
             return
         transport = self.transport
         assert transport is not None
-        if self._pending is not None:
+        if self._pending is not None or self.batch is not None:
             self.flush_pending()  # queued broadcast frames go first: order is kept
         transport.write(_data_frame(first, payload))
         self._check_buffer()
@@ -556,7 +560,15 @@ class Connection(asyncio.Protocol):
 
         Broadcasts handled in one turn of the event loop then cost each recipient one
         ``write`` system call instead of one per message (the bulk of fan-out's cost).
+        Frames an open broadcast batch owes this socket go first (``hub.net.fanout``).
         """
+        if self.batch is not None:
+            owed = self.batch.take(self)
+            if owed:
+                self._queue(b"".join(owed))
+        self._queue(frame)
+
+    def _queue(self, frame: bytes) -> None:
         if self._pending is None:
             self._pending = [frame]
             self.front.flush_later(self)
@@ -569,12 +581,39 @@ class Connection(asyncio.Protocol):
             self._check_buffer()
 
     def flush_pending(self) -> None:
-        """Write the queued frames in one call (before anything else is written)."""
+        """Write the queued frames in one call (before anything else is written), and
+        those an open broadcast batch owes this socket (``hub.net.fanout`` rule 1)."""
         pending, self._pending, self._pending_size = self._pending, None, 0
+        if self.batch is not None:
+            owed = self.batch.take(self)
+            if owed:
+                pending = owed if pending is None else pending + owed
         transport = self.transport
         if pending is None or transport is None or transport.is_closing():
             return
         transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        self._check_buffer()
+
+    def write_shared(self, data: bytes) -> None:
+        """Write a broadcast batch's frames (``hub.net.fanout``), after anything queued;
+        skipped as ``write_frame`` skips, and bounded as ``queue_frame`` bounds."""
+        ws = self.ws
+        if ws is None or self._handshake is not None:
+            return
+        if ws.state is not OPEN and self._held is None:
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._pending is not None:
+            self.flush_pending()
+        if self._buffered + len(data) > self.front.limits.outbox_bytes:
+            self._pending_size = len(data)  # counted as queued: over the bound, closed
+            self._check_buffer()
+            self._pending_size = 0
+            if transport.is_closing():
+                return
+        transport.write(data)
         self._check_buffer()
 
     def close_socket(self, code: int, reason: str) -> None:

@@ -37,6 +37,7 @@ from hub.logs import extra
 from hub.net import dispatch, roost_v1
 from hub.net.commands import Commands
 from hub.net.connection import Connection
+from hub.net.fanout import Fanout
 from hub.net.feeds import Subscriptions
 from hub.net.http1 import ParsedRequest
 from hub.net.metrics import Counters
@@ -112,6 +113,9 @@ class Front:
         self._requests_done = asyncio.Event()
         self._drained = asyncio.Event()
         self._dirty: list[Connection] = []
+        self._flush_scheduled = False
+        #: This loop turn's broadcasts, written at its end with the dirty connections.
+        self.fanout = Fanout(self._flush_soon)
         #: The commands objects send (attached to the host by the server).
         self.commands = Commands(self)
 
@@ -188,6 +192,7 @@ class Front:
 
     def open_socket(self, conn: Connection, socket_id: int, object_id: ObjectId) -> None:
         """An accepted upgrade completes: ``conn`` is socket ``socket_id`` of the object."""
+        self.fanout.flush_object(object_id.hex)  # broadcasts from now on reach it too
         self._sockets[socket_id] = conn
         conn.complete_upgrade(socket_id, object_id)
         self.counters.sockets_accepted += 1
@@ -315,10 +320,18 @@ class Front:
     def flush_later(self, conn: Connection) -> None:
         """Have ``conn``'s queued frames written at the end of this loop turn."""
         if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush_dirty)
+            self._flush_soon()
         self._dirty.append(conn)
 
+    def _flush_soon(self) -> None:
+        """Call ``_flush_dirty`` at the end of this loop turn (once)."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_dirty)
+
     def _flush_dirty(self) -> None:
+        self._flush_scheduled = False
+        self.fanout.flush()
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush_pending()

@@ -72,6 +72,19 @@ def test_impossible_sizes_are_refused(given: dict[str, object]) -> None:
         resolve("echo", given)
 
 
+@pytest.mark.parametrize("compare", [0, 100, 150])
+def test_fanout_scale_compares_a_smaller_room(compare: int) -> None:
+    with pytest.raises(ValueError, match="compare must be from 1 to connections - 1"):
+        resolve("fanout-scale", {"connections": 100, "compare": compare})
+
+
+def test_fanout_scale_defaults_hold_ten_thousand_receivers() -> None:
+    args = build_parser().parse_args(["fanout-scale", "--compare", "500"])
+    params = params_from(args)
+    assert (params.connections, params.compare) == (10_000, 500)
+    assert params.procs * 20_000 > params.connections + params.compare  # open-file limit
+
+
 def test_unknown_scenario() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         resolve("teleport", {})

@@ -38,3 +38,19 @@ def test_sdk_runs_both_clients(tmp_path: Path) -> None:
     assert kinds == {(s, k) for s in ("calls", "calls-1", "sends") for k in ("sdk", "bare")}
     assert all(w["count"] > 0 for w in report["windows"])
     assert report["roost"]["figure"] > 0 and report["baseline"]["figure"] > 0
+
+
+def test_fanout_scale_compares_two_room_sizes_each_on_its_own_server(tmp_path: Path) -> None:
+    document = tmp_path / "fanout-scale.json"
+    argv = ["fanout-scale", "--smoke", "--connections", "30", "--compare", "10"]
+    assert main([*argv, "--duration", "2", "--window", "4", "--json", str(document)]) == 0
+    report = json.loads(document.read_text(encoding="utf-8"))
+    assert report["errors"] == {}
+    assert report["roost"]["name"] == "Roost, 30 receivers"
+    assert report["baseline"]["name"] == "Roost, 10 receivers"
+    assert report["roost"]["figure"] > 0 and report["baseline"]["figure"] > 0
+    first = report["rows"][0]
+    assert first["name"] == "server CPU (user + system) per delivery"
+    assert first["target"] == {"on": "ratio", "bound": "at_most", "limit": 1.2}
+    sent = report["roost"]["sent"]
+    assert report["roost"]["deliveries"] == sent * 31  # every member and the writer
