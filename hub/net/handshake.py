@@ -27,7 +27,6 @@ Pure: no I/O. The ``Date`` value is cached for the second it names.
 from __future__ import annotations
 
 import base64
-import binascii
 import email.utils
 import hashlib
 import re
@@ -42,6 +41,8 @@ __all__ = ["Accepted", "accept", "accept_key"]
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: RFC 9110 §5.6.2: a token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Base64 of 16 bytes (RFC 6455 §4.1, item 7): what websockets' strict decode accepts.
+_KEY = re.compile(r"[A-Za-z0-9+/]{22}==")
 #: What websockets allows in a header value (after stripping spaces and tabs).
 _VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: websockets refuses request lines and header lines past this many bytes.
@@ -84,35 +85,52 @@ def accept(target: str, headers: Sequence[tuple[str, str]]) -> Accepted | None:
     when websockets should judge it (rule 1)."""
     if len(target) > _MAX_LINE:
         return None
-    seen: dict[str, list[str]] = {}
+    upgrade = key = version = None
+    origins = 0
+    connection: list[str] = []
+    offered: list[str] = []
     for name, value in headers:
         lowered = name.lower()
-        if lowered in _READ:
-            value = value.strip(" \t")
+        if lowered not in _READ:
+            continue
+        value = value.strip(" \t")
+        if lowered == "sec-websocket-key":
+            if key is not None:
+                return None
+            key = value
+        elif lowered == "upgrade":
+            if upgrade is not None:
+                return None
+            upgrade = value
+        elif lowered == "sec-websocket-version":
+            if version is not None:
+                return None
+            version = value
+        elif lowered == "connection":
+            connection.append(value)
+        elif lowered == "sec-websocket-protocol":
+            offered.append(value)
+        else:  # Origin and Sec-WebSocket-Extensions: only read, as websockets would
             if len(value) > _MAX_LINE or not _VALUE.fullmatch(value):
                 return None
-            seen.setdefault(lowered, []).append(value)
-    upgrade = seen.get("upgrade")
-    key = seen.get("sec-websocket-key")
-    version = seen.get("sec-websocket-version")
+            origins += lowered == "origin"
     if (
         upgrade is None
-        or len(upgrade) != 1
-        or upgrade[0].lower() != "websocket"
+        or upgrade.lower() != "websocket"
+        or version != "13"
         or key is None
-        or len(key) != 1
-        or version != ["13"]
-        or len(seen.get("origin", ())) > 1
+        or not _KEY.fullmatch(key)
+        or origins > 1
     ):
         return None
-    connection = _tokens(seen.get("connection", []))
-    if connection is None or not any(option.lower() == "upgrade" for option in connection):
+    options = _tokens(connection)
+    if options is None or not any(option.lower() == "upgrade" for option in options):
         return None
-    offered = _tokens(seen.get("sec-websocket-protocol", []))
-    if offered is None or not _valid_key(key[0]):
+    protocols = _tokens(offered)
+    if protocols is None:
         return None
-    v1 = SUBPROTOCOL in offered
-    return Accepted(_response(accept_key(key[0]), v1), v1)
+    v1 = SUBPROTOCOL in protocols
+    return Accepted(_response(accept_key(key), v1), v1)
 
 
 def _tokens(values: list[str]) -> list[str] | None:
@@ -128,16 +146,6 @@ def _tokens(values: list[str]) -> list[str] | None:
                 return None
             tokens.append(item)
     return tokens
-
-
-def _valid_key(key: str) -> bool:
-    """True for base64 of 16 bytes (RFC 6455 §4.1, item 7)."""
-    if len(key) != 24 or not key.isascii():
-        return False
-    try:
-        return len(base64.b64decode(key, validate=True)) == 16
-    except binascii.Error:
-        return False
 
 
 def _response(accept_value: str, v1: bool) -> bytes:

@@ -114,6 +114,24 @@ def test_anything_unusual_is_left_to_websockets(headers: list[tuple[str, str]]) 
     assert accept("/objects/room/a", headers) is None
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        KEY,
+        "AAAAAAAAAAAAAAAAAAAAAB==",  # non-zero padding bits: websockets accepts them too
+        "+/+/+/+/+/+/+/+/+/+/+/==",
+        "AAAAAAAAAAAAAAAAAAAAAAA=",  # 17 bytes
+        "AAAAAAAAAAAAAAAAAAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "AAAAAAAAAAAAAAAAAAAA-_==",  # the URL-safe alphabet is not base64 here
+    ],
+)
+def test_keys_are_judged_as_websockets_judges_them(key: str) -> None:
+    headers = replaced("Sec-WebSocket-Key", key)
+    websockets_accepts = websockets_answer(headers).startswith(b"HTTP/1.1 101")
+    assert (accept("/", headers) is not None) == websockets_accepts
+
+
 def test_a_very_long_target_is_left_to_websockets() -> None:
     assert accept("/" + "a" * 9000, BASE) is None
     assert accept("/" + "a" * 100, BASE) is not None
