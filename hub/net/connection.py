@@ -76,6 +76,8 @@ CLOSE_TIMEOUT = 5.0
 #: Seconds the Close of a failed socket waits for the object to handle what came first.
 DRAIN_TIMEOUT = 5.0
 _UTF8 = codecs.getincrementaldecoder("utf-8")
+#: websockets' own logger for its server side, looked up once (not per connection).
+_WS_LOG = logging.getLogger("websockets.server")
 #: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
 _HANDSHAKE = frozenset(
     {
@@ -312,7 +314,7 @@ class Connection(asyncio.Protocol):
         if fast is not None:
             # The common valid handshake, checked and answered without websockets' HTTP
             # parser (hub/net/handshake.py); websockets then only runs the frames.
-            self.ws = ServerProtocol(state=OPEN, max_size=limits.message_bytes)
+            self.ws = ServerProtocol(state=OPEN, max_size=limits.message_bytes, logger=_WS_LOG)
             self.v1 = fast.v1
             self._handshake = fast.response
             if self._http is not None:
