@@ -136,7 +136,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
         "--workers",
         "workers",
         positive_int,
-        "serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle, reload)",
+        "serve Roost as a cluster: roost serve --workers N"
+        " (echo, fanout, chat, rpc, idle, connect, reload)",
     ),
     "gateways": ("--gateways", "gateways", positive_int, "with --workers: gateway processes"),
     "reload_every": (
@@ -178,7 +179,16 @@ _TRAFFIC = (
 SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("echo", "fanout", "chat", "rpc", "wake", "feeds", "reload"), _TRAFFIC),
     "idle": (*_TRAFFIC, "attachment"),
-    "connect": ("connections", "rooms", "rounds", "procs", "ramp", "sources"),
+    "connect": (
+        "connections",
+        "rooms",
+        "rounds",
+        "procs",
+        "ramp",
+        "sources",
+        "workers",
+        "gateways",
+    ),
     "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
     "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
     "backup": ("rounds", "inserts"),

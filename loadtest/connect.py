@@ -24,6 +24,10 @@ Rules that keep the comparison fair:
   server holds no socket of the wave. The rooms stay live (``idle_timeout`` of an
   hour), so no upgrade pays for a wake.
 
+With ``--workers N [--gateways M]`` the Roost side is a cluster (``loadtest.cluster``):
+its CPU is summed over the supervisor and every gateway and worker, the sockets it
+holds counted from ``/proc/net/tcp``.
+
 ``/proc`` counts CPU in clock ticks (10 ms here): a wave should cost well over that
 (500 sockets a wave at a few hundred µs each is over 100 ms).
 """
@@ -37,11 +41,12 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
+from loadtest.idle import idle_sides
 from loadtest.params import Params
 from loadtest.report import Row, Target
 from loadtest.results import Goal, Outcome, Side
 from loadtest.rig import Rig, Server
-from loadtest.servers import LOG_VARIABLE, SIDES, object_path
+from loadtest.servers import CLUSTER, LOG_VARIABLE, object_path
 from loadtest.stats import Histogram
 
 __all__ = ["GOALS", "TARGET_US", "SideConnects", "run_connect", "summarize"]
@@ -135,15 +140,17 @@ def _wave(rig: Rig, side: str, params: Params, count: int, tally: SideConnects |
 
 def run_connect(params: Params, *, progress: bool | None = None) -> Outcome:
     """Open and close ``rounds`` waves on each side in turn, after a warm-up wave each."""
+    sides = idle_sides(params)
     with tempfile.TemporaryDirectory(prefix="roost-connect-") as tmp, ExitStack() as stack:
-        rig = Rig(stack, SIDES, params.procs, tmp, progress=progress)
-        for side in SIDES:
+        shape = (params.workers, params.gateway_count)
+        rig = Rig(stack, sides, params.procs, tmp, progress=progress, shape=shape)
+        for side in sides:
             _wave(rig, side, params, WARMUP_SOCKETS, None)
-        tallies = {side: SideConnects(side) for side in SIDES}
+        tallies = {side: SideConnects(side) for side in sides}
         for _ in range(params.rounds):
-            for side in SIDES:
+            for side in sides:
                 _wave(rig, side, params, params.connections, tallies[side])
-    return summarize(params, tallies[SIDES[0]], tallies[SIDES[1]])
+    return summarize(params, tallies[sides[0]], tallies[sides[1]])
 
 
 def _logging() -> str:
@@ -217,19 +224,30 @@ def summarize(params: Params, roost: SideConnects, base: SideConnects) -> Outcom
         "the sides taking turns one wave at a time; same client processes and code (no "
         "permessage-deflate offered); uvloop on both sides."
     )
+    cluster = roost.side == CLUSTER
+    if cluster:
+        method += (
+            f" Roost as a cluster: `roost serve --workers {params.workers} --gateways "
+            f"{params.gateway_count}`, CPU summed over the supervisor, its gateways and "
+            "workers."
+        )
     return Outcome(
         scenario="connect",
-        label="connect",
+        label="connect-cluster" if cluster else "connect",
         params=params.to_json(),
         roost=Side(
-            "Roost (hibernatable accept)", roost.per_upgrade_us, "µs/upgrade", roost.to_json()
+            "Roost as a cluster" if cluster else "Roost (hibernatable accept)",
+            roost.per_upgrade_us,
+            "µs/upgrade",
+            roost.to_json(),
         ),
         baseline=Side("bare websockets server", base.per_upgrade_us, "µs/upgrade", base.to_json()),
         higher_is_better=False,
         goals=GOALS,
         notes=[method],
         errors=errors,
-        heading="WebSocket upgrades: server CPU per upgrade",
+        heading="WebSocket upgrades: server CPU per upgrade"
+        + (", Roost as a cluster" if cluster else ""),
         sizes=(
             f"{params.rounds} wave(s) a side of {params.connections} sockets over "
             f"{params.rooms} room(s), opened and closed; {WARMUP_SOCKETS} warm-up sockets "

@@ -53,7 +53,7 @@ SCENARIOS = (
     "db",
 )
 #: The scenarios whose Roost server may run as a cluster (rule 4).
-CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
+CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "connect", "reload")
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ PARTS = (
     Part("idle-100k", "idle", _MANY),
     Part("idle-cluster-100k", "idle", {"workers": 1, "gateways": 6, **_MANY}),
     Part("connect", "connect", {}),
+    Part("connect-cluster", "connect", {"workers": 1}),
     Part("wake", "wake", {}),
     Part("feeds", "feeds", {}),
     Part("reload", "reload", {}),
