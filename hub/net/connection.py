@@ -78,19 +78,8 @@ DRAIN_TIMEOUT = 5.0
 _UTF8 = codecs.getincrementaldecoder("utf-8")
 #: websockets' own logger for its server side, looked up once (not per connection).
 _WS_LOG = logging.getLogger("websockets.server")
-#: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
-_HANDSHAKE = frozenset(
-    {
-        "host",
-        "upgrade",
-        "connection",
-        "origin",
-        "sec-websocket-key",
-        "sec-websocket-version",
-        "sec-websocket-protocol",
-        "sec-websocket-extensions",
-    }
-)
+#: The request headers websockets' handshake reads.
+_HANDSHAKE = handshake.HEADERS | {"host"}
 
 
 class Connection(asyncio.Protocol):

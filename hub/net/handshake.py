@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 from protocol import SUBPROTOCOL
 
-__all__ = ["Accepted", "accept", "accept_key"]
+__all__ = ["HEADERS", "Accepted", "accept", "accept_key"]
 
 #: RFC 6455 §1.3: appended to the client's key before hashing.
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -47,8 +47,8 @@ _KEY = re.compile(r"[A-Za-z0-9+/]{22}==")
 _VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: websockets refuses request lines and header lines past this many bytes.
 _MAX_LINE = 8000
-#: The headers the handshake reads; others are left alone, as before.
-_READ = frozenset(
+#: The request headers the handshake reads (RFC 6455 §4.2.1, RFC 7692), ``Host`` aside.
+HEADERS = frozenset(
     {
         "upgrade",
         "connection",
@@ -91,7 +91,7 @@ def accept(target: str, headers: Sequence[tuple[str, str]]) -> Accepted | None:
     offered: list[str] = []
     for name, value in headers:
         lowered = name.lower()
-        if lowered not in _READ:
+        if lowered not in HEADERS:
             continue
         value = value.strip(" \t")
         if lowered == "sec-websocket-key":
