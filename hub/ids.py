@@ -14,6 +14,7 @@ Pure: no I/O, no asyncio.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -97,6 +98,19 @@ def id_from_name(binding: str, name: str) -> ObjectId:
     """The deterministic id of ``name`` in ``binding`` (any string; at most 2 KiB UTF-8)."""
     if not isinstance(name, str):
         raise InvalidIdError(f"object name must be a str, got {type(name).__name__}")
+    if len(name) <= _CACHED_NAME_CHARS:
+        return _cached_id(binding, name)
+    return _id_of(binding, name)
+
+
+#: Names up to this long have their ids cached (two SHA-256 per request otherwise, on
+#: every upgrade and RPC over HTTP); ``_CACHED_IDS`` of them at most.
+_CACHED_NAME_CHARS = 200
+_CACHED_IDS = 4096
+
+
+def _id_of(binding: str, name: str) -> ObjectId:
+    """``id_from_name`` for a str ``name``, computed."""
     # surrogatepass: "any string" includes lone surrogates, which plain UTF-8 rejects.
     encoded = name.encode("utf-8", "surrogatepass")
     if len(encoded) > MAX_NAME_BYTES:
@@ -105,6 +119,10 @@ def id_from_name(binding: str, name: str) -> ObjectId:
         )
     body = hashlib.sha256(b"roost-name\0" + binding.encode() + b"\0" + encoded).digest()
     return _make(binding, body[:_BODY_BYTES], name)
+
+
+#: ``ObjectId`` is immutable, so one instance can serve every request for a name.
+_cached_id = functools.lru_cache(maxsize=_CACHED_IDS)(_id_of)
 
 
 def new_unique_id(binding: str) -> ObjectId:

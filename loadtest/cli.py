@@ -6,8 +6,9 @@ Commands:
 * ``fanout-scale``: Roost's server CPU per delivery at ``--connections`` (10,000)
   receivers against ``--compare`` (1,000), each room on its own Roost server, in one run
   (``loadtest.fanout_scale``).
-* ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``wake``, ``feeds``: one scenario,
-  Roost and its baseline in the same run (``loadtest.params`` has the sizes).
+* ``echo``, ``fanout``, ``chat``, ``rpc``, ``idle``, ``connect``, ``wake``, ``feeds``: one
+  scenario, Roost and its baseline in the same run (``loadtest.params`` has the sizes).
+  ``idle --attachment N`` gives every Room socket an attachment of N JSON bytes.
   ``--workers N [--gateways M]`` serves Roost as a cluster (``roost serve --workers N
   --gateways M``): ``echo``, ``fanout``, ``chat`` and ``rpc`` then compare it with Roost
   in one process, ``idle`` with the bare server.
@@ -134,11 +135,18 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[str], Any], str]] = {
         "connect errors per client process before giving up",
     ),
     "missed": ("--missed", "missed", positive_int, "feeds: changes missed before the resume"),
+    "attachment": (
+        "--attachment",
+        "attachment",
+        non_negative,
+        "idle: JSON bytes of each Room socket's attachment (0: none; 16 to 16384)",
+    ),
     "workers": (
         "--workers",
         "workers",
         positive_int,
-        "serve Roost as a cluster: roost serve --workers N (echo, fanout, chat, rpc, idle, reload)",
+        "serve Roost as a cluster: roost serve --workers N"
+        " (echo, fanout, chat, rpc, idle, connect, reload)",
     ),
     "gateways": ("--gateways", "gateways", positive_int, "with --workers: gateway processes"),
     "reload_every": (
@@ -178,8 +186,19 @@ _TRAFFIC = (
 )
 #: The sizing options of each scenario (keys of ``_OPTIONS``).
 SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("echo", "fanout", "chat", "rpc", "idle", "wake", "feeds", "reload"), _TRAFFIC),
+    **dict.fromkeys(("echo", "fanout", "chat", "rpc", "wake", "feeds", "reload"), _TRAFFIC),
     "fanout-scale": (*_TRAFFIC, "compare"),
+    "idle": (*_TRAFFIC, "attachment"),
+    "connect": (
+        "connections",
+        "rooms",
+        "rounds",
+        "procs",
+        "ramp",
+        "sources",
+        "workers",
+        "gateways",
+    ),
     "storage": ("rounds", "points", "table_rows", "inserts", "wake_samples", "wake_warmup"),
     "sdk": ("clients", "objects", "seconds", "size", "batch", "rounds"),
     "backup": ("rounds", "inserts"),
@@ -231,6 +250,7 @@ def params_from(args: argparse.Namespace) -> Params:
 def runners() -> dict[str, Callable[..., Outcome]]:
     """Each scenario's runner: ``runner(params, progress=...)`` -> ``Outcome``."""
     from loadtest.backup import run_backup
+    from loadtest.connect import run_connect
     from loadtest.db import run_db
     from loadtest.fanout_scale import run_fanout_scale
     from loadtest.feeds import run_feeds
@@ -248,6 +268,7 @@ def runners() -> dict[str, Callable[..., Outcome]]:
         "chat": run_traffic,
         "rpc": run_traffic,
         "idle": run_idle,
+        "connect": run_connect,
         "wake": run_wake,
         "feeds": run_feeds,
         "reload": run_reload,

@@ -8,6 +8,10 @@ before ``--connections`` idle WebSockets are opened to after, over the sockets o
   in memory. The figure with the rooms still live is reported too (info).
 * Baseline: a bare ``websockets.asyncio.server.serve`` whose handler awaits the next
   message of each connection.
+* ``--attachment N``: each Room socket serializes an attachment of N JSON bytes in
+  ``fetch`` (``ws.serialize_attachment``, ``loadtest.servers.attachment_value``), and
+  the baseline holds the same N bytes per connection; the target is then
+  ``ATTACHMENT_TARGET_KIB`` per parked socket (issue 15: 64 bytes, at most 7 KiB).
 
 Rules that keep the comparison fair:
 
@@ -52,16 +56,20 @@ from loadtest.results import Goal, Outcome, Side
 from loadtest.rig import Connected, Rig, Server
 from loadtest.servers import CLUSTER, SIDES, object_path
 
-__all__ = ["GOALS", "SideMemory", "idle_sides", "run_idle", "settled_rss"]
+__all__ = ["ATTACHMENT_GOALS", "GOALS", "SideMemory", "idle_sides", "run_idle", "settled_rss"]
 
 WARMUP_SOCKETS = 20
 SETTLE_INTERVAL = 0.3
 SETTLE_TIMEOUT = 8.0
 SETTLE_KIB = 32
+TARGET_KIB = 8.0
+#: The target of a parked socket with an attachment (``--attachment``).
+ATTACHMENT_TARGET_KIB = 7.0
 GOALS = (
-    Goal("value", "at_most", 8.0, "≤ 8 KiB per parked socket"),
+    Goal("value", "at_most", TARGET_KIB, "≤ 8 KiB per parked socket"),
     Goal("ratio", "at_least", 1 / 0.6, f"≤ 0.6{chr(0xD7)} bare (ratio ≥ 1.67)"),
 )
+ATTACHMENT_GOALS = (Goal("value", "at_most", ATTACHMENT_TARGET_KIB, "≤ 7 KiB per parked socket"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +163,9 @@ def measure_side(
     _hibernate(server, side, names)
     before = settled_rss(server)
     processes = {"before": server.census()} if isinstance(server, ClusterServer) else {}
+    query = f"?attachment={params.attachment}" if params.attachment else ""
     items = [
-        (object_path("room", k % params.rooms), "member", k % params.rooms)
+        (object_path("room", k % params.rooms) + query, "member", k % params.rooms)
         for k in range(params.connections)
     ]
     connected: Connected = rig.connect(side, side, items, options, timeout=3600.0)
@@ -271,13 +280,19 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
             + (f" Roost stopped at {roost.opened:,}: {stopped}." if stopped else "")
         )
     parked = "cluster rooms evicted (parked)" if cluster else "Roost rooms evicted (parked)"
+    targets = (Target("value", "at_most", TARGET_KIB), Target("ratio", "at_most", 0.6))
+    goals = GOALS
+    if params.attachment:
+        parked += f", a {params.attachment}-byte attachment each"
+        targets = (Target("value", "at_most", ATTACHMENT_TARGET_KIB),)
+        goals = ATTACHMENT_GOALS
     rows = [
         Row(
             f"RSS growth per socket, {roost.opened} sockets, {parked}",
             roost.per_socket,
             base.per_socket,
             "KiB",
-            (Target("value", "at_most", 8.0), Target("ratio", "at_most", 0.6)),
+            targets,
         ),
         Row(
             "RSS growth per socket, Roost rooms still live (info)",
@@ -304,6 +319,8 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
     label = "idle" if params.connections < 100_000 else f"idle, {params.connections:,} asked"
     if cluster:
         label = "idle-cluster" + ("-100k" if params.connections >= 100_000 else "")
+    if params.attachment:
+        label += "-attachment"
     shape = (
         f"Roost as {params.workers} worker(s) behind {params.gateway_count} gateway(s): "
         if cluster
@@ -316,15 +333,18 @@ def summarize(params: Params, results: dict[str, SideMemory]) -> Outcome:
         roost=Side(subject, roost.per_socket, "KiB/socket", roost.to_json()),
         baseline=Side("bare websockets server", base.per_socket, "KiB/socket", base.to_json()),
         higher_is_better=False,
-        goals=GOALS,
+        goals=goals,
         notes=notes,
         errors=errors,
         heading="Idle WebSockets: server memory per socket"
-        + (", Roost as a cluster" if cluster else ""),
+        + (", Roost as a cluster" if cluster else "")
+        + (f", a {params.attachment}-byte attachment each" if params.attachment else ""),
         sizes=(
             f"{shape}{params.connections} idle sockets over {params.rooms} room(s), held by "
             f"{params.procs} client process(es) from {max(1, params.sources)} local "
-            f"address(es); {WARMUP_SOCKETS} warm-up sockets opened and closed first; held "
+            f"address(es)"
+            + (f", each with a {params.attachment}-byte attachment" if params.attachment else "")
+            + f"; {WARMUP_SOCKETS} warm-up sockets opened and closed first; held "
             f"{params.duration:g} s"
         ),
         rows=rows,

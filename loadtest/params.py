@@ -20,6 +20,9 @@ Rules:
    fields only they read are marked with their name. ``db`` (``loadtest.db``) reads
    ``connections`` (``--clients``), ``seconds``, ``rounds``, ``table_rows`` and ``batch``
    (rows an insert call, at most 1000).
+6. ``connect`` opens and closes ``rounds`` waves of ``connections`` sockets a side over
+   ``rooms`` rooms (``loadtest.connect``). ``idle --attachment N`` has each Room socket
+   serialize an attachment of N JSON bytes at accept (``loadtest.servers.Room``).
 
 Adding a scenario: its name in ``SCENARIOS``, its sizes in ``DEFAULTS`` and ``SMOKE``
 (new fields here if it needs them), its runner and options in ``loadtest.cli``
@@ -41,6 +44,7 @@ SCENARIOS = (
     "chat",
     "rpc",
     "idle",
+    "connect",
     "wake",
     "feeds",
     "reload",
@@ -50,7 +54,7 @@ SCENARIOS = (
     "db",
 )
 #: The scenarios whose Roost server may run as a cluster (rule 4).
-CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "reload")
+CLUSTER_SCENARIOS = ("echo", "fanout", "chat", "rpc", "idle", "connect", "reload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class Params:
     sources: int = 1
     #: Connect errors a client process accepts before it stops opening sockets.
     give_up: int = 0
+    #: ``idle``: JSON bytes of the attachment each Room socket gets at accept (0: none).
+    attachment: int = 0
     #: ``feeds``: changes each writer makes; ``resume``: changes missed before resuming.
     missed: int = 100
     #: Worker processes of a cluster (rule 4); 0: Roost in one process, no cluster.
@@ -157,6 +163,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "chat": {"connections": 1000, "rooms": 100, "writers": 2, "window": 4},
     "rpc": {"connections": 50, "rooms": 10, "window": 1},
     "idle": {"connections": 10_000, "rooms": 1, "procs": 2, "duration": 10.0, "rounds": 1},
+    "connect": {"connections": 500, "rooms": 10, "rounds": 4},
     "wake": {"connections": 20, "rooms": 20, "rounds": 1},
     "feeds": {"connections": 1000, "rooms": 1, "writers": 1, "window": 8, "missed": 100},
     "reload": {
@@ -183,6 +190,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "chat": {"connections": 200, "rooms": 20, "rounds": 1},
     "rpc": {"connections": 20, "rooms": 4, "rounds": 1},
     "idle": {"connections": 1000, "procs": 1},
+    "connect": {"connections": 200, "rooms": 4, "rounds": 1},
     "wake": {"connections": 5, "rooms": 5},
     "feeds": {"connections": 100, "missed": 20, "rounds": 1},
     "reload": {"connections": 60, "rooms": 6, "reload_every": 2.5},
@@ -198,6 +206,11 @@ SMOKE: dict[str, dict[str, Any]] = {
     "backup": {"rounds": 1, "inserts": 50},
     "db": {"connections": 4, "rounds": 1, "seconds": 0.3, "table_rows": 300, "batch": 20},
 }
+
+#: ``attachment`` sizes ``loadtest.servers.attachment_value`` can build (rule 6); the
+#: most is the hub's default attachment limit.
+MIN_ATTACHMENT = 16
+MAX_ATTACHMENT = 16 * 1024
 
 #: The scenarios whose payloads carry the send time (``frames.stamped``).
 STAMPED = ("echo", "fanout", "fanout-scale", "chat", "rpc", "idle", "wake", "feeds", "reload")
@@ -246,6 +259,11 @@ def _check(params: Params) -> None:
         raise ValueError(f"duration must be above 0, got {params.duration:g}")
     if min(params.points, params.table_rows, params.inserts, params.wake_samples, params.batch) < 1:
         raise ValueError("points, table_rows, inserts, wake_samples and batch must be at least 1")
+    if params.attachment and not MIN_ATTACHMENT <= params.attachment <= MAX_ATTACHMENT:
+        raise ValueError(
+            f"attachment must be 0 or from {MIN_ATTACHMENT} to {MAX_ATTACHMENT} bytes,"
+            f" got {params.attachment}"
+        )
     if params.wake_warmup < 0:
         raise ValueError(f"wake_warmup must be at least 0, got {params.wake_warmup}")
     if not 0 < params.seconds <= 20:

@@ -3,8 +3,10 @@
 * ``roost``: one ``hub.Hub`` with the object classes of every scenario:
 
   - ``Room`` (``/objects/room/{name}``): ``fetch`` accepts the upgrade with the tag
-    ``member``; ``websocket_message`` calls ``ctx.broadcast(message)`` (one frame built
-    once, the same bytes to every open socket of the room, the sender included);
+    ``member`` (and with ``?attachment=N`` in the URL serializes an attachment of N
+    JSON bytes, ``attachment_value``, on the socket); ``websocket_message`` calls
+    ``ctx.broadcast(message)`` (one frame built once, the same bytes to every open
+    socket of the room, the sender included);
   - ``Echo`` (``/objects/echo/{name}``): the constructor makes sure its table exists
     (what a typical object does on every activation, wake included);
     ``websocket_message`` sends the message back with ``ws.send``; the public method
@@ -23,7 +25,8 @@
   path under ``/objects/echo/`` sends each message back (``await ws.send(message)``);
   any other path is a room, and every message goes to every connection of that path
   with ``websockets.broadcast`` (one big room is ``fanout``'s baseline, many are
-  ``chat``'s). Idle connections just await their next message.
+  ``chat``'s). Idle connections just await their next message (with ``?attachment=N``
+  holding the same N JSON bytes as Roost's attachment).
 
 Both listen on ``127.0.0.1`` on a free port with the same listen backlog, no compression
 (``compression=None`` / Roost's default) and no keepalive pings (Roost sends none), select
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -68,6 +72,8 @@ __all__ = [
     "Room",
     "Sink",
     "app_objects",
+    "attachment_size",
+    "attachment_value",
     "object_path",
     "server_main",
 ]
@@ -92,12 +98,43 @@ def object_path(kind: str, index: int) -> str:
     return f"/objects/{kind}/bench-{index}"
 
 
+#: The query parameter that asks a Room socket for an attachment of that many bytes.
+ATTACHMENT_PARAMETER = "attachment"
+
+
+def attachment_size(target: str) -> int:
+    """N from ``?attachment=N`` in a request target or URL (0 when absent)."""
+    _, _, query = target.partition("?")
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == ATTACHMENT_PARAMETER and value.isdigit():
+            return int(value)
+    return 0
+
+
+def attachment_value(size: int, socket_id: int) -> dict[str, str]:
+    """A JSON object whose compact encoding is exactly ``size`` bytes (at least 16):
+    ``{"user":"u-<socket id>","pad":"xxx..."}``, the padding fills it up."""
+    user = f"u-{socket_id}"
+    value = {"user": user, "pad": ""}
+    fixed = len('{"user":"","pad":""}') + len(user)
+    if size < fixed:
+        return {"u": "x" * max(0, size - len('{"u":""}'))}
+    value["pad"] = "x" * (size - fixed)
+    return value
+
+
 class Room(hub.DurableObject):
     """One room: every socket is a member; every message goes to every member."""
 
     async def fetch(self, request: hub.Request) -> hub.Response:
-        """Accept the WebSocket upgrade as a hibernatable member socket."""
-        return hub.Response.websocket(self.ctx.accept_websocket(request, tags=["member"]))
+        """Accept the WebSocket upgrade as a hibernatable member socket (with an
+        attachment when the URL asks for one)."""
+        ws = self.ctx.accept_websocket(request, tags=["member"])
+        size = attachment_size(request.url) if "?" in request.url else 0
+        if size:
+            ws.serialize_attachment(attachment_value(size, ws.socket_id))
+        return hub.Response.websocket(ws)
 
     async def websocket_message(self, ws: hub.WebSocket, message: str | bytes) -> None:
         """Broadcast the message to every open socket of the room, the sender included."""
@@ -173,12 +210,17 @@ async def _roost(data_dir: Path) -> AsyncIterator[Served]:
 @asynccontextmanager
 async def _baseline() -> AsyncIterator[Served]:
     rooms: dict[str, dict[ServerConnection, None]] = {}
+    attachments: dict[ServerConnection, bytes] = {}
     open_count = 0
 
     async def handler(ws: ServerConnection) -> None:
         nonlocal open_count
         path = ws.request.path if ws.request is not None else "/"
         open_count += 1
+        size = attachment_size(path)
+        if size:  # the same JSON bytes as Roost's attachment, held while the socket is
+            value = attachment_value(size, open_count)
+            attachments[ws] = json.dumps(value, separators=(",", ":")).encode()
         try:
             if path.startswith(ECHO_PREFIX):
                 async for message in ws:
@@ -195,6 +237,7 @@ async def _baseline() -> AsyncIterator[Served]:
             pass  # a client that drops its connection is no error here (nor in Roost)
         finally:
             open_count -= 1
+            attachments.pop(ws, None)
 
     async def evict(binding: str, names: Sequence[str]) -> int:
         return 0  # nothing to evict in a bare server

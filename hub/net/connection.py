@@ -6,7 +6,8 @@ Rules:
    costs its transport, this object and its websockets ``ServerProtocol``, nothing more.
 2. Nothing here hand-parses: httptools parses HTTP/1.1; the WebSocket handshake,
    framing, pings and the closing handshake are websockets' sans-I/O ``ServerProtocol``.
-   The upgrade request is handed to it as websockets' own ``Request``.
+   The upgrade request is handed to it as websockets' own ``Request``, except a plainly
+   valid one, which ``hub.net.handshake`` answers (the same bytes, half the CPU).
 3. Requests on one connection are answered one at a time, in order.
 4. Every close path reports to the front exactly once: a Close frame from the client
    (code or 1005, clean), a protocol error (1002 / 1007 / 1009), or a dropped TCP
@@ -54,7 +55,7 @@ from hub.errors import (
     WebSocketInternalError,
 )
 from hub.logs import extra
-from hub.net import access
+from hub.net import access, handshake
 from hub.net.exchange import HttpExchange, reason_phrase
 from hub.net.http1 import ParsedRequest
 from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
@@ -76,19 +77,10 @@ CLOSE_TIMEOUT = 5.0
 #: Seconds the Close of a failed socket waits for the object to handle what came first.
 DRAIN_TIMEOUT = 5.0
 _UTF8 = codecs.getincrementaldecoder("utf-8")
-#: The request headers websockets' handshake reads (RFC 6455 §4.2.1, RFC 7692).
-_HANDSHAKE = frozenset(
-    {
-        "host",
-        "upgrade",
-        "connection",
-        "origin",
-        "sec-websocket-key",
-        "sec-websocket-version",
-        "sec-websocket-protocol",
-        "sec-websocket-extensions",
-    }
-)
+#: websockets' own logger for its server side, looked up once (not per connection).
+_WS_LOG = logging.getLogger("websockets.server")
+#: The request headers websockets' handshake reads.
+_HANDSHAKE = handshake.HEADERS | {"host"}
 
 
 class Connection(asyncio.Protocol):
@@ -141,7 +133,8 @@ class Connection(asyncio.Protocol):
         self.batch: Batch | None = None
         #: Set once the connection is a WebSocket (handshake accepted or pending).
         self.ws: ServerProtocol | None = None
-        self._handshake: WsResponse | None = None
+        #: The 101 waiting for the object's answer (bytes: ``hub.net.handshake``'s).
+        self._handshake: WsResponse | bytes | None = None
         self.socket_id: int | None = None
         self.object_id: ObjectId | None = None
         #: True when the client negotiated ``roost.v1`` (protocol/SPEC.md §1).
@@ -310,6 +303,17 @@ class Connection(asyncio.Protocol):
             self.respond(status, headers, body, keep_alive=False)
             return False
         limits = self.front.limits
+        fast = None if self.front.compression else handshake.accept(request.target, request.headers)
+        if fast is not None:
+            # The common valid handshake, checked and answered without websockets' HTTP
+            # parser (hub/net/handshake.py); websockets then only runs the frames.
+            self.ws = ServerProtocol(state=OPEN, max_size=limits.message_bytes, logger=_WS_LOG)
+            self.v1 = fast.v1
+            self._handshake = fast.response
+            if self._http is not None:
+                self._http.close()
+            self._http = None
+            return True
         extensions = [ServerPerMessageDeflateFactory()] if self.front.compression else None
         protocol = ServerProtocol(
             extensions=extensions,
@@ -341,7 +345,11 @@ class Connection(asyncio.Protocol):
         """The object accepted: send 101, then handle frames that arrived early."""
         assert self.ws is not None and self._handshake is not None
         self.socket_id, self.object_id = socket_id, object_id
-        self.ws.send_response(self._handshake)
+        if isinstance(self._handshake, bytes):  # answered by hub/net/handshake.py
+            assert self.transport is not None
+            self.transport.write(self._handshake)
+        else:
+            self.ws.send_response(self._handshake)
         self._handshake = None
         self._flush()
         self.answered(101, 0)

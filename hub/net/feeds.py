@@ -253,7 +253,8 @@ class Subscriptions:
         if opened.columns is not None:
             wanted = {*opened.columns, *opened.keys}
             projection = tuple(c for c in opened.table_columns if c in wanted)
-        group_key = orjson.dumps([opened.where, projection])
+        # A compact copy: kept as long as the group, and orjson's output keeps 4 KiB.
+        group_key = memoryview(orjson.dumps([opened.where, projection])).tobytes()
         groups = self._groups.setdefault(object_key, {}).setdefault(opened.table, {})
         group = groups.get(group_key)
         if group is None:

@@ -196,14 +196,15 @@ class Front:
         self._sockets[socket_id] = conn
         conn.complete_upgrade(socket_id, object_id)
         self.counters.sockets_accepted += 1
-        log.info(
-            "accept socket=%d binding=%s id=%s name=%r",
-            socket_id,
-            object_id.binding,
-            object_id.hex[:16],
-            object_id.name,
-            extra=extra("accept", object_id, socket=socket_id),
-        )
+        if log.isEnabledFor(logging.INFO):  # the record's fields cost even when dropped
+            log.info(
+                "accept socket=%d binding=%s id=%s name=%r",
+                socket_id,
+                object_id.binding,
+                object_id.hex[:16],
+                object_id.name,
+                extra=extra("accept", object_id, socket=socket_id),
+            )
 
     # -- socket events from connections ---------------------------------------------------
 
@@ -292,14 +293,17 @@ class Front:
         code = conn.close_code if conn is not None else 1006
         binding = object_id.binding if object_id is not None else ""
         self.counters.closed(binding, code)
-        log.info(
-            "close socket=%d binding=%s id=%s code=%d",
-            socket_id,
-            binding or "-",
-            record.object_key[:16],
-            code,
-            extra=extra("close", object_id, socket=socket_id, code=code, object=record.object_key),
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "close socket=%d binding=%s id=%s code=%d",
+                socket_id,
+                binding or "-",
+                record.object_key[:16],
+                code,
+                extra=extra(
+                    "close", object_id, socket=socket_id, code=code, object=record.object_key
+                ),
+            )
         return record.tags, record.attachment
 
     # -- frames out --------------------------------------------------------------------

@@ -160,8 +160,15 @@ class RequestReader:
             )
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        self._head_bytes += len(name) + len(value) + 4
+        # Runs once per header line of every request: the limits are checked in one
+        # test, and ``_header_limits`` says which one was passed.
+        headers = self._headers
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._head_bytes = size = self._head_bytes + len(name) + len(value) + 4
+        if len(headers) > self._max_headers or size + len(self._target) > self._max_head:
+            self._header_limits()
+
+    def _header_limits(self) -> None:
         if len(self._headers) > self._max_headers:
             self._fail(
                 HeadersTooLargeError(
@@ -169,13 +176,12 @@ class RequestReader:
                     f" expected at most {self._max_headers}"
                 )
             )
-        if self._head_bytes + len(self._target) > self._max_head:
-            self._fail(
-                HeadersTooLargeError(
-                    f"request head too large: {self._head_bytes + len(self._target)}+ bytes,"
-                    f" expected at most {self._max_head}"
-                )
+        self._fail(
+            HeadersTooLargeError(
+                f"request head too large: {self._head_bytes + len(self._target)}+ bytes,"
+                f" expected at most {self._max_head}"
             )
+        )
 
     def on_headers_complete(self) -> None:
         self._in_head = False

@@ -220,7 +220,7 @@ class SocketTable:
             self._unindex_open(record)
         del self._records[socket_id]
         _discard(self._by_object, record.object_key, socket_id)
-        return dataclasses.replace(record, state=SocketState.CLOSED)
+        return _closed(record)
 
     def drop_object(self, object_key: str) -> list[SocketRecord]:
         """Forget every socket of ``object_key`` and its auto-response (shutdown).
@@ -231,10 +231,7 @@ class SocketTable:
         self._open.pop(object_key, None)
         self._open_by_tag.pop(object_key, None)
         self._auto_responses.pop(object_key, None)
-        return [
-            dataclasses.replace(self._records.pop(socket_id), state=SocketState.CLOSED)
-            for socket_id in ids
-        ]
+        return [_closed(self._records.pop(socket_id)) for socket_id in ids]
 
     # -- reads -----------------------------------------------------------------------
 
@@ -374,6 +371,19 @@ class SocketTable:
         _discard(self._open, record.object_key, record.socket_id)
         for tag in record.tags:
             self._unindex_tag(record.object_key, tag, record.socket_id)
+
+
+def _closed(record: SocketRecord) -> SocketRecord:
+    """``record`` as CLOSED (built directly: ``dataclasses.replace`` costs a few µs, and
+    every socket that closes passes here)."""
+    return SocketRecord(
+        record.socket_id,
+        record.object_key,
+        record.tags,
+        record.attachment,
+        SocketState.CLOSED,
+        record.auto_response_at,
+    )
 
 
 def _discard(index: dict[str, dict[int, None]], key: str, socket_id: int) -> None:

@@ -86,3 +86,15 @@ def test_non_string_input_is_refused() -> None:
         parse_id("ROOM", 12)  # type: ignore[arg-type]
     with pytest.raises(InvalidIdError, match="must be a str"):
         id_from_name("ROOM", None)  # type: ignore[arg-type]
+
+
+def test_short_names_are_cached_long_ones_computed_alike() -> None:
+    from hub.ids import _CACHED_NAME_CHARS, _id_of
+
+    short, long = "room-1", "r" * (_CACHED_NAME_CHARS + 1)
+    assert id_from_name("ROOM", short) is id_from_name("ROOM", short)  # the cache
+    assert id_from_name("ROOM", short) == _id_of("ROOM", short)
+    assert id_from_name("ROOM", short).name == short
+    assert id_from_name("ROOM", long) is not id_from_name("ROOM", long)  # computed
+    assert id_from_name("ROOM", long) == _id_of("ROOM", long)
+    assert id_from_name("ROOM", short) != id_from_name("OTHER", short)  # keyed by binding
