@@ -23,6 +23,13 @@ Rules:
 7. With backups on, a ``Shipper`` (``hub.backup``) sees the file before it opens (a
    requested restore happens then, in place, under the lock), ships what every COMMIT
    wrote, and takes SQLite's checkpoints over.
+8. ``sql.exec`` is the hot path (``run``): one reused cursor, since
+   ``Connection.execute`` makes and registers a new one per statement (~0.3 µs of a
+   ~2 µs point query), and column names kept per query text, used while the statement's
+   description is still equal to the one they were read from (a schema change that
+   renames a column gives a new description). Its statements read every row before
+   ``run`` returns, so the cursor never holds a statement open; after an error it is
+   replaced, in case its statement stopped half-way.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from hub.errors import InvalidIdError, SqlError
+from hub.storage.cursor import SqlCursor
 from hub.storage.peek import PeekError, peek
 
 if TYPE_CHECKING:
@@ -47,6 +55,9 @@ __all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue", "objec
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
 UserResult = tuple[list[tuple[SqlValue, ...]], list[str]]
+#: Compiled statements a connection keeps (Python's sqlite3 cache, by query text), and
+#: queries ``run`` remembers as read-only.
+CACHED_STATEMENTS = 256
 
 #: Marks the file as a Roost object database ("ROOS" as a big-endian int).
 APPLICATION_ID = 0x524F4F53
@@ -119,6 +130,10 @@ _TABLE_ACTIONS = frozenset(
         sqlite3.SQLITE_DROP_VTABLE,
     }
 )
+#: What a statement that writes nothing is made of (``run`` skips counting its writes).
+_READ_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
 _DENIED_ACTIONS = {
     sqlite3.SQLITE_TRANSACTION: "transaction control is not allowed in sql.exec; "
     "use ctx.storage.transaction_sync() or ctx.storage.transaction()",
@@ -127,6 +142,10 @@ _DENIED_ACTIONS = {
     sqlite3.SQLITE_ATTACH: "ATTACH is not allowed: an object reaches only its own database",
     sqlite3.SQLITE_DETACH: "DETACH is not allowed: an object reaches only its own database",
 }
+
+
+#: The rows of a statement without columns: shared, since a cursor never changes them.
+_NO_ROWS: list[tuple[SqlValue, ...]] = []
 
 
 class ObjectBusyError(OSError):
@@ -158,8 +177,10 @@ class ObjectDatabase:
                 if shipper.restore_pending:
                     self.replaced_seq = _feed_seq(path)
                 shipper.prepare()  # may restore the file (rule 7)
-                self.created = self.created and not path.stat().st_size
-            self._conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+                self.created = self.created and not os.fstat(self._lock).st_size
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, cached_statements=CACHED_STATEMENTS
+            )
             if shipper is not None:
                 shipper.opened(self._conn)
             self._setup(durability)
@@ -179,6 +200,13 @@ class ObjectDatabase:
         #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
         self._deferred = False
         conn = self._conn
+        #: The one cursor ``run`` reuses (rule 8).
+        self._cursor = conn.cursor()
+        #: Query texts of user statements that write nothing (rule 8).
+        self._read_only: set[str] = set()
+        #: What the authorizer saw while ``run`` compiled its statement: None (no
+        #: compile: it came from the cache), True (reads only), False (a write).
+        self._compiled: bool | None = None
         conn.execute("PRAGMA journal_mode=WAL")
         sync = "FULL" if durability == "full" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
@@ -294,6 +322,38 @@ class ObjectDatabase:
         self._begin_now()
         self._conn.executemany(query, rows)
 
+    def run(self, query: str, params: tuple[object, ...]) -> SqlCursor:
+        """``sql.exec``'s fast path (rule 8): one statement of the object's own SQL
+        under the authorizer, its rows read, with the rows it wrote (triggers and the
+        change log of feed tables included)."""
+        if self._deferred:
+            self._begin_now()
+        conn = self._conn
+        read_only = query in self._read_only
+        before = 0 if read_only else conn.total_changes
+        self._user_mode = True
+        self._dropping = None
+        self._compiled = None
+        cursor = self._cursor
+        try:
+            description = cursor.execute(query, params).description
+            rows = _NO_ROWS if description is None else cursor.fetchall()
+        except Exception as exc:
+            self._cursor = conn.cursor()
+            error = self._user_error(query, exc)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            self._user_mode = False
+        if read_only:
+            return SqlCursor(description or (), rows, 0)
+        if self._compiled:  # compiled just now, and it only reads
+            if len(self._read_only) >= CACHED_STATEMENTS:
+                self._read_only.clear()
+            self._read_only.add(query)
+        return SqlCursor(description or (), rows, conn.total_changes - before)
+
     def user(self, query: str, params: tuple[object, ...]) -> UserResult:
         """Run one statement of the object's own SQL under the authorizer; all its rows
         and its column names."""
@@ -344,15 +404,27 @@ class ObjectDatabase:
             rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
             description = cursor.description
             return rows, [column[0] for column in description] if description else [], cursor
-        except (sqlite3.Error, sqlite3.Warning) as exc:
-            denied, self._denied = self._denied, None
-            raise SqlError(denied or _describe(exc)) from exc
-        except (OverflowError, ValueError) as exc:
-            raise SqlError(f"cannot bind parameter: {exc}") from exc
+        except Exception as exc:
+            error = self._user_error(query, exc)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             self._user_mode = False
             if read_only:
                 self._conn.execute("PRAGMA query_only = OFF")
+
+    def _user_error(self, query: object, exc: Exception) -> SqlError | None:
+        """What a failed user statement raises: SQLite's refusal (or the authorizer's
+        reason) as ``SqlError``; None for an exception that is not about the SQL."""
+        if not isinstance(query, str):
+            return SqlError(f"query must be a str, got {type(query).__name__}")
+        if isinstance(exc, sqlite3.Error | sqlite3.Warning):
+            denied, self._denied = self._denied, None
+            return SqlError(denied or _describe(exc))
+        if isinstance(exc, OverflowError | ValueError):
+            return SqlError(f"cannot bind parameter: {exc}")
+        return None
 
     @property
     def last_insert_rowid(self) -> int:
@@ -416,6 +488,11 @@ class ObjectDatabase:
     ) -> int:
         if not self._user_mode:
             return sqlite3.SQLITE_OK
+        if action in _READ_ACTIONS:
+            if self._compiled is None:
+                self._compiled = True
+        else:
+            self._compiled = False
         reason = _DENIED_ACTIONS.get(action)
         if reason is None and action == sqlite3.SQLITE_PRAGMA:
             pragma = (arg1 or "").lower()
@@ -461,4 +538,4 @@ def object_path(data_dir: Path, key: str) -> Path:
     (``InvalidIdError`` for anything but 64 hex digits)."""
     if not _HEX_ID.fullmatch(key):
         raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-    return data_dir / "objects" / key[:2] / f"{key}.sqlite3"
+    return Path(f"{data_dir}/objects/{key[:2]}/{key}.sqlite3")  # one parse, not three joins
