@@ -209,3 +209,33 @@ def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
     assert history.generations() == generations[1:]
     assert history.prune(10**15) == generations[1:-1]  # the newest always stays
     assert _latest_rows(history, tmp_path) == _rows(path)
+
+
+def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    """Rule 6: the batch timer is asked for after a write only; a read-only commit, and
+    the first write after the log restarted (same size, new salts), are told apart."""
+    path, history = paths
+    asked: list[object] = []
+    session = Session(path, history, later=asked.append, checkpoint_bytes=1)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    assert len(asked) == 1  # a write: a flush is asked for
+    session.shipper.flush()
+    session.write("SELECT count(*) FROM t")  # reads only
+    session.write()  # BEGIN; COMMIT with nothing in between
+    assert len(asked) == 1
+    session.write("INSERT INTO t VALUES (1, 'a')")
+    assert len(asked) == 2
+    session.shipper.flush()
+    session.write("INSERT INTO t VALUES (2, 'b')")  # checkpoint_bytes=1: checkpointed after
+    session.shipper.flush()
+    session.write("SELECT * FROM t")
+    assert len(asked) == 3
+    salts = Path(f"{path}-wal").read_bytes()[16:24]
+    session.write("INSERT INTO t VALUES (3, 'c')")  # the log restarts from its start
+    assert Path(f"{path}-wal").read_bytes()[16:24] != salts
+    assert len(asked) == 4
+    session.shipper.flush()
+    session.close()
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
