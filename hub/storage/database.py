@@ -373,16 +373,19 @@ class ObjectDatabase:
         max_rows: int | None = None,
         *,
         read_only: bool = False,
-    ) -> tuple[list[tuple[SqlValue, ...]], list[str], int]:
+    ) -> tuple[list[tuple[SqlValue, ...]], list[str], int, int]:
         """``user`` with a bound and the count of changed rows: at most ``max_rows + 1``
-        rows are read (the caller tells "over the limit" by the extra row), and the third
+        rows are read (the caller tells "over the limit" by the extra row), the third
         item is the rows the statement itself changed (``cursor.rowcount``: trigger
-        writes not counted; 0 for a statement that is not DML). ``read_only`` runs it
+        writes not counted; 0 for a statement that is not DML) and the fourth the
+        connection's last inserted rowid after it (0: none yet). ``read_only`` runs it
         under ``PRAGMA query_only``, so SQLite refuses any write (``SQLITE_READONLY``)."""
         rows, names, cursor = self._user_run(query, params, max_rows, read_only=read_only)
         changed = max(cursor.rowcount, 0)
+        # sqlite3 reads sqlite3_last_insert_rowid() after every statement: no SELECT for it.
+        last_rowid = cursor.lastrowid or 0
         cursor.close()  # a statement cut short must not stay open across the commit
-        return rows, names, changed
+        return rows, names, changed, last_rowid
 
     def _user_run(
         self,
