@@ -218,8 +218,7 @@ class Shipper:
             "log_end": writer.size,
             "file": self._stat(),
         }
-        with open(self._clean_file, "w") as file:
-            file.write(json.dumps(clean))
+        _overwrite(self._clean_file, json.dumps(clean).encode())
 
     # -- internals -------------------------------------------------------------------
 
@@ -306,6 +305,22 @@ class Shipper:
             return None if text is None else json.loads(text)
         except ValueError:
             return None
+
+
+def _overwrite(path: str, data: bytes) -> None:
+    """Write ``data`` over the start of the file at ``path``, padded with spaces (JSON
+    ignores them) to at least its old size: a file never truncated and rewritten, which
+    ext4 flushes to disk on close (``auto_da_alloc``: ~2 ms of each eviction). A crash
+    leaves the old record or the new one whole (one small write at offset 0); the old one
+    names an older file state, so the next open does not continue from it (rule 1)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        data = data.ljust(os.fstat(fd).st_size, b" ")
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+    finally:
+        os.close(fd)
 
 
 def _read_text(path: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -239,3 +240,28 @@ def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
     session.shipper.flush()
     session.close()
     assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_the_clean_record_is_written_over_a_longer_one_in_place(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    """The record of a clean close is overwritten, never truncated (ext4 flushes a
+    truncated file on close): a shorter record is padded, and still read back whole."""
+    path, history = paths
+    first = Session(path, history)
+    first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    first.close()
+    clean = history.folder / "clean"
+    record = json.loads(clean.read_text())
+    clean.write_text(json.dumps({**record, "padding": "x" * 600}))  # longer than the next
+    inode, size = clean.stat().st_ino, clean.stat().st_size
+    second = Session(path, history)  # continues: the extra member changes nothing
+    second.write("INSERT INTO t VALUES (2, 'b')")
+    second.close()
+    assert (clean.stat().st_ino, clean.stat().st_size) == (inode, size)
+    assert "padding" not in json.loads(clean.read_text())
+    third = Session(path, history)
+    third.write("INSERT INTO t VALUES (3, 'c')")
+    third.close()
+    assert history.generations() == [1]  # every open continued from the record
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == _rows(path)
