@@ -61,6 +61,10 @@ CACHED_STATEMENTS = 256
 
 #: Marks the file as a Roost object database ("ROOS" as a big-endian int).
 APPLICATION_ID = 0x524F4F53
+#: The header's application id, and its read / write versions in WAL mode (2, 2):
+#: https://sqlite.org/fileformat2.html#the_database_header (offsets 68 and 18).
+_APPLICATION_ID_BYTES = APPLICATION_ID.to_bytes(4, "big")
+_WAL_MODE = b"\x02\x02"
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS _roost_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS _roost_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)"
@@ -183,14 +187,16 @@ class ObjectDatabase:
             )
             if shipper is not None:
                 shipper.opened(self._conn)
-            self._setup(durability)
-            if shipper is not None:
-                shipper.committed()
+            wrote = self._setup(durability)
+            if shipper is not None and wrote:
+                shipper.committed()  # the schema it made or migrated
         except BaseException:
             os.close(self._lock)
             raise
 
-    def _setup(self, durability: Durability) -> None:
+    def _setup(self, durability: Durability) -> bool:
+        """Connection settings, the hub's schema (made or migrated), the meta; whether it
+        wrote anything."""
         self._user_mode = False
         self._denied: str | None = None
         #: The table a user ``DROP TABLE`` being prepared drops: the hub's triggers on it
@@ -207,11 +213,18 @@ class ObjectDatabase:
         #: What the authorizer saw while ``run`` compiled its statement: None (no
         #: compile: it came from the cache), True (reads only), False (a write).
         self._compiled: bool | None = None
-        conn.execute("PRAGMA journal_mode=WAL")
+        # The file's header says whether it is in WAL mode already (persistent) and ours:
+        # a wake then skips two statements. A header older than the log (a crash) can
+        # only make ``fresh`` true again, and that path is idempotent.
+        header = os.pread(self._lock, 100, 0)
+        if header[18:20] != _WAL_MODE:
+            conn.execute("PRAGMA journal_mode=WAL")
         sync = "FULL" if durability == "full" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA foreign_keys=ON")
-        fresh = conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID
+        fresh = header[68:72] != _APPLICATION_ID_BYTES
+        if fresh and conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+            fresh = False  # set in the log, not yet in the file
         if fresh:
             conn.execute("BEGIN IMMEDIATE -- roost")
             for statement in SCHEMA:
@@ -220,12 +233,13 @@ class ObjectDatabase:
             conn.execute("COMMIT -- roost")
         #: The hub's per-object facts (name, alarm, schema), read once at open.
         self.meta = self.read_meta()
-        self._migrate(int(self.meta.get("schema") or 1))
+        migrated = self._migrate(int(self.meta.get("schema") or 1))
         conn.set_authorizer(self._authorize)
+        return fresh or migrated
 
-    def _migrate(self, version: int) -> None:
+    def _migrate(self, version: int) -> bool:
         if version >= SCHEMA_VERSION:
-            return
+            return False
         self._conn.execute("BEGIN IMMEDIATE -- roost")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
@@ -233,6 +247,7 @@ class ObjectDatabase:
         self.write_meta("schema", SCHEMA_VERSION)
         self._conn.execute("COMMIT -- roost")
         self.meta["schema"] = SCHEMA_VERSION
+        return True
 
     # -- transactions -------------------------------------------------------------
 
