@@ -205,6 +205,8 @@ class ObjectDatabase:
         self._savepoints = 0
         #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
         self._deferred = False
+        #: The facts ``fact`` reads, kept until they are written or rolled back.
+        self._facts: dict[str, SqlValue] | None = None
         conn = self._conn
         #: The one cursor ``run`` reuses (rule 8).
         self._cursor = conn.cursor()
@@ -294,6 +296,7 @@ class ObjectDatabase:
     def rollback(self) -> None:
         """Roll back the event's transaction, if one is open."""
         self._deferred = False
+        self._facts = None
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK -- roost")
 
@@ -309,6 +312,7 @@ class ObjectDatabase:
         """End the nested transaction ``name``, keeping or undoing its writes."""
         try:
             if rollback:
+                self._facts = None
                 self._conn.execute(f"ROLLBACK TO {name} -- roost")
             self._conn.execute(f"RELEASE {name} -- roost")
         finally:
@@ -482,8 +486,18 @@ class ObjectDatabase:
         rows = self._conn.execute("SELECT key, value FROM _roost_meta -- roost").fetchall()
         return {str(key): value for key, value in rows}
 
+    def fact(self, key: str) -> SqlValue:
+        """One per-object fact as the running transaction sees it (None: not set). The
+        facts are read once and kept: every write of them goes through ``write_meta``,
+        which drops the copy, as a rollback does."""
+        facts = self._facts
+        if facts is None:
+            facts = self._facts = self.read_meta()
+        return facts.get(key)
+
     def write_meta(self, key: str, value: SqlValue) -> None:
         """Set (or with None, clear) one per-object fact inside the current transaction."""
+        self._facts = None
         self._begin_now()
         if value is None:
             self._conn.execute("DELETE FROM _roost_meta WHERE key = ? -- roost", (key,))
