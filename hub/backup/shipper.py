@@ -28,9 +28,12 @@ Rules:
 6. Outside ``sync``, commits are shipped in batches: the first commit after a flush asks
    ``later`` for one (the hub: about 20 ms on the event loop), so a busy object ships
    once for many commits. A transaction that wrote nothing (its log has no new frame:
-   ``WalTail.pending``) asks for none. Nothing is lost meanwhile: the commits stay in SQLite's log,
-   which is checkpointed only after a flush; a crash leaves them there for ``prepare``
-   to ship. Each commit's time in the history is then its flush's, at most that late.
+   ``WalTail.pending``) asks for none; as that look costs two reads, a commit within
+   ``probe_ms`` of a look that found nothing asks for a batch without looking (a busy
+   object looks about once a batch; an object woken for one event sets no timer).
+   Nothing is lost meanwhile: the commits stay in SQLite's log, which is checkpointed
+   only after a flush; a crash leaves them there for ``prepare`` to ship. Each commit's
+   time in the history is then its flush's, at most that late.
 7. A failed write to the history (a full disk) is logged; the commits meanwhile are
    not in it, so the next commit checkpoints the file and begins a new generation: the
    history has no gap, only a stretch with no points to restore to.
@@ -81,6 +84,7 @@ class Shipper:
         retention_ms: int | None = None,
         on_append: Callable[[], None] | None = None,
         later: Callable[[Callable[[], None]], None] | None = None,
+        probe_ms: int = 20,
     ) -> None:
         self.history = history
         self.path = path
@@ -94,6 +98,10 @@ class Shipper:
         #: commit is shipped at once.
         self._later = later
         self._flush_due = False
+        #: How long after a look at the log that found nothing new a commit asks for a
+        #: batch without looking again (rule 6), and when that look was.
+        self._probe_ms = probe_ms
+        self._probed_at: int | None = None
         #: When (seconds, the backups' clock) the oldest commit not shipped yet was made.
         self.pending_since: float | None = None
         self._closed = False
@@ -165,10 +173,15 @@ class Shipper:
             self._recover(conn)
         if self._sync or self._later is None:
             self._ship()
-        elif not self._flush_due and self._tail.pending():  # not after a read-only event
-            self._flush_due = True
-            self.pending_since = self._now_ms() / 1000
-            self._later(self.flush)
+        elif not self._flush_due:
+            now = self._now_ms()
+            probed = self._probed_at
+            if (probed is not None and now - probed < self._probe_ms) or self._tail.pending():
+                self._flush_due = True
+                self.pending_since = now / 1000
+                self._later(self.flush)
+            else:
+                self._probed_at = now  # it wrote nothing: no batch, no timer
         position = self._tail.position
         if conn is None or position is None:
             return

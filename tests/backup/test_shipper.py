@@ -219,7 +219,7 @@ def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
     the first write after the log restarted (same size, new salts), are told apart."""
     path, history = paths
     asked: list[object] = []
-    session = Session(path, history, later=asked.append, checkpoint_bytes=1)
+    session = Session(path, history, later=asked.append, checkpoint_bytes=1, probe_ms=0)
     session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
     assert len(asked) == 1  # a write: a flush is asked for
     session.shipper.flush()
@@ -265,3 +265,29 @@ def test_the_clean_record_is_written_over_a_longer_one_in_place(
     third.close()
     assert history.generations() == [1]  # every open continued from the record
     assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == _rows(path)
+
+
+def test_a_busy_object_looks_at_its_log_once_a_batch(paths: tuple[Path, History]) -> None:
+    """Rule 6: after a look that found nothing new, commits within ``probe_ms`` ask for a
+    batch without looking (a read costs less than two reads a commit)."""
+    path, history = paths
+    clock = [5_000_000]
+    asked: list[object] = []
+    session = Session(path, history, later=asked.append, probe_ms=100)
+    session.shipper._now_ms = lambda: clock[0]  # type: ignore[method-assign]
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    session.shipper.flush()
+    assert len(asked) == 1
+    session.write("SELECT * FROM t")  # looks: nothing new, no batch
+    assert len(asked) == 1
+    clock[0] += 50
+    session.write("SELECT * FROM t")  # within 100 ms of the look: a batch, no look
+    assert len(asked) == 2
+    session.shipper.flush()
+    clock[0] += 100
+    session.write("SELECT * FROM t")  # looks again
+    assert len(asked) == 2
+    session.write("INSERT INTO t VALUES (1, 'a')")  # a write within the window: a batch
+    assert len(asked) == 3
+    session.shipper.flush()
+    session.close()
