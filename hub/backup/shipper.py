@@ -57,6 +57,8 @@ __all__ = ["Shipper", "request_restore"]
 log = logging.getLogger("roost.backup")
 
 RESTORE_FILE = "restore.next"
+#: Bytes ``_read_text`` asks for at a time (the files it reads are far smaller).
+_SMALL = 1 << 16
 CLEAN_FILE = "clean"
 
 
@@ -343,9 +345,9 @@ def _read_text(path: str) -> str | None:
     except FileNotFoundError:
         return None
     try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
+        chunks = [os.read(fd, _SMALL)]
+        while len(chunks[-1]) == _SMALL:  # a short read is the end of a regular file
+            chunks.append(os.read(fd, _SMALL))
     finally:
         os.close(fd)
     return b"".join(chunks).decode("utf-8", "replace")
