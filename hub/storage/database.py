@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Literal
 from hub.errors import InvalidIdError, SqlError
 from hub.storage.cursor import SqlCursor
 from hub.storage.peek import PeekError, peek
+from hub.storage.rules import ALLOWED_PRAGMAS, DENIED_ACTIONS, READ_ACTIONS, TABLE_ACTIONS
 
 if TYPE_CHECKING:
     from hub.backup.shipper import Shipper
@@ -89,63 +90,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
-
-_ALLOWED_PRAGMAS = frozenset(
-    {
-        "table_info",
-        "table_xinfo",
-        "table_list",
-        "index_list",
-        "index_info",
-        "index_xinfo",
-        "foreign_key_list",
-        "foreign_key_check",
-        "foreign_keys",
-        "defer_foreign_keys",
-        "quick_check",
-        "integrity_check",
-        "optimize",
-        "user_version",
-        "page_count",
-        "page_size",
-        "freelist_count",
-        "collation_list",
-        "function_list",
-    }
-)
-_TABLE_ACTIONS = frozenset(
-    {
-        sqlite3.SQLITE_READ,
-        sqlite3.SQLITE_INSERT,
-        sqlite3.SQLITE_UPDATE,
-        sqlite3.SQLITE_DELETE,
-        sqlite3.SQLITE_CREATE_TABLE,
-        sqlite3.SQLITE_DROP_TABLE,
-        sqlite3.SQLITE_CREATE_INDEX,
-        sqlite3.SQLITE_DROP_INDEX,
-        sqlite3.SQLITE_CREATE_TRIGGER,
-        sqlite3.SQLITE_DROP_TRIGGER,
-        sqlite3.SQLITE_CREATE_VIEW,
-        sqlite3.SQLITE_DROP_VIEW,
-        sqlite3.SQLITE_ALTER_TABLE,
-        sqlite3.SQLITE_ANALYZE,
-        sqlite3.SQLITE_REINDEX,
-        sqlite3.SQLITE_CREATE_VTABLE,
-        sqlite3.SQLITE_DROP_VTABLE,
-    }
-)
-#: What a statement that writes nothing is made of (``run`` skips counting its writes).
-_READ_ACTIONS = frozenset(
-    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-)
-_DENIED_ACTIONS = {
-    sqlite3.SQLITE_TRANSACTION: "transaction control is not allowed in sql.exec; "
-    "use ctx.storage.transaction_sync() or ctx.storage.transaction()",
-    sqlite3.SQLITE_SAVEPOINT: "savepoints are not allowed in sql.exec; "
-    "use ctx.storage.transaction_sync() or ctx.storage.transaction()",
-    sqlite3.SQLITE_ATTACH: "ATTACH is not allowed: an object reaches only its own database",
-    sqlite3.SQLITE_DETACH: "DETACH is not allowed: an object reaches only its own database",
-}
 
 
 #: The rows of a statement without columns: shared, since a cursor never changes them.
@@ -520,17 +464,17 @@ class ObjectDatabase:
     ) -> int:
         if not self._user_mode:
             return sqlite3.SQLITE_OK
-        if action in _READ_ACTIONS:
+        if action in READ_ACTIONS:
             if self._compiled is None:
                 self._compiled = True
         else:
             self._compiled = False
-        reason = _DENIED_ACTIONS.get(action)
+        reason = DENIED_ACTIONS.get(action)
         if reason is None and action == sqlite3.SQLITE_PRAGMA:
             pragma = (arg1 or "").lower()
-            if pragma not in _ALLOWED_PRAGMAS:
+            if pragma not in ALLOWED_PRAGMAS:
                 reason = f"PRAGMA {pragma} is not allowed in sql.exec"
-        elif reason is None and action in _TABLE_ACTIONS:
+        elif reason is None and action in TABLE_ACTIONS:
             if action == sqlite3.SQLITE_DROP_TABLE:
                 self._dropping = arg1  # its feed triggers go with it (checked next)
             own_trigger = source is not None and source.startswith(RESERVED_PREFIX)
