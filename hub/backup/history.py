@@ -101,9 +101,11 @@ class History:
 
     def generations(self) -> list[int]:
         """Generation numbers present, oldest first."""
-        if not self.folder.is_dir():
+        try:
+            names = os.listdir(self.folder)  # read on every wake: no Path per entry
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(int(p.name, 16) for p in self.folder.iterdir() if _GENERATION.match(p.name))
+        return sorted(int(name, 16) for name in names if _GENERATION.match(name))
 
     def records(self, generation: int) -> Iterator[Record]:
         """The whole records of a generation's log, in order (rule 1)."""
@@ -224,7 +226,7 @@ class History:
             return None
         log = self._dir(generation) / "log"
         try:
-            if log.stat().st_size < end:
+            if os.stat(log).st_size < end:
                 return None
         except FileNotFoundError:
             if end:

@@ -90,8 +90,9 @@ class Backups:
         self.mirror = None if store is None else Mirror(store)
         #: Object hex id -> when its oldest unpushed append happened (rule 3).
         self._dirty: dict[str, float] = {}
-        #: Objects whose ``object.json`` is known to be written.
-        self._described: set[str] = set()
+        #: The histories of objects opened so far, each with its ``object.json`` written
+        #: (once a process: a wake pays no stat and no path for it).
+        self._histories: dict[str, History] = {}
         #: The shippers of open objects (their unshipped commits count in the lag).
         self._shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
         #: Appends counted per object, and how many of them the replica holds.
@@ -105,13 +106,14 @@ class Backups:
 
     def shipper(self, key: str, path: Path, binding: str, name: str | None) -> Shipper:
         """A shipper for the object's database at ``path`` (rule 1 records who it is)."""
-        history = self.history(key)
-        if key not in self._described:  # once a process: a wake pays no stat for it
+        history = self._histories.get(key)
+        if history is None:
+            history = self.history(key)
             marker = history.folder / "object.json"
             if not marker.exists():
                 history.folder.mkdir(parents=True, exist_ok=True)
                 marker.write_text(json.dumps({"binding": binding, "name": name}))
-            self._described.add(key)
+            self._histories[key] = history
         local_sync = self.settings.gated and self.mirror is None
         shipper = Shipper(
             history,

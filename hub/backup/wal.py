@@ -215,6 +215,27 @@ class WalTail:
         self._fd, self._header, self._offset, self._state = fd, header, wal_end, state
         return True
 
+    def pending(self) -> bool:
+        """Whether the log may hold commits ``read`` has not returned yet.
+
+        False only when it provably holds none: it is empty, or its salts are those of
+        the last read and no frame of them starts where the next commit would. Two
+        small reads, so a transaction that wrote nothing costs no flush (shipper rule 6).
+        """
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+        head = os.pread(self._fd, HEADER, 0)
+        if len(head) < HEADER:
+            return False  # SQLite writes the header with the log's first frame
+        salts = head[16:24]
+        if self._header is None or salts != _salts_bytes(self._header):
+            return True  # never read, or restarted since (rule 4)
+        frame = os.pread(self._fd, FRAME_HEADER, self._offset)
+        return len(frame) == FRAME_HEADER and frame[8:16] == salts
+
     def read(self, *, verify: bool = False) -> list[Commit]:
         """Commits appended since the last call (all valid ones on the first call)."""
         if self._fd is None:

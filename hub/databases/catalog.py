@@ -50,8 +50,8 @@ class Catalog:
     @property
     def exists(self) -> bool:
         """True once created and until deleted."""
-        meta = self.db.read_meta()
-        return meta.get("db_created") is not None and meta.get("db_deleted") is None
+        db = self.db  # asked on every call: facts kept by the database (``fact``)
+        return db.fact("db_created") is not None and db.fact("db_deleted") is None
 
     def require(self, name: str) -> None:
         """``NoSuchDatabaseError`` unless the database exists."""

@@ -153,10 +153,12 @@ class Engine:
 
     def _execute(
         self, sql: str, params: Sequence[object], read_only: bool, budget: list[int]
-    ) -> tuple[Rows, list[str], int]:
+    ) -> tuple[Rows, list[str], int, int]:
         limit = self.settings.max_result_rows
         try:
-            rows, names, changed = run_statement(self.db, sql, params, limit, read_only=read_only)
+            rows, names, changed, last = run_statement(
+                self.db, sql, params, limit, read_only=read_only
+            )
         except SqlError as exc:
             raise _translate(exc) from None
         if len(rows) > limit:
@@ -168,13 +170,12 @@ class Engine:
             )
         self.rows_read += len(rows)
         self.rows_written += changed
-        return rows, names, changed
+        return rows, names, changed, last
 
     def _statement(
         self, sql: str, params: Sequence[object], read_only: bool, budget: list[int]
     ) -> Result:
-        rows, names, changed = self._execute(sql, params, read_only, budget)
-        last = self.db.last_insert_rowid
+        rows, names, changed, last = self._execute(sql, params, read_only, budget)
         return {
             "columns": names,
             "rows": [[_value(v) for v in row] for row in rows],
@@ -215,15 +216,16 @@ class Engine:
 
     def _insert(self, kwargs: Any, read_only: bool) -> Result:
         args = check_args("insert", kwargs, InsertArgs)
-        budget, written = self._budget(), 0
+        budget, written, last = self._budget(), 0, 0
         for sql, params in insert_sql(args, self.columns(args.table)):
-            written += self._execute(sql, params, read_only, budget)[2]
-        return {"rows_written": written, "last_insert_rowid": self.db.last_insert_rowid or None}
+            _rows, _names, changed, last = self._execute(sql, params, read_only, budget)
+            written += changed
+        return {"rows_written": written, "last_insert_rowid": last or None}
 
     def _select(self, kwargs: Any, read_only: bool) -> Result:
         args = check_args("select", kwargs, SelectArgs)
         sql, params = select_sql(args, self.columns(args.table))
-        rows, names, _ = self._execute(sql, params, read_only, self._budget())
+        rows, names, _changed, _last = self._execute(sql, params, read_only, self._budget())
         return {"rows": [{n: _value(v) for n, v in zip(names, row, strict=True)} for row in rows]}
 
     def _update(self, kwargs: Any, read_only: bool) -> Result:

@@ -49,6 +49,8 @@ __all__ = ["MAX_NAME_BYTES", "DatabaseGate", "bearer", "restart"]
 #: The longest database name, in UTF-8 bytes.
 MAX_NAME_BYTES = 512
 _READ_VERBS = frozenset({"stats", "health"})
+#: Database names whose id and path a gate keeps (then it starts over).
+_KNOWN_NAMES = 4096
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -83,19 +85,33 @@ class DatabaseGate:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        #: Name -> (id, file) of databases asked for lately: an id is a SHA-256 of the
+        #: name and a path three joins, on every request otherwise. Only what never
+        #: changes is kept; whether the file exists is asked every time (rule 1).
+        self._known: dict[str, tuple[ObjectId, str]] = {}
 
     def object_id(self, front: Front, name: str) -> ObjectId:
         """The id of database ``name`` (``InvalidIdError`` for an over-long name)."""
-        if len(name.encode()) > MAX_NAME_BYTES:
-            raise InvalidIdError(f"database name over {MAX_NAME_BYTES} bytes")
-        return front.host.object_id(BINDING, name)
+        return self._lookup(front, name)[0]
 
     def existing(self, front: Front, name: str) -> ObjectId:
         """The id of database ``name``; ``NoSuchDatabaseError`` when it has no file."""
-        object_id = self.object_id(front, name)
-        if not object_path(self.data_dir, object_id.hex).exists():
+        object_id, path = self._lookup(front, name)
+        if not os.path.exists(path):
             raise NoSuchDatabaseError(f"no database {name[:200]!r}")
         return object_id
+
+    def _lookup(self, front: Front, name: str) -> tuple[ObjectId, str]:
+        known = self._known.get(name)
+        if known is None:
+            if len(name.encode()) > MAX_NAME_BYTES:
+                raise InvalidIdError(f"database name over {MAX_NAME_BYTES} bytes")
+            object_id = front.host.object_id(BINDING, name)
+            known = object_id, str(object_path(self.data_dir, object_id.hex))
+            if len(self._known) >= _KNOWN_NAMES:
+                self._known.clear()
+            self._known[name] = known
+        return known
 
     # -- data ----------------------------------------------------------------------------
 

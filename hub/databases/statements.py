@@ -27,7 +27,8 @@ _BLOCKED_BY_FEED = re.compile(
     r"error in trigger _roost_feed_(.+)_(?:insert|update|rekey|delete) after drop column"
 )
 
-Outcome = tuple[list[tuple[SqlValue, ...]], list[str], int]
+#: Rows, column names, rows changed and the last inserted rowid after the statement.
+Outcome = tuple[list[tuple[SqlValue, ...]], list[str], int, int]
 
 
 def run_statement(
@@ -38,7 +39,8 @@ def run_statement(
     *,
     read_only: bool = False,
 ) -> Outcome:
-    """Rows, column names and rows changed of one statement (``SqlError`` if refused)."""
+    """Rows, column names, rows changed and the last inserted rowid after one statement
+    (``SqlError`` if refused)."""
     try:
         return db.user_statement(sql, params, max_rows, read_only=read_only)
     except SqlError as exc:

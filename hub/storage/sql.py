@@ -19,66 +19,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from hub.errors import SqlError
-from hub.storage.database import ObjectDatabase, SqlValue, UserResult
+from hub.storage.cursor import Row, SqlCursor
+from hub.storage.database import ObjectDatabase
 from hub.storage.statements import PreparedStatement, Result
 
 __all__ = ["Row", "SqlCursor", "SqlStorage"]
-
-Row = dict[str, SqlValue]
-
-
-class SqlCursor:
-    """The result of one ``sql.exec``: rows as dicts (iteration) or tuples (``raw()``)."""
-
-    __slots__ = ("_pos", "_rows", "column_names", "rows_written")
-
-    def __init__(
-        self, column_names: list[str], rows: list[tuple[SqlValue, ...]], rows_written: int
-    ) -> None:
-        self.column_names = column_names
-        self._rows = rows
-        self._pos = 0
-        self.rows_written = rows_written
-
-    @property
-    def rows_read(self) -> int:
-        """Rows the statement returned."""
-        return len(self._rows)
-
-    def __iter__(self) -> Iterator[Row]:
-        return self
-
-    def __next__(self) -> Row:
-        if self._pos >= len(self._rows):
-            raise StopIteration
-        row = self._rows[self._pos]
-        self._pos += 1
-        # No strict=: both come from one statement, and the check costs ~0.2 µs a row.
-        return dict(zip(self.column_names, row))  # noqa: B905
-
-    def to_array(self) -> list[Row]:
-        """Every remaining row as a dict."""
-        names = self.column_names
-        rows = [dict(zip(names, row)) for row in self._rows[self._pos :]]  # noqa: B905
-        self._pos = len(self._rows)
-        return rows
-
-    def raw(self) -> Iterator[tuple[SqlValue, ...]]:
-        """The remaining rows as tuples, in ``column_names`` order."""
-        while self._pos < len(self._rows):
-            self._pos += 1
-            yield self._rows[self._pos - 1]
-
-    def one(self) -> Row:
-        """The only row; ``SqlError`` unless exactly one row remains."""
-        remaining = len(self._rows) - self._pos
-        if remaining != 1:
-            raise SqlError(f"expected exactly one row, got {remaining}")
-        self._pos += 1
-        return dict(zip(self.column_names, self._rows[-1]))  # noqa: B905
 
 
 class SqlStorage:
@@ -96,10 +44,8 @@ class SqlStorage:
         statement or the hub's rules refuse it (transaction control, ATTACH, most
         pragmas, ``_roost_*`` names).
         """
-        db = self._db
-        before = db.total_changes
         try:
-            rows, names = db.user(query, params)
+            return self._db.run(query, params)
         except SqlError as exc:
             if not _is_multi_statement(exc):
                 raise
@@ -108,8 +54,7 @@ class SqlStorage:
                     "parameters are only allowed with a single statement, "
                     f"got {len(params)} parameters for several statements"
                 ) from None
-            rows, names = self._exec_script(query)
-        return SqlCursor(names, rows, db.total_changes - before)
+        return self._exec_script(query)
 
     def prepare(self, query: str) -> PreparedStatement:
         """A D1-style prepared statement: ``sql.prepare(q).bind(*params).all()``
@@ -125,13 +70,16 @@ class SqlStorage:
         with self._db.savepoint():
             return [statement.all() for statement in statements]
 
-    def _exec_script(self, script: str) -> UserResult:
+    def _exec_script(self, script: str) -> SqlCursor:
         statements = _split_statements(script)
         if not statements:
             raise SqlError("no statement to run")
-        for statement in statements[:-1]:
-            self._db.user(statement, ())
-        return self._db.user(statements[-1], ())
+        db = self._db
+        before = db.total_changes
+        for statement in statements:
+            cursor = db.run(statement, ())
+        cursor.rows_written = db.total_changes - before
+        return cursor
 
     @property
     def database_size(self) -> int:

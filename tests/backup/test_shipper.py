@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -209,3 +210,84 @@ def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
     assert history.generations() == generations[1:]
     assert history.prune(10**15) == generations[1:-1]  # the newest always stays
     assert _latest_rows(history, tmp_path) == _rows(path)
+
+
+def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    """Rule 6: the batch timer is asked for after a write only; a read-only commit, and
+    the first write after the log restarted (same size, new salts), are told apart."""
+    path, history = paths
+    asked: list[object] = []
+    session = Session(path, history, later=asked.append, checkpoint_bytes=1, probe_ms=0)
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    assert len(asked) == 1  # a write: a flush is asked for
+    session.shipper.flush()
+    session.write("SELECT count(*) FROM t")  # reads only
+    session.write()  # BEGIN; COMMIT with nothing in between
+    assert len(asked) == 1
+    session.write("INSERT INTO t VALUES (1, 'a')")
+    assert len(asked) == 2
+    session.shipper.flush()
+    session.write("INSERT INTO t VALUES (2, 'b')")  # checkpoint_bytes=1: checkpointed after
+    session.shipper.flush()
+    session.write("SELECT * FROM t")
+    assert len(asked) == 3
+    salts = Path(f"{path}-wal").read_bytes()[16:24]
+    session.write("INSERT INTO t VALUES (3, 'c')")  # the log restarts from its start
+    assert Path(f"{path}-wal").read_bytes()[16:24] != salts
+    assert len(asked) == 4
+    session.shipper.flush()
+    session.close()
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_the_clean_record_is_written_over_a_longer_one_in_place(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    """The record of a clean close is overwritten, never truncated (ext4 flushes a
+    truncated file on close): a shorter record is padded, and still read back whole."""
+    path, history = paths
+    first = Session(path, history)
+    first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    first.close()
+    clean = history.folder / "clean"
+    record = json.loads(clean.read_text())
+    clean.write_text(json.dumps({**record, "padding": "x" * 600}))  # longer than the next
+    inode, size = clean.stat().st_ino, clean.stat().st_size
+    second = Session(path, history)  # continues: the extra member changes nothing
+    second.write("INSERT INTO t VALUES (2, 'b')")
+    second.close()
+    assert (clean.stat().st_ino, clean.stat().st_size) == (inode, size)
+    assert "padding" not in json.loads(clean.read_text())
+    third = Session(path, history)
+    third.write("INSERT INTO t VALUES (3, 'c')")
+    third.close()
+    assert history.generations() == [1]  # every open continued from the record
+    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == _rows(path)
+
+
+def test_a_busy_object_looks_at_its_log_once_a_batch(paths: tuple[Path, History]) -> None:
+    """Rule 6: after a look that found nothing new, commits within ``probe_ms`` ask for a
+    batch without looking (a read costs less than two reads a commit)."""
+    path, history = paths
+    clock = [5_000_000]
+    asked: list[object] = []
+    session = Session(path, history, later=asked.append, probe_ms=100)
+    session.shipper._now_ms = lambda: clock[0]  # type: ignore[method-assign]
+    session.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    session.shipper.flush()
+    assert len(asked) == 1
+    session.write("SELECT * FROM t")  # looks: nothing new, no batch
+    assert len(asked) == 1
+    clock[0] += 50
+    session.write("SELECT * FROM t")  # within 100 ms of the look: a batch, no look
+    assert len(asked) == 2
+    session.shipper.flush()
+    clock[0] += 100
+    session.write("SELECT * FROM t")  # looks again
+    assert len(asked) == 2
+    session.write("INSERT INTO t VALUES (1, 'a')")  # a write within the window: a batch
+    assert len(asked) == 3
+    session.shipper.flush()
+    session.close()

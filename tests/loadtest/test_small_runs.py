@@ -23,9 +23,11 @@ def test_storage_runs_and_writes_its_section(tmp_path: Path) -> None:
     report = json.loads(document.read_text(encoding="utf-8"))
     assert report["scenario"] == "storage" and report["command"].startswith("python -m")
     names = [row["name"] for row in report["rows"]]
-    assert names[0] == "point query: sql.exec(...).one()" and len(names) == 6
+    assert names[0] == "point query: sql.exec(...).one()" and len(names) == 10
+    assert names[6] == "point query, backups off (info)"  # the backup layer's cost, apart
     assert all(row["roost"] > 0 and row["baseline"] > 0 for row in report["rows"])
-    assert report["rows"][4]["target"] == {"on": "delta", "bound": "at_most", "limit": 1000.0}
+    assert report["rows"][2]["target"] == {"on": "ratio", "bound": "at_most", "limit": 1.3}
+    assert report["rows"][4]["target"] == {"on": "delta", "bound": "at_most", "limit": 400.0}
 
 
 def test_sdk_runs_both_clients(tmp_path: Path) -> None:

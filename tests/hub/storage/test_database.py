@@ -160,3 +160,25 @@ def test_close_rolls_back_an_open_transaction(tmp_path: Path) -> None:
     reopened = ObjectDatabase(path)
     assert SqlStorage(reopened).exec("SELECT count(*) AS n FROM t").one() == {"n": 0}
     reopened.close()
+
+
+def test_a_fact_follows_writes_and_rollbacks(db: ObjectDatabase) -> None:
+    """``fact`` keeps the facts between calls; a write or a rollback drops the copy."""
+    db.begin()
+    db.write_meta("color", "red")
+    db.commit()
+    db.begin()
+    assert db.fact("color") == "red"
+    db.write_meta("color", "blue")
+    assert db.fact("color") == "blue"
+    db.rollback()
+    assert db.fact("color") == "red"
+    db.begin()
+    with pytest.raises(ValueError), db.savepoint():
+        db.write_meta("color", "green")
+        assert db.fact("color") == "green"
+        raise ValueError
+    assert db.fact("color") == "red"
+    db.write_meta("color", None)
+    assert db.fact("color") is None
+    db.commit()

@@ -111,3 +111,59 @@ def test_database_size_grows_with_data(db: ObjectDatabase, people: SqlStorage) -
         people.exec("INSERT INTO big VALUES (?)", b"x" * 10_000)
     db.commit()
     assert people.database_size > before + 150_000
+
+
+def test_rows_written_stay_exact_when_the_same_query_runs_again(people: SqlStorage) -> None:
+    """A query known to read only skips counting writes (``ObjectDatabase.run``): a query
+    that writes, with rows or triggers, is always counted, the second time too."""
+    people.exec("CREATE TABLE log (name TEXT)")
+    people.exec(
+        "CREATE TRIGGER people_log AFTER UPDATE ON people BEGIN"
+        " INSERT INTO log VALUES (new.name); END"
+    )
+    for _ in range(2):
+        assert people.exec("SELECT name FROM people ORDER BY id").rows_written == 0
+        assert people.exec("UPDATE people SET age = 2 WHERE id = 1").rows_written == 2
+        returning = people.exec("UPDATE people SET age = 3 RETURNING id")
+        assert (returning.rows_written, returning.rows_read) == (4, 2)
+        with_cte = people.exec("WITH x AS (SELECT 1) DELETE FROM log WHERE name = 'none'")
+        assert with_cte.rows_written == 0
+        assert people.exec("UPDATE log SET name = upper(name)").rows_written >= 3
+    assert people.exec("SELECT count(*) AS n FROM log").one() == {"n": 6}
+
+
+def test_column_names_follow_a_schema_change_of_the_same_query(people: SqlStorage) -> None:
+    assert people.exec("SELECT * FROM people WHERE id = 1").column_names == [
+        "id",
+        "name",
+        "age",
+        "pic",
+    ]
+    people.exec("ALTER TABLE people RENAME COLUMN name TO nick")
+    people.exec("ALTER TABLE people ADD COLUMN city TEXT")
+    row = people.exec("SELECT * FROM people WHERE id = 1").one()
+    assert row == {"id": 1, "nick": "ada", "age": 36.5, "pic": b"\x00\x01", "city": None}
+    assert people.exec("SELECT nick FROM people WHERE id = 1").one() == {"nick": "ada"}
+
+
+def test_column_names_are_a_copy(people: SqlStorage) -> None:
+    cursor = people.exec("SELECT id, name FROM people WHERE id = 1")
+    cursor.column_names.append("extra")
+    assert cursor.column_names == ["id", "name"]
+    assert cursor.one() == {"id": 1, "name": "ada"}
+
+
+def test_a_failed_statement_leaves_the_next_one_working(people: SqlStorage) -> None:
+    """The reused cursor is replaced after an error, even one raised half-way through
+    the rows (here by a CAST of too large a number: ``integer overflow`` in ``sum``)."""
+    people.exec("CREATE TABLE n (v INTEGER)")
+    people.exec("INSERT INTO n VALUES (?), (?)", 2**62, 2**62)
+    with pytest.raises(SqlError, match="overflow"):
+        people.exec("SELECT sum(v) FROM n")
+    assert people.exec("SELECT count(*) AS c FROM n").one() == {"c": 2}
+    assert people.exec("SELECT id FROM people ORDER BY id").to_array() == [{"id": 1}, {"id": 2}]
+
+
+def test_several_statements_count_every_write(people: SqlStorage) -> None:
+    cursor = people.exec("UPDATE people SET age = 5; DELETE FROM people WHERE id = 2;")
+    assert cursor.rows_written == 3
