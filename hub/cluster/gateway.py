@@ -38,6 +38,8 @@ from hub.cluster.messages import (
     event_to_wire,
     facts_from_wire,
     feed_answer_from_wire,
+    message_head,
+    message_to_wire,
     object_from_wire,
     object_to_wire,
     request_from_wire,
@@ -69,6 +71,8 @@ __all__ = ["Workers"]
 log = logging.getLogger("roost.cluster")
 
 #: Messages answered under a correlation id (their second item).
+#: At most this many sockets' routes are kept (``Workers._route``).
+_ROUTES_KEPT = 1 << 18
 _ANSWERED = frozenset({"fetch", "call", "barrier", "hibernate", "report", "list", "inspect"})
 
 
@@ -111,6 +115,8 @@ class Workers:
         #: (socket, auth id) -> (partition, link it went to): ``auth`` frames not
         #: answered yet, answered ``hub_stopping`` if that worker is lost.
         self._unanswered: dict[tuple[int, int], tuple[int, Link | None]] = {}
+        #: socket -> (partition, head of its ``msg`` messages), while the socket is open.
+        self._routes: dict[int, tuple[int, tuple[Any, ...]]] = {}
         self._commands: dict[str, Callable[[Link, Message], None]] = {
             "hello": self._on_hello,
             "retired": self._on_retired,
@@ -171,6 +177,16 @@ class Workers:
 
     def submit(self, object_id: ObjectId, event: Event) -> None:
         """Send ``event`` to the object's worker (held while it has none)."""
+        if isinstance(event, SocketMessage):  # first: by far the most frequent
+            route = self._routes.get(event.socket_id)
+            if route is None:
+                route = self._route(object_id, event.socket_id)
+            partition, head = route
+            message = message_to_wire(head, event)
+            link = self._send(partition, message)
+            if event.message_id is not None:
+                self._unacked[(event.socket_id, event.message_id)] = (partition, message, link)
+            return
         partition = partition_of(object_id.hex, len(self.partitions))
         wire_object = object_to_wire(object_id)
         if isinstance(event, FetchCall):
@@ -186,13 +202,19 @@ class Workers:
                 del self._pending[call_id]
                 raise
             return
-        message = ("event", wire_object, event_to_wire(event))
-        link = self._send(partition, message)
-        if isinstance(event, SocketMessage) and event.message_id is not None:
-            key = (event.socket_id, event.message_id)
-            self._unacked[key] = (partition, message, link)
-        elif isinstance(event, SocketAuth):
+        link = self._send(partition, ("event", wire_object, event_to_wire(event)))
+        if isinstance(event, SocketAuth):
             self._unanswered[(event.socket_id, event.call_id)] = (partition, link)
+
+    def _route(self, object_id: ObjectId, socket_id: int) -> tuple[int, tuple[Any, ...]]:
+        """The partition of a socket's object and the head of its ``msg`` messages, kept
+        until the socket is gone: a socket's object never changes, and working them out
+        again for every message (parsing the id's hex digits) would cost more."""
+        if len(self._routes) >= _ROUTES_KEPT:  # a bound, should a socket not say it left
+            self._routes.clear()
+        route = (partition_of(object_id.hex, len(self.partitions)), message_head(object_id))
+        self._routes[socket_id] = route
+        return route
 
     def call_wire(
         self,
@@ -273,6 +295,7 @@ class Workers:
             del self._unacked[key]  # the client resends them after it reconnects
         for key in [key for key in self._unanswered if key[0] == socket_id]:
             del self._unanswered[key]  # the client fails them with connection_lost
+        self._routes.pop(socket_id, None)
         partition = partition_of(object_id.hex, len(self.partitions))
         self._send(partition, ("gone", socket_id), bounded=False)
 
@@ -384,8 +407,8 @@ class Workers:
         for message in held:
             if message[0] in _ANSWERED:
                 self._pending[message[1]].link = link
-            if message[0] == "event" and message[2][0] == "msg" and message[2][4] is not None:
-                key = (message[2][1], message[2][4])
+            if message[0] == "msg" and message[7] is not None:
+                key = (message[4], message[7])
                 if key in self._unacked:
                     self._unacked[key] = (partition.index, message, link)
             if message[0] == "event" and message[2][0] == "auth":

@@ -6,7 +6,8 @@ cross. Gateway to worker (events and socket facts)::
     sync      records, auto_responses, presence   the partition's sockets (on taking over)
     gone      socket                               the gateway dropped a socket
     auto_at   socket, epoch seconds                it auto-responded on a socket
-    event     object, event                        one ``hub.runtime.events`` event
+    msg       binding, hex, name, socket, data, session, message id   a ``SocketMessage``
+    event     object, event                        any other socket or feed event
     fetch     call, object, request, chain         ``FetchCall``, answered by fetched/failed
     call      call, object, method, args, kwargs, chain, form   ``RpcCall``, answered by result
     barrier   barrier, object                      answered by ``reached``
@@ -84,6 +85,9 @@ __all__ = [
     "facts_to_wire",
     "feed_answer_from_wire",
     "feed_answer_to_wire",
+    "message_from_wire",
+    "message_head",
+    "message_to_wire",
     "object_from_wire",
     "object_to_wire",
     "request_from_wire",
@@ -198,10 +202,28 @@ def response_from_wire(ok: bool, value: Any) -> Response | RpcError:
 # -- events --------------------------------------------------------------------------
 
 
+def message_head(object_id: ObjectId) -> tuple[str, str, str, str | None]:
+    """The first items of every ``msg`` message to the object (see ``message_to_wire``)."""
+    return ("msg", object_id.binding, object_id.hex, object_id.name)
+
+
+def message_to_wire(head: tuple[Any, ...], event: SocketMessage) -> tuple[Any, ...]:
+    """The ``msg`` message: ``(kind, binding, hex, name, socket, data, session, message
+    id)``, ``head`` (``message_head``) being its first four items. The most frequent
+    event of all travels flat, its object spelled out in it: nothing nested to build on
+    one side and take apart on the other."""
+    return (*head, event.socket_id, event.data, event.session, event.message_id)
+
+
+def message_from_wire(value: Any) -> tuple[str, str, str | None, SocketMessage]:
+    """The binding, hex and name of the object and the event of ``message_to_wire``."""
+    _kind, binding, hex_id, name, socket_id, data, session, message_id = value
+    return binding, hex_id, name, SocketMessage(socket_id, data, session, message_id)
+
+
 def event_to_wire(event: Event) -> tuple[Any, ...]:
-    """A socket or feed event (calls and fetches travel as their own messages)."""
-    if isinstance(event, SocketMessage):
-        return ("msg", event.socket_id, event.data, event.session, event.message_id)
+    """A socket or feed event other than a message (``message_to_wire``; calls and
+    fetches travel as their own messages)."""
     if isinstance(event, SocketAuth):
         return ("auth", event.socket_id, event.call_id, event.token)
     if isinstance(event, SocketClosed):
@@ -239,8 +261,6 @@ def event_to_wire(event: Event) -> tuple[Any, ...]:
 def event_from_wire(value: Any) -> Event:
     """The event of ``event_to_wire``."""
     kind = value[0]
-    if kind == "msg":
-        return SocketMessage(value[1], value[2], value[3], value[4])
     if kind == "auth":
         return SocketAuth(value[1], value[2], value[3])
     if kind == "closed":

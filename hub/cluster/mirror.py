@@ -24,6 +24,7 @@ from typing import Any
 from hub.cluster.messages import change_to_wire, error_to_wire, feed_answer_to_wire
 from hub.cluster.wire import Link, Message
 from hub.errors import HubError
+from hub.ids import ObjectId
 from hub.limits import Limits
 from hub.net.sockets import SocketState, SocketTable
 from hub.runtime.ports import FeedAnswer
@@ -41,8 +42,9 @@ class MirrorPort:
         self.links: list[Link | None] = [None] * gateways
         #: object key -> socket id -> presence state, in join order.
         self._presence: dict[str, dict[int, bytes]] = {}
-        #: object key -> (binding, name), to name the objects of sockets lost with a gateway.
-        self.objects: dict[str, tuple[str, str | None]] = {}
+        #: object key -> its id (binding and name), to name the objects of sockets lost
+        #: with a gateway; the worker hands the same one to every event of the object.
+        self.objects: dict[str, ObjectId] = {}
 
     # -- facts from gateways --------------------------------------------------------------
 
@@ -52,7 +54,8 @@ class MirrorPort:
         self.drop_gateway(gateway, tell_others=False)
         table = self.table
         for socket_id, binding, key, name, tags, attachment, closing, auto_at in records:
-            self.objects.setdefault(key, (binding, name))
+            if key not in self.objects:
+                self.objects[key] = ObjectId(binding, key, name)
             table.add(key, tags, socket_id)
             if attachment is not None:
                 table.set_attachment(socket_id, attachment)
@@ -176,25 +179,24 @@ class MirrorPort:
 
     def send(self, socket_id: int, data: str | bytes) -> None:
         """One message to one socket."""
-        self._to(socket_id, ("send", socket_id, data))
+        link = self.links[socket_id % len(self.links)]  # ``_to``, inline: the busiest command
+        if link is not None:
+            link.send(("send", socket_id, data))
 
     def broadcast(
         self, object_key: str, data: str | bytes, tag: str | None, exclude: Collection[int]
     ) -> int:
         """One command per gateway holding a recipient; how many sockets get it."""
+        records = self.table.open_sockets(object_key, tag)
+        if exclude:
+            records = [record for record in records if record.socket_id not in exclude]
         count = len(self.links)
-        gateways: set[int] = set()
-        sent = 0
-        for record in self.table.open_sockets(object_key, tag):
-            if record.socket_id not in exclude:
-                gateways.add(record.socket_id % count)
-                sent += 1
         message = ("broadcast", object_key, data, tag, list(exclude))
-        for index in gateways:
+        for index in {record.socket_id % count for record in records}:
             link = self.links[index]
             if link is not None:
                 link.send(message)
-        return sent
+        return len(records)
 
     def close(self, socket_id: int, code: int, reason: str) -> None:
         """Start the closing handshake."""

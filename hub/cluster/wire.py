@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,10 @@ log = logging.getLogger("roost.cluster")
 MAX_FRAME = 256 * 1024 * 1024
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder().decode
+#: A batch decodes as a list of tuples (the messages; what they hold stays as msgpack
+#: gives it: arrays inside are lists), so no message is copied into a tuple here.
+_decode = msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
+_LENGTH = struct.Struct(">I")
 
 Message = tuple[Any, ...]
 
@@ -65,33 +69,51 @@ class Link(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        # Frames are decoded straight from ``data`` when nothing is buffered (the usual
+        # case: a read holds whole frames); only a partial frame is copied and kept.
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            buffer += data
+            view = memoryview(buffer)
+        else:
+            view = memoryview(data)
+        try:
+            offset = self._read_frames(view)
+        finally:
+            view.release()  # a bytearray cannot be resized while a view of it exists
+        if buffer:
+            del buffer[:offset]
+        elif offset < len(data) and not self._lost:
+            buffer += data[offset:]
+
+    def _read_frames(self, view: memoryview) -> int:
+        """Deliver the messages of every whole frame in ``view``; the bytes consumed."""
+        on_message = self.on_message
         offset = 0
-        end = len(buffer)
+        end = len(view)
         while end - offset >= 4:
-            size = int.from_bytes(buffer[offset : offset + 4], "big")
+            (size,) = _LENGTH.unpack_from(view, offset)
             if size > MAX_FRAME:
                 log.error("link frame of %d bytes is over the limit: closing", size)
                 self.abort()
-                return
+                return end
             if end - offset - 4 < size:
                 break
             try:
-                batch = _decode(memoryview(buffer)[offset + 4 : offset + 4 + size])
+                batch = _decode(view[offset + 4 : offset + 4 + size])
             except msgspec.DecodeError:
                 log.exception("link frame does not decode: closing")
                 self.abort()
-                return
+                return end
             offset += 4 + size
             for message in batch:
                 if self._lost:
-                    return
+                    return end
                 try:
-                    self.on_message(self, tuple(message))
+                    on_message(self, message)
                 except Exception:
                     log.exception("link message %r failed", message[:1])
-        del buffer[:offset]
+        return offset
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lost:
@@ -137,7 +159,7 @@ class Link(asyncio.Protocol):
                 else:
                     kept.append(message)
             payload = _encode(kept)
-        self.transport.write(len(payload).to_bytes(4, "big") + payload)
+        self.transport.write(_LENGTH.pack(len(payload)) + payload)
 
     async def drain(self) -> None:
         """Flush, then wait while the transport's buffer is over its high-water mark

@@ -37,7 +37,7 @@ from hub.cluster.messages import (
     error_to_wire,
     event_from_wire,
     facts_to_wire,
-    object_from_wire,
+    message_from_wire,
     object_to_wire,
     request_from_wire,
     request_to_wire,
@@ -68,7 +68,7 @@ log = logging.getLogger("roost.cluster")
 
 #: Messages that run object code or read the mirror: they wait for every gateway's sync.
 _WAIT_FOR_SYNC = frozenset(
-    {"event", "fetch", "call", "barrier", "hibernate", "report", "list", "inspect"}
+    {"msg", "event", "fetch", "call", "barrier", "hibernate", "report", "list", "inspect"}
 )
 #: Seconds a worker taking a partition over waits for the sockets of every gateway.
 SYNC_WAIT = 5.0
@@ -119,6 +119,7 @@ class Worker:
             "sync": self._on_sync,
             "gone": self._on_gone,
             "auto_at": self._on_auto_at,
+            "msg": self._on_msg,
             "event": self._on_event,
             "fetch": self._on_fetch,
             "call": self._on_call,
@@ -222,11 +223,11 @@ class Worker:
         if self._stopping:
             return
         for socket_id, key, tags, attachment in self.mirror.drop_gateway(gateway):
-            binding, name = self.mirror.objects.get(key, (None, None))
-            if binding is None or not self.host.handles(binding, "websocket_close"):
+            object_id = self.mirror.objects.get(key)
+            if object_id is None or not self.host.handles(object_id.binding, "websocket_close"):
                 continue
             event = SocketClosed(socket_id, 1006, "", False, tags, attachment)
-            self._submit(ObjectId(binding, key, name), event)
+            self._submit(object_id, event)
         log.warning("gateway %d went away: dialling it again", gateway)
         self._spawn(self._dial(gateway))
         self._check_retired()
@@ -279,9 +280,28 @@ class Worker:
     # -- events -----------------------------------------------------------------------------
 
     def _object(self, value: Any) -> ObjectId:
-        object_id = object_from_wire(value)
-        self.mirror.objects[object_id.hex] = (object_id.binding, object_id.name)
+        binding, hex_id, name = value
+        return self._object_of(binding, hex_id, name)
+
+    def _object_of(self, binding: str, hex_id: str, name: str | None) -> ObjectId:
+        """The object's id, the one the mirror keeps while the binding and name stay the
+        same (one ``ObjectId`` per object, not one per message)."""
+        known = self.mirror.objects.get(hex_id)
+        if known is not None and known.name == name and known.binding == binding:
+            return known
+        object_id = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
         return object_id
+
+    def _on_msg(self, link: Link, message: Message) -> None:
+        binding, hex_id, name, event = message_from_wire(message)
+        # ``_object_of`` and ``_submit``, inline for the most frequent message of all.
+        object_id = self.mirror.objects.get(hex_id)
+        if object_id is None or object_id.name != name or object_id.binding != binding:
+            object_id = self._object_of(binding, hex_id, name)
+        try:
+            self.host.submit(object_id, event)
+        except (OverloadedError, HubStoppingError) as error:
+            self._refused(object_id, event, error)
 
     def _on_event(self, link: Link, message: Message) -> None:
         object_id = self._object(message[1])
@@ -294,17 +314,23 @@ class Worker:
         try:
             self.host.submit(object_id, event)
         except (OverloadedError, HubStoppingError) as error:
-            if isinstance(event, SocketMessage):
-                # As in one process: a full queue closes the socket (1013); the client
-                # resends what was not acknowledged.
-                if isinstance(error, OverloadedError):
-                    self.mirror.close(event.socket_id, 1013, "object overloaded")
-            elif isinstance(event, FeedSubscribe):
-                self.mirror.feed_answer(FeedRefused(event.socket_id, event.sub_id, error))
-            elif isinstance(event, SocketAuth):
-                self.mirror.answer(event.socket_id, event.call_id, None, error)
-            else:
-                log.warning("socket event for %r dropped: %s", object_id, error.code)
+            self._refused(object_id, event, error)
+
+    def _refused(
+        self, object_id: ObjectId, event: Event, error: OverloadedError | HubStoppingError
+    ) -> None:
+        """The host refused a socket event: answer it as one process would."""
+        if isinstance(event, SocketMessage):
+            # As in one process: a full queue closes the socket (1013); the client
+            # resends what was not acknowledged.
+            if isinstance(error, OverloadedError):
+                self.mirror.close(event.socket_id, 1013, "object overloaded")
+        elif isinstance(event, FeedSubscribe):
+            self.mirror.feed_answer(FeedRefused(event.socket_id, event.sub_id, error))
+        elif isinstance(event, SocketAuth):
+            self.mirror.answer(event.socket_id, event.call_id, None, error)
+        else:
+            log.warning("socket event for %r dropped: %s", object_id, error.code)
 
     def _on_fetch(self, link: Link, message: Message) -> None:
         _kind, call_id, wire_object, wire_request, chain = message

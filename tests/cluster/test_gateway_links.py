@@ -65,7 +65,10 @@ def wire(object_id: ObjectId) -> list[Any]:
 
 
 def event(object_id: ObjectId, *fields: Any) -> Message:
-    """The ``event`` message a worker reads for one socket or feed event."""
+    """The message a worker reads for one socket or feed event: a socket message
+    (``"msg", socket, data, session, message id``) is flat, any other an ``event``."""
+    if fields[0] == "msg":
+        return ("msg", object_id.binding, object_id.hex, object_id.name, *fields[1:])
     return ("event", wire(object_id), list(fields))
 
 
@@ -338,7 +341,30 @@ async def test_a_partition_with_a_worker_has_no_hold_limit(small_gateway: Gatewa
     for n in range(10):
         small_gateway.workers.submit(room, SocketMessage(11, str(n)))
     got = await w1.settle()
-    assert [m[2][2] for m in got[1:]] == [str(n) for n in range(10)]
+    assert got[1:] == [event(room, "msg", 11, str(n), None, None) for n in range(10)]
+
+
+async def test_a_sockets_messages_name_its_object_until_the_socket_is_gone(
+    gateway: Gateway,
+) -> None:
+    """The gateway works a socket's partition and ``msg`` head out once (its first
+    message) and reuses them; it forgets them when the front drops the socket."""
+    room = room_in(1)
+    named = (id_from_name("ROOM", f"other-{i}") for i in itertools.count())
+    other = next(oid for oid in named if partition_of(oid.hex, 2) == 1)
+    workers = gateway.workers
+    w1 = await gateway.worker(1)
+    workers.submit(room, SocketMessage(11, "first"))
+    workers.submit(room, SocketMessage(11, b"second", "session", 7))
+    workers.submit(other, SocketMessage(12, "elsewhere"))
+    assert (await w1.settle())[1:] == [
+        event(room, "msg", 11, "first", None, None),
+        event(room, "msg", 11, b"second", "session", 7),
+        event(other, "msg", 12, "elsewhere", None, None),
+    ]
+    workers.socket_gone(room, 11)
+    assert await w1.settle() == [("gone", 11)]
+    assert 11 not in workers._routes and 12 in workers._routes  # no memory for 11 kept
 
 
 # -- replacing a worker: retire, retired -------------------------------------------------

@@ -30,6 +30,9 @@ from hub.cluster.messages import (
     event_to_wire,
     feed_answer_from_wire,
     feed_answer_to_wire,
+    message_from_wire,
+    message_head,
+    message_to_wire,
     object_from_wire,
     object_to_wire,
     request_from_wire,
@@ -360,21 +363,38 @@ def test_a_socket_message_comes_back_whole(
     socket_id: int, data: str | bytes, session: str | None, message_id: int | None
 ) -> None:
     sent = SocketMessage(socket_id, data, session, message_id)
-    got = event_from_wire(over_the_wire(event_to_wire(sent)))
+    room = id_from_name("ROOM", "lobby")
+    binding, hex_id, name, got = message_from_wire(
+        over_the_wire(message_to_wire(message_head(room), sent))
+    )
     assert got == sent
-    assert isinstance(got, SocketMessage) and type(got.data) is type(data)
+    assert type(got.data) is type(data)
+    assert (binding, hex_id, name) == ("ROOM", room.hex, "lobby")
 
 
 def test_a_socket_message_without_a_session_comes_back_without_one() -> None:
-    got = event_from_wire(over_the_wire(event_to_wire(SocketMessage(3, "hi"))))
-    assert got == SocketMessage(3, "hi", None, None)
+    unnamed = ObjectId("ROOM", "ab" * 32)
+    wire = over_the_wire(message_to_wire(message_head(unnamed), SocketMessage(3, "hi")))
+    assert message_from_wire(wire) == ("ROOM", "ab" * 32, None, SocketMessage(3, "hi"))
 
 
 def test_text_and_binary_messages_with_the_same_bytes_stay_apart() -> None:
-    text = event_from_wire(over_the_wire(event_to_wire(SocketMessage(1, "abc"))))
-    binary = event_from_wire(over_the_wire(event_to_wire(SocketMessage(1, b"abc"))))
-    assert isinstance(text, SocketMessage) and isinstance(binary, SocketMessage)
-    assert (text.data, binary.data) == ("abc", b"abc")
+    room = id_from_name("ROOM", "lobby")
+    text = message_from_wire(
+        over_the_wire(message_to_wire(message_head(room), SocketMessage(1, "abc")))
+    )
+    binary = message_from_wire(
+        over_the_wire(message_to_wire(message_head(room), SocketMessage(1, b"abc")))
+    )
+    assert (text[3].data, binary[3].data) == ("abc", b"abc")
+
+
+def test_a_socket_message_is_not_an_event_message() -> None:
+    """Messages travel as ``msg`` (``message_to_wire``), never inside an ``event``."""
+    with pytest.raises(TypeError, match="SocketMessage"):
+        event_to_wire(SocketMessage(1, "hi"))
+    with pytest.raises(ValueError, match="'msg'"):
+        event_from_wire(["msg", 1, "hi", None, None])
 
 
 @given(

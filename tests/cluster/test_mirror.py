@@ -468,7 +468,8 @@ def test_sync_replaces_exactly_the_sockets_of_that_gateway() -> None:
     assert mirror.socket_ids(OTHER, None) == [G2]
     assert (mirror.tags(G1), mirror.ready_state(G1)) == (("b",), 1)
     assert mirror.presence_members(ROOM) == [(G1, b"4"), (G0C, b"9")]
-    assert mirror.objects[ROOM] == ("ROOM", "lobby")
+    known = mirror.objects[ROOM]
+    assert (known.binding, known.hex, known.name) == ("ROOM", ROOM, "lobby")
     assert taken(links) == [[], [], []]  # facts, not commands: nothing goes back
 
 

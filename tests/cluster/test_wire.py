@@ -175,8 +175,8 @@ async def test_a_length_prefix_of_exactly_max_frame_waits_for_the_frame(raw: Raw
 
 @pytest.mark.parametrize(
     "payload",
-    [b"\xc1", b"\x92\x01", b"\x90\x00"],
-    ids=["invalid opcode", "truncated array", "trailing bytes"],
+    [b"\xc1", b"\x92\x01", b"\x90\x00", b"\x91\x01"],
+    ids=["invalid opcode", "truncated array", "trailing bytes", "a message not an array"],
 )
 async def test_a_frame_that_does_not_decode_ends_the_link(raw: Raw, payload: bytes) -> None:
     peer, reader, writer = raw
