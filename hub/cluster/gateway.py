@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.cluster.messages import (
+    WIRE_VERSION,
     change_from_wire,
     error_from_wire,
     error_to_wire,
@@ -369,7 +370,18 @@ class Workers:
                 self._promote(partition, partition.standby)
 
     def _on_hello(self, link: Link, message: Message) -> None:
-        _kind, index, count, generation, handlers = message
+        version = message[1] if len(message) == 6 else None
+        if version != WIRE_VERSION:
+            log.error(
+                "a worker speaks cluster wire version %s, this gateway %d: a worker of"
+                " another Roost version cannot join (upgrading Roost needs a full restart,"
+                " not a reload); turned away",
+                version,
+                WIRE_VERSION,
+            )
+            link.abort()
+            return
+        _kind, _version, index, count, generation, handlers = message
         if count != len(self.partitions) or not 0 <= index < count:
             log.error(
                 "worker %d of %d does not fit %d partitions", index, count, len(self.partitions)

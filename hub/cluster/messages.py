@@ -19,7 +19,8 @@ cross. Gateway to worker (events and socket facts)::
 
 Worker to gateway (commands and answers)::
 
-    hello     index, count, generation, handlers   a worker for partition index of count
+    hello     version, index, count, generation, handlers   a worker for partition index
+              of count, speaking ``WIRE_VERSION`` of these messages
     accept socket, object, tags / abandon socket / tags socket, tags
     attachment socket, bytes | None / send socket, data / close socket, code, reason
     broadcast object, data, tag, exclude           one per gateway, never one per socket
@@ -35,6 +36,11 @@ Worker to gateway (commands and answers)::
     tail      at, kind, level, object, socket, detail, message   an event of its log
 
 An object is ``(binding, hex, name)``; an error ``(code, message, type name)``.
+
+``WIRE_VERSION`` changes with any change of these forms. Gateways outlive a ``roost
+reload`` and workers do not, so a worker of another Roost version could meet old
+gateways: a gateway turns away a ``hello`` of another version (a Roost upgrade needs a
+full restart).
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ if TYPE_CHECKING:
     from hub.net.tail import Fields
 
 __all__ = [
+    "WIRE_VERSION",
     "WireObject",
     "change_from_wire",
     "change_to_wire",
@@ -95,6 +102,10 @@ __all__ = [
     "response_from_wire",
     "tail_from_wire",
 ]
+
+#: The version of these message forms (the ``hello``'s first item); 2: socket messages
+#: as a flat ``msg``.
+WIRE_VERSION = 2
 
 WireObject = tuple[str, str, str | None]
 WireError = tuple[str, str, str | None]

@@ -33,6 +33,7 @@ from typing import Any
 
 from hub.app import Hub
 from hub.cluster.messages import (
+    WIRE_VERSION,
     error_from_wire,
     error_to_wire,
     event_from_wire,
@@ -188,7 +189,8 @@ class Worker:
                 binding: [name for name in HANDLERS if self.host.handles(binding, name)]
                 for binding in self.host.namespaces
             }
-            link.send(("hello", self.index, self.count, self.generation, handlers))
+            hello = ("hello", WIRE_VERSION, self.index, self.count, self.generation, handlers)
+            link.send(hello)
             return
 
     def _tell_gateways(self, fields: Fields) -> None:

@@ -23,7 +23,7 @@ import websockets
 
 from hub.clock import SystemClock
 from hub.cluster.gateway import Workers
-from hub.cluster.messages import error_to_wire
+from hub.cluster.messages import WIRE_VERSION, error_to_wire
 from hub.cluster.wire import Link, Message
 from hub.errors import (
     HubStoppingError,
@@ -79,7 +79,7 @@ class FakeWorker(Peer):
         self.link.send(message)
 
     def hello(self, index: int, count: int = 2, generation: int = 0) -> None:
-        self.send("hello", index, count, generation, HANDLERS)
+        self.send("hello", WIRE_VERSION, index, count, generation, HANDLERS)
 
     async def settle(self) -> list[Message]:
         """Every message the gateway sent this worker so far, once they all arrived.
@@ -227,6 +227,24 @@ async def test_the_gateway_is_ready_once_every_partition_has_a_worker(
 async def test_a_worker_of_another_partition_count_is_turned_away(gateway: Gateway) -> None:
     worker = await gateway.worker()
     worker.hello(0, count=3)
+    await within(worker.gone.wait())
+    assert gateway.owner(0) is None
+
+
+@pytest.mark.parametrize("version", [WIRE_VERSION - 1, WIRE_VERSION + 1])
+async def test_a_worker_of_another_wire_version_is_turned_away(
+    gateway: Gateway, version: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = await gateway.worker()
+    worker.send("hello", version, 0, 2, 0, HANDLERS)
+    await within(worker.gone.wait())
+    assert gateway.owner(0) is None
+    assert "needs a full restart" in caplog.text
+
+
+async def test_a_hello_of_the_first_wire_form_is_turned_away(gateway: Gateway) -> None:
+    worker = await gateway.worker()
+    worker.send("hello", 0, 2, 0, HANDLERS)  # no version: Roost before wire version 2
     await within(worker.gone.wait())
     assert gateway.owner(0) is None
 
