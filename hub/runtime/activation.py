@@ -32,11 +32,12 @@ Rules:
    (rule 4), so they run on a fresh instance. Sockets belong to the front and stay open.
 9. ``ctx.storage.sync()`` (``checkpoint``) commits the running event's writes so far
    and sends the output queued so far; the event goes on in a new transaction.
-10. An event submitted while the task is parked with nothing queued and no event
-   running is run at once, in the task's name (``hub.runtime.inline``): the queue hop
-   costs more than a typical event. If it suspends, the task goes on with it before
-   anything else; events submitted meanwhile queue behind it. Either way it is
-   ``_handle`` that runs it, so both gates hold exactly as for a queued event.
+10. An event submitted from a loop callback (the front's ``data_received``; never from
+   a task) while the task is parked with nothing queued and no event running is run at
+   once, in the task's name (``hub.runtime.inline``): the queue hop costs more than a
+   typical event. If it suspends, the task goes on with it before anything else;
+   events submitted meanwhile queue behind it. Either way it is ``_handle`` that runs
+   it, so both gates hold exactly as for a queued event.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ from hub.runtime.events import (
     SocketMessage,
 )
 from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe, refuse_subscribe
-from hub.runtime.inline import Suspended, resume, step
+from hub.runtime.inline import Suspended, may_step, resume, step
 from hub.runtime.socket_events import handle_message, handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectBusyError, ObjectDatabase
@@ -211,7 +212,13 @@ class Activation:
         """Run ``event`` now if the object is idle (rule 10), else queue it;
         ``OverloadedError`` when the queue is full."""
         queue = self._queue
-        if not queue and not self._busy and self._failure is None and self._parked():
+        if (
+            not queue
+            and not self._busy
+            and self._failure is None
+            and self._parked()
+            and may_step(self._loop)
+        ):
             self._run_inline(event)
             return
         limit = self.host.limits.max_queued_events

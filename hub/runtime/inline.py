@@ -10,14 +10,16 @@ touches SQLite) finish in that step and never reach the loop.
 
 Rules:
 
-1. A step runs in the activation's ``contextvars.Context`` and with the activation's
-   task as ``asyncio.current_task()`` (the caller's task, if any, is put back after),
-   so ``asyncio.timeout``, ``TaskGroup`` and context variables in a handler behave
-   as in the task itself.
-2. A coroutine that suspends is handed to the task, which goes on with it through
+1. A step runs only from a plain loop callback (a protocol's ``data_received``, a
+   timer), never inside a task: a task that awaits a call still yields to the loop at
+   each call, as when every event was queued, so no caller can starve the loop.
+2. A step runs in the activation's ``contextvars.Context`` and with the activation's
+   task as ``asyncio.current_task()``, so ``asyncio.timeout``, ``TaskGroup`` and
+   context variables in a handler behave as in the task itself.
+3. A coroutine that suspends is handed to the task, which goes on with it through
    ``resume``: from then on it is the task's, as if the task had run it from the start.
-3. The caller decides when a step is allowed (``Activation.submit``: the task parked,
-   nothing queued, no event running); this module only runs it.
+4. The caller decides when a step is allowed (``Activation.submit``: the task parked,
+   nothing queued, no event running, ``may_step``); this module only runs it.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ from collections.abc import Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Suspended", "resume", "step"]
+__all__ = ["Suspended", "may_step", "resume", "step"]
 
 
 @dataclass(slots=True)
 class Suspended:
-    """A coroutine whose first step suspended: what it yielded, for its task (rule 2)."""
+    """A coroutine whose first step suspended: what it yielded, for its task (rule 3)."""
 
     coro: Coroutine[Any, Any, None]
     yielded: Any
+
+
+def may_step(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when no task is running: the caller is a plain loop callback (rule 1)."""
+    return asyncio.current_task(loop) is None
 
 
 def step(
@@ -49,13 +56,11 @@ def step(
     context: contextvars.Context,
     coro: Coroutine[Any, Any, None],
 ) -> Suspended | None:
-    """Run ``coro`` up to its first suspension as ``task`` (rule 1); None when it ended.
+    """Run ``coro`` up to its first suspension as ``task`` (rule 2); None when it ended.
 
-    An exception ``coro`` raises propagates (its task would have seen it too).
+    Only where ``may_step`` (rule 1). An exception ``coro`` raises propagates (its task
+    would have seen it too).
     """
-    caller = asyncio.current_task(loop)
-    if caller is not None:
-        _leave_task(loop, caller)
     _enter_task(loop, task)
     try:
         yielded = context.run(coro.send, None)
@@ -63,14 +68,12 @@ def step(
         return None
     finally:
         _leave_task(loop, task)
-        if caller is not None:
-            _enter_task(loop, caller)
     return Suspended(coro, yielded)
 
 
 @types.coroutine
 def resume(suspended: Suspended, thrown: BaseException | None = None) -> Generator[Any, Any, None]:
-    """Go on with a suspended coroutine in the awaiting task (rule 2); ``thrown`` (a
+    """Go on with a suspended coroutine in the awaiting task (rule 3); ``thrown`` (a
     cancellation that reached the task before it took over) is raised into it first."""
     coro, value = suspended.coro, suspended.yielded
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +14,7 @@ import hub
 from hub.errors import InvalidArgumentsError
 from tests.conftest import MakeHub, within
 
+T = TypeVar("T")
 seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="")
 
 
@@ -61,17 +63,42 @@ class Log(hub.DurableObject):
         return [a, b]
 
 
-async def test_a_call_to_an_idle_object_is_answered_before_call_wire_returns(
+def from_callback(work: Callable[[], T]) -> asyncio.Future[T]:
+    """Run ``work`` in a plain loop callback (as the front's ``data_received`` runs)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def callback() -> None:
+        assert asyncio.current_task() is None
+        done.set_result(work())
+
+    loop.call_soon(callback)
+    return done
+
+
+async def test_a_call_from_a_callback_to_an_idle_object_is_answered_at_once(
     make_hub: MakeHub,
 ) -> None:
     app, _ = await make_hub({"LOG": Log})
     stub = app.env.LOG.get_by_name("a")
     assert await within(stub.add(1)) == 1  # activates the object (a queued event)
     object_id = app.object_id("LOG", "a")
-    reply = app.host.call_wire(object_id, "add", [2], {})
+    reply = await from_callback(lambda: app.host.call_wire(object_id, "add", [2], {}))
     assert reply.done() and reply.result() == 2  # the inline path: no loop turn
     names = await stub.task_names()
-    assert len(set(names)) == 1 and names[0].startswith("roost:LOG:")  # always its task
+    assert len(names) == 2 and names[0] == names[1]  # always the object's own task
+    assert names[0].startswith("roost:LOG:")
+
+
+async def test_a_call_from_a_task_is_queued_so_the_task_yields_to_the_loop(
+    make_hub: MakeHub,
+) -> None:
+    app, _ = await make_hub({"LOG": Log})
+    stub = app.env.LOG.get_by_name("a")
+    await within(stub.rows())  # live and idle
+    reply = app.host.call_wire(app.object_id("LOG", "a"), "add", [7], {})
+    assert not reply.done()  # a caller looping over calls never starves the loop
+    assert await within(reply) == 7
 
 
 async def test_events_arriving_while_one_suspends_queue_behind_it_in_order(
@@ -82,14 +109,19 @@ async def test_events_arriving_while_one_suspends_queue_behind_it_in_order(
     await within(stub.add(-1))
     object_id = app.object_id("LOG", "a")
     Log.gate = asyncio.Event()
-    first = app.host.call_wire(object_id, "add", [0], {})  # inline, then suspends
-    later = [app.host.call_wire(object_id, "add", [n], {}) for n in range(1, 6)]
-    assert not first.done() and not any(f.done() for f in later)
+
+    def submit_all() -> list[asyncio.Future[Any]]:
+        first = app.host.call_wire(object_id, "add", [0], {})  # inline, then suspends
+        assert not first.done()
+        return [first, *(app.host.call_wire(object_id, "add", [n], {}) for n in range(1, 6))]
+
+    replies = await from_callback(submit_all)
+    assert not any(reply.done() for reply in replies)
     assert app.stats().objects[0].queued == 5
     await asyncio.sleep(0)
-    assert not first.done()  # the task took the suspended call over; it still waits
+    assert not replies[0].done()  # the task took the suspended call over; it still waits
     Log.gate.set()
-    assert await within(asyncio.gather(first, *later)) == [0, 1, 2, 3, 4, 5]
+    assert await within(asyncio.gather(*replies)) == [0, 1, 2, 3, 4, 5]
     assert await stub.rows() == [-1, 0, 1, 2, 3, 4, 5]
     assert len(set(await stub.task_names())) == 1
 
@@ -99,21 +131,16 @@ async def test_asyncio_timeout_and_context_variables_work_in_an_inline_event(
 ) -> None:
     app, _ = await make_hub({"LOG": Log})
     stub = app.env.LOG.get_by_name("a")
-    await within(stub.rows())  # live and idle: the next calls run inline
-    assert await within(stub.timed()) == "timed out"
-    assert await within(stub.remember("x")) == ">x"
-    assert await within(stub.remember("y")) == "x>y"  # the activation's own context
+    await within(stub.rows())  # live and idle: calls from a callback run inline
+    object_id = app.object_id("LOG", "a")
 
+    async def call(method: str, *args: Any) -> Any:
+        reply = await from_callback(lambda: app.host.call_wire(object_id, method, [*args], {}))
+        return await within(reply)
 
-async def test_a_call_from_inside_a_task_runs_inline_and_gives_the_task_back(
-    make_hub: MakeHub,
-) -> None:
-    app, _ = await make_hub({"LOG": Log})
-    stub = app.env.LOG.get_by_name("a")
-    await within(stub.rows())
-    mine = asyncio.current_task()
-    reply = app.host.call_wire(app.object_id("LOG", "a"), "add", [7], {})
-    assert reply.done() and asyncio.current_task() is mine
+    assert await call("timed") == "timed out"
+    assert await call("remember", "x") == ">x"
+    assert await call("remember", "y") == "x>y"  # the activation's own context
 
 
 @pytest.mark.parametrize(
