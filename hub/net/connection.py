@@ -364,32 +364,19 @@ class Connection(asyncio.Protocol):
         protocol = self.ws
         assert protocol is not None
         protocol.receive_data(data)
-        events = protocol.events_received()
-        # websockets failed on a frame of this data: its Close and EOF are taken out now,
-        # before the frames that came first are handled (their objects may answer at
-        # once, in this call: hub.runtime.inline), so that the answers precede them.
-        failed = None
-        if protocol.parser_exc is not None and not self._reported and not _has_close(events):
-            failed = parser_problem(protocol.parser_exc)
-            self._take_close(failed)
         problem = None
-        for event in events:
+        for event in protocol.events_received():
             if isinstance(event, Frame):
                 problem = self._frame(event)
                 if problem is not None:
                     break  # invalid UTF-8: the frames after it are not read
-        if failed is not None:
-            self._hold_close(failed)  # websockets' error wins over a UTF-8 error before it
-        elif protocol.parser_exc is not None and (problem is not None or not self._reported):
-            # websockets failed after a Close or an invalid UTF-8 frame of this data.
+        if protocol.parser_exc is not None and (problem is not None or not self._reported):
+            # websockets failed on a later frame: its Close is queued, and it is the error.
             problem = parser_problem(protocol.parser_exc)
-            self._take_close(problem)
-            self._hold_close(problem)
-        elif problem is not None:
-            if protocol.state is OPEN:
-                self._flush()  # pongs queued before the bad frame go out first
-                protocol.fail(problem.close_code, "invalid UTF-8")
-            self._take_close(problem)
+        elif problem is not None and protocol.state is OPEN:
+            self._flush()  # pongs queued before the bad frame go out first
+            protocol.fail(problem.close_code, "invalid UTF-8")
+        if problem is not None:
             self._hold_close(problem)
         self._flush()
 
@@ -447,11 +434,11 @@ class Connection(asyncio.Protocol):
             data = b"".join(cast(list[bytes], fragments))
             self.front.socket_message(self, data, len(data))
 
-    def _take_close(self, problem: WebSocketError) -> None:
-        """websockets failed the connection: write what it queued before its Close, and
-        hold the Close and EOF (rule 8) until ``_hold_close`` releases them."""
+    def _hold_close(self, problem: WebSocketError) -> None:
+        """websockets failed the connection: hold its Close and EOF (rule 6)."""
         ws = self.ws
         assert ws is not None
+        self._reported = True
         self.close_code = problem.close_code
         chunks = ws.data_to_send()
         # fail() queued the Close frame, then EOF, last (RFC 6455 §7.1.7).
@@ -464,11 +451,6 @@ class Connection(asyncio.Protocol):
             for data in chunks[:split]:
                 transport.write(data)
         self._held, self._failure = chunks[split:], problem
-
-    def _hold_close(self, problem: WebSocketError) -> None:
-        """Release the held Close once the object has handled what the socket submitted
-        before it (or after ``DRAIN_TIMEOUT``)."""
-        self._reported = True
         loop = asyncio.get_running_loop()
         self._close_timer = loop.call_later(DRAIN_TIMEOUT, self._release_close)
         self.front.after_events(self, self._release_close)
@@ -642,10 +624,6 @@ _TEXT_FIN = 0x80 | Opcode.TEXT.value
 #: The first byte of a Close frame (FIN, opcode 8), as websockets' ``fail`` queues it.
 _CLOSE_FIRST = bytes((0x80 | Opcode.CLOSE.value,))
 _BINARY_FIN = 0x80 | Opcode.BINARY.value
-
-
-def _has_close(events: Sequence[object]) -> bool:
-    return any(isinstance(e, Frame) and e.opcode is Opcode.CLOSE for e in events)
 
 
 def _data_frame(first: int, payload: bytes) -> bytes:

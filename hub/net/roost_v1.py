@@ -207,7 +207,4 @@ def _call(front: Front, conn: Connection, call: protocol.Call) -> None:
             log.error("call %s failed", call.method, exc_info=error)
             conn.send_text(error_frame(call.id, InternalError("internal error")))
 
-    if reply.done():
-        answer(reply)  # the object ran the call at once (hub.runtime.inline): no loop turn
-    else:
-        reply.add_done_callback(answer)
+    reply.add_done_callback(answer)

@@ -32,12 +32,6 @@ Rules:
    (rule 4), so they run on a fresh instance. Sockets belong to the front and stay open.
 9. ``ctx.storage.sync()`` (``checkpoint``) commits the running event's writes so far
    and sends the output queued so far; the event goes on in a new transaction.
-10. An event submitted from a loop callback (the front's ``data_received``; never from
-   a task) while the task is parked with nothing queued and no event running is run at
-   once, in the task's name (``hub.runtime.inline``): the queue hop costs more than a
-   typical event. If it suspends, the task goes on with it before anything else;
-   events submitted meanwhile queue behind it. Either way it is ``_handle`` that runs
-   it, so both gates hold exactly as for a queued event.
 """
 
 from __future__ import annotations
@@ -88,7 +82,6 @@ from hub.runtime.events import (
     SocketMessage,
 )
 from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe, refuse_subscribe
-from hub.runtime.inline import Suspended, may_step, resume, step
 from hub.runtime.socket_events import handle_message, handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectBusyError, ObjectDatabase
@@ -140,14 +133,6 @@ class Activation:
         self._queue: deque[Event | Barrier | object] = deque()
         #: Set while the task is parked with nothing to do (``_park``).
         self._waiter: asyncio.Future[None] | None = None
-        #: True while an event runs (inline or in the task), from ``_handle``'s start to
-        #: its end.
-        self._busy = False
-        #: An event run inline that suspended, for the task to go on with (rule 10), or
-        #: the exception it escaped with.
-        self._suspended: Suspended | BaseException | None = None
-        #: The activation failed: every event is refused with this.
-        self._failure: RpcError | None = None
         self._blockers: set[asyncio.Task[Any]] = set()
         #: ``ctx.wait_until`` work still running (rule 7).
         self._background = BackgroundWork(
@@ -175,13 +160,9 @@ class Activation:
         self._presence = bool(getattr(spec.cls, "presence_from_attachment", False))
         #: Each message handled is a debug line (decided once per activation).
         self._log_messages = log.isEnabledFor(logging.DEBUG)
-        #: The task's context: an inline step runs in it too (``hub.runtime.inline``).
-        self._context = contextvars.copy_context()
         self._loop = asyncio.get_running_loop()
         self.task = self._loop.create_task(
-            self._run(predecessor),
-            name=f"roost:{spec.binding}:{object_id.hex[:12]}",
-            context=self._context,
+            self._run(predecessor), name=f"roost:{spec.binding}:{object_id.hex[:12]}"
         )
 
     # -- used by the host and by ctx ---------------------------------------------------
@@ -209,18 +190,8 @@ class Activation:
         return len(self._queue)
 
     def submit(self, event: Event) -> None:
-        """Run ``event`` now if the object is idle (rule 10), else queue it;
-        ``OverloadedError`` when the queue is full."""
+        """Queue ``event``; ``OverloadedError`` when the queue is full."""
         queue = self._queue
-        if (
-            not queue
-            and not self._busy
-            and self._failure is None
-            and self._parked()
-            and may_step(self._loop)
-        ):
-            self._run_inline(event)
-            return
         limit = self.host.limits.max_queued_events
         if len(queue) >= limit:
             raise OverloadedError(
@@ -243,24 +214,6 @@ class Activation:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def _parked(self) -> bool:
-        """True while the task waits for work (and so runs nothing: rule 10)."""
-        waiter = self._waiter
-        return waiter is not None and not waiter.done() and not self.closing
-
-    def _run_inline(self, event: Event) -> None:
-        """Run ``event``'s first step now, in the task's name; the task goes on with it
-        if it suspends (rule 10)."""
-        coro = self._handle(_KINDS[type(event)], event)
-        outcome: Suspended | BaseException | None
-        try:
-            outcome = step(self._loop, self.task, self._context, coro)
-        except BaseException as exc:  # escaped ``_handle``: the task ends with it
-            outcome = exc
-        if outcome is not None:
-            self._suspended = outcome
-            self._wake()
 
     def request_close(self) -> None:
         """Close after the events already queued (the host has dropped this activation)."""
@@ -402,7 +355,7 @@ class Activation:
             started = clock()
             if predecessor is not None:
                 await predecessor.closed.wait()
-            failure = self._failure = await self._activate()
+            failure = await self._activate()
             if failure is not None and self.aborted is None:
                 self.host.evict(self, reason="activation_failed")
             else:
@@ -434,26 +387,15 @@ class Activation:
             self._shutdown()
 
     async def _park(self) -> None:
-        """Wait for work; then go on with an event an inline step left (rule 10)."""
+        """Wait for work (an event, a barrier, ``_CLOSE``)."""
         waiter = self._waiter = self._loop.create_future()
-        thrown: BaseException | None = None
         try:
             await waiter
-        except asyncio.CancelledError as exc:
-            if self._suspended is None:
-                raise
-            thrown = exc  # cancelled before it took the event over: the event's to handle
         finally:
             self._waiter = None
-        suspended, self._suspended = self._suspended, None
-        if isinstance(suspended, BaseException):
-            raise suspended
-        if suspended is not None:
-            await resume(suspended, thrown)
 
     async def _handle(self, kind: _Kind[Any], item: Event) -> None:
-        """Run one event (queued, or inline: rule 10), timed, holding the object awake."""
-        self._busy = True
+        """Run one event, timed, holding the object awake."""
         self.tracker.hold("event_running")
         try:
             started = time.monotonic()
@@ -465,7 +407,6 @@ class Activation:
         except ObjectAbortedError:
             pass  # the event already answered with it; _CLOSE is queued
         finally:
-            self._busy = False
             self.tracker.release("event_running", self.host.clock.now())
             self._arm_idle_timer()
 
