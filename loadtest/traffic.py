@@ -71,7 +71,7 @@ MICRO = 1e6
 WRITER_NUMBERS = 1_000_000
 
 GOALS: dict[str, tuple[Goal, ...]] = {
-    "echo": (Goal("ratio", "at_least", 0.7, f"≥ 0.7{chr(0xD7)} bare echo"),),
+    "echo": (Goal("ratio", "at_least", 1.0, f"≥ 1.0{chr(0xD7)} bare echo"),),
     "fanout": (Goal("ratio", "at_least", 1.5, f"≥ 1.5{chr(0xD7)} websockets.broadcast"),),
 }
 

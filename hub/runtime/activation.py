@@ -42,9 +42,12 @@ import logging
 import math
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
+from inspect import isawaitable
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_args
 
 from hub.clock import TimerHandle
 from hub.errors import (
@@ -79,7 +82,7 @@ from hub.runtime.events import (
     SocketMessage,
 )
 from hub.runtime.feed_events import FeedPublisher, Publication, handle_subscribe, refuse_subscribe
-from hub.runtime.socket_events import handle_socket
+from hub.runtime.socket_events import handle_message, handle_socket
 from hub.runtime.websocket import ClosedSocket, WebSocket
 from hub.storage.database import ObjectBusyError, ObjectDatabase
 from hub.storage.feeds import FeedRetention
@@ -126,7 +129,10 @@ class Activation:
         self.event_timeout_ms: int | None = None
         #: When this activation last forgot idle roost.v1 sessions (hub/storage/sessions.py).
         self.sessions_swept_at = -math.inf
-        self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
+        #: Events, barriers and ``_CLOSE`` waiting for the task, in order.
+        self._queue: deque[Event | Barrier | object] = deque()
+        #: Set while the task is parked with nothing to do (``_park``).
+        self._waiter: asyncio.Future[None] | None = None
         self._blockers: set[asyncio.Task[Any]] = set()
         #: ``ctx.wait_until`` work still running (rule 7).
         self._background = BackgroundWork(
@@ -148,9 +154,14 @@ class Activation:
         self._handler_latency = host.latencies.histogram("handler", spec.binding)
         #: The RPC latency histogram of this binding (``hub.runtime.call_events`` observes).
         self.rpc_latency = host.latencies.histogram("rpc", spec.binding)
+        #: The call chain of an event nobody waits on: this object alone.
+        self.own_chain = (object_id.hex,)
+        #: The attachment is the presence state (read once: a handle is made per event).
+        self._presence = bool(getattr(spec.cls, "presence_from_attachment", False))
         #: Each message handled is a debug line (decided once per activation).
         self._log_messages = log.isEnabledFor(logging.DEBUG)
-        self.task = asyncio.create_task(
+        self._loop = asyncio.get_running_loop()
+        self.task = self._loop.create_task(
             self._run(predecessor), name=f"roost:{spec.binding}:{object_id.hex[:12]}"
         )
 
@@ -176,23 +187,33 @@ class Activation:
     @property
     def queued(self) -> int:
         """Events waiting behind the one running."""
-        return self._queue.qsize()
+        return len(self._queue)
 
     def submit(self, event: Event) -> None:
         """Queue ``event``; ``OverloadedError`` when the queue is full."""
+        queue = self._queue
         limit = self.host.limits.max_queued_events
-        if self._queue.qsize() >= limit:
+        if len(queue) >= limit:
             raise OverloadedError(
-                f"object {self.spec.binding} {self.id.hex[:12]} has {self._queue.qsize()}"
+                f"object {self.spec.binding} {self.id.hex[:12]} has {len(queue)}"
                 f" events queued, expected at most {limit}"
             )
         self.tracker.hold("events_queued")
-        self._queue.put_nowait(event)
+        self._put(event)
 
     def add_barrier(self, barrier: Barrier) -> None:
         """Queue ``barrier`` behind every event queued so far (even behind ``_CLOSE``: the
         queue is drained at shutdown)."""
-        self._queue.put_nowait(barrier)
+        self._put(barrier)
+
+    def _put(self, item: Event | Barrier | object) -> None:
+        self._queue.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def request_close(self) -> None:
         """Close after the events already queued (the host has dropped this activation)."""
@@ -202,7 +223,7 @@ class Activation:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._queue.put_nowait(_CLOSE)
+        self._put(_CLOSE)
 
     def block_concurrency_while(self, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         """See ``DurableObjectState.block_concurrency_while``."""
@@ -240,8 +261,8 @@ class Activation:
             log.warning("%s %r aborted: %s", self.spec.cls.__name__, self.id, reason)
             self._background.cancel()
             moved: list[Event | Barrier] = []
-            while not self._queue.empty():
-                item = self._queue.get_nowait()
+            while self._queue:
+                item = self._queue.popleft()
                 if item is _CLOSE:
                     continue
                 if not isinstance(item, Barrier):
@@ -249,29 +270,24 @@ class Activation:
                 moved.append(item)  # type: ignore[arg-type]
             if not any(not isinstance(item, Barrier) for item in moved):
                 # Barriers alone never wake the object: they are reached right here.
-                for item in moved:
-                    self._queue.put_nowait(item)
+                self._queue.extend(moved)
                 moved = []
             self.host.replace(self, moved)
             self.closing = True
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
                 self._idle_timer = None
-            self._queue.put_nowait(_CLOSE)
+            self._put(_CLOSE)
         return ObjectAbortedError(str(self.aborted))
 
     def adopt(self, items: list[Event | Barrier]) -> None:
         """Queue the events and barriers of an aborted predecessor ahead of this
         activation's own (which arrived after them; it has not started on them yet)."""
-        later = []
-        while not self._queue.empty():
-            later.append(self._queue.get_nowait())
         for item in items:
             if not isinstance(item, Barrier):
                 self.tracker.hold("events_queued")
-            self._queue.put_nowait(item)
-        for queued in later:
-            self._queue.put_nowait(queued)
+        self._queue.extendleft(reversed(items))
+        self._wake()
 
     async def checkpoint(self) -> None:
         """Commit the running event's writes so far and send its output (rule 9)."""
@@ -300,9 +316,13 @@ class Activation:
 
     def websocket(self, socket_id: int, closed: ClosedSocket | None = None) -> WebSocket:
         """A handle on one of this object's sockets (``closed``: what is left of it)."""
-        presence = bool(getattr(self.spec.cls, "presence_from_attachment", False))
         return WebSocket(
-            self.port, socket_id, self.output, self.host.limits, closed, presence=presence
+            self.host.port,
+            socket_id,
+            self.output,
+            self.host.limits,
+            closed,
+            presence=self._presence,
         )
 
     def accept_websocket(self, request: Request, tags: list[str]) -> WebSocket:
@@ -330,7 +350,6 @@ class Activation:
     # -- the task ---------------------------------------------------------------------
 
     async def _run(self, predecessor: Activation | None) -> None:
-        failure: RpcError | None = None
         clock = time.monotonic
         try:
             started = clock()
@@ -343,39 +362,66 @@ class Activation:
                 wake = self.host.latencies.histogram("wake", self.spec.binding)
                 wake.observe(clock() - started)
             self._arm_idle_timer()
-            latency = self._handler_latency
+            queue = self._queue
             while True:
-                item = await self._queue.get()
+                if not queue:
+                    await self._park()
+                    continue
+                item = queue.popleft()
                 if item is _CLOSE:
                     break
                 if isinstance(item, Barrier):
                     item.reached()  # the events before it have sent their output
                     continue
-                kind = _KINDS[type(item)]
-                self.tracker.hold("event_running")
+                event = cast("Event", item)
+                kind = _KINDS[type(event)]
                 self.tracker.release("events_queued", self.host.clock.now())
-                try:
-                    if failure is not None:
-                        later = kind.refuse(self, item, failure)
-                        if later is not None:
-                            await later
-                    else:
-                        started = clock()
-                        await kind.handle(self, item)
-                        took = clock() - started
-                        latency.observe(took)
-                        if self._log_messages and isinstance(item, SocketMessage):
-                            self._log_message(item.socket_id, took)
-                except ObjectAbortedError:
-                    pass  # the event already answered with it; _CLOSE is queued
-                finally:
-                    self.tracker.release("event_running", self.host.clock.now())
-                    self._arm_idle_timer()
+                if failure is not None:
+                    await self._refuse(kind, event, failure)
+                else:
+                    await self._handle(kind, event)
             if self._background and self.aborted is None and not self.host.running:
                 # A stopping hub drains wait_until work (within its drain time).
                 await self._background.drain()
         finally:
             self._shutdown()
+
+    async def _park(self) -> None:
+        """Wait for work (an event, a barrier, ``_CLOSE``)."""
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    async def _handle(self, kind: _Kind[Any], item: Event) -> None:
+        """Run one event, timed, holding the object awake."""
+        self.tracker.hold("event_running")
+        try:
+            started = time.monotonic()
+            await kind.handle(self, item)
+            took = time.monotonic() - started
+            self._handler_latency.observe(took)
+            if self._log_messages and isinstance(item, SocketMessage):
+                self._log_message(item.socket_id, took)
+        except ObjectAbortedError:
+            pass  # the event already answered with it; _CLOSE is queued
+        finally:
+            self.tracker.release("event_running", self.host.clock.now())
+            self._arm_idle_timer()
+
+    async def _refuse(self, kind: _Kind[Any], item: Event, failure: RpcError) -> None:
+        """Answer one event of an activation that failed to open with ``failure``."""
+        self.tracker.hold("event_running")
+        try:
+            later = kind.refuse(self, item, failure)
+            if later is not None:
+                await later
+        except ObjectAbortedError:
+            pass
+        finally:
+            self.tracker.release("event_running", self.host.clock.now())
+            self._arm_idle_timer()
 
     def _log_message(self, socket_id: int, seconds: float) -> None:
         duration_ms = round(seconds * 1000, 3)
@@ -456,14 +502,16 @@ class Activation:
 
     async def transact(
         self,
-        body: Callable[[], Awaitable[T]],
+        body: Callable[..., Awaitable[T]],
         chain: tuple[str, ...],
         *,
+        args: tuple[Any, ...] = (),
         reply: Callable[[T], None] | None = None,
         timeout_ms: int | None = None,
         sync_alarm: bool = False,
     ) -> T:
-        """Run one event's handler in its transaction, behind both gates.
+        """Run one event's handler, ``body(*args)`` (awaited if it returns an
+        awaitable), in its transaction, behind both gates.
 
         On success: commit, then ``reply(result)``, then the outbox, in that order. On
         any exception: roll back, drop the outbox, abandon accepted sockets, re-raise.
@@ -476,15 +524,27 @@ class Activation:
         self._written = db.total_changes
         self._outbox, self._accepted = [], []
         try:
+            # A body may also be a plain function (a synchronous handler): its result
+            # is then the value itself.
+            result: Any
             if timeout_ms is None:
-                result = await body()
+                result = body(*args)
+                if type(result) is CoroutineType or isawaitable(result):
+                    result = await result
             else:
                 async with asyncio.timeout(timeout_ms / 1000):
-                    result = await body()
-            await self._await_blockers()
+                    result = body(*args)
+                    if isawaitable(result):
+                        result = await result
+            if self._blockers:
+                await self._await_blockers()
             if self.aborted is not None:  # even if the handler caught the error
                 raise ObjectAbortedError(str(self.aborted))
-            publication = await self._commit_event(sync_alarm=sync_alarm)
+            if sync_alarm or self._commit_waits():
+                publication = await self._commit_event(sync_alarm=sync_alarm)
+            else:  # nothing to await: most events (see ``_commit``)
+                publication = self._collect()
+                db.commit()
         except BaseException:
             self._outbox = None
             await self._abort()
@@ -495,15 +555,28 @@ class Activation:
         if reply is not None:
             reply(result)
         self._send(publication, outbox)
-        return result
+        return cast(T, result)
 
     async def _commit_event(self, *, sync_alarm: bool) -> Publication | None:
         """Collect the feed changes of the running transaction, then commit it."""
-        publication = None
-        if self.database.total_changes != self._written and self._publisher is not None:
-            publication = self._publisher.collect(self.storage, self.host.clock.now())
+        publication = self._collect()
         await self._commit(sync_alarm=sync_alarm)
         return publication
+
+    def _collect(self) -> Publication | None:
+        """The feed changes of the running transaction, if it wrote anything."""
+        if self.database.total_changes != self._written and self._publisher is not None:
+            return self._publisher.collect(self.storage, self.host.clock.now())
+        return None
+
+    def _commit_waits(self) -> bool:
+        """True when committing the running event awaits something: the alarm index
+        (the alarm was touched) or the replica (gated backups). Else ``_commit`` is
+        ``db.commit()`` and nothing more."""
+        if self.storage.alarm_touched:
+            return True
+        backups = self.host.backups
+        return backups is not None and backups.settings.gated
 
     def _send(self, publication: Publication | None, outbox: list[Callable[[], None]]) -> None:
         """What a committed transaction releases: its feed changes, then its output."""
@@ -594,8 +667,8 @@ class Activation:
             self._idle_timer.cancel()
             self._idle_timer = None
         stopping = HubStoppingError("the hub is stopping")
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
+        while self._queue:
+            item = self._queue.popleft()
             if isinstance(item, Barrier):
                 item.reached()
             elif item is not _CLOSE:
@@ -645,7 +718,7 @@ _KINDS: dict[type[Any], _Kind[Any]] = {
     AlarmFire: _Kind(run_alarm, refuse_alarm),
     FetchCall: _Kind(handle_fetch, refuse_fetch),
     FeedSubscribe: _Kind(handle_subscribe, refuse_subscribe),
-    SocketMessage: _socket_events,
+    SocketMessage: _Kind(handle_message, _refuse_socket_event),
     SocketAuth: _Kind(handle_auth, refuse_auth),
     SocketClosed: _socket_events,
     SocketErrored: _socket_events,

@@ -54,9 +54,28 @@ class MethodSpec:
     signature: inspect.Signature
     params_type: type[msgspec.Struct]
     return_type: Any
+    #: The parameter names when every one is plain (positional or keyword, no ``*args``,
+    #: ``**kwargs`` or keyword-only): such a method's calls with positional arguments
+    #: only are bound without ``Signature.bind`` (``bind``). None otherwise.
+    positional: tuple[str, ...] | None = None
 
     def bind(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Check builtins ``args`` / ``kwargs`` and convert them to the annotated types."""
+        names = self.positional
+        if names is not None and not kwargs and len(args) <= len(names):
+            # The common call, bound as ``Signature.bind`` would (a missing argument with
+            # no default is msgspec's error, worded by ``_slow_bind``), about ten times
+            # cheaper: this runs on every RPC call.
+            try:
+                checked = msgspec.convert(dict(zip(names, args, strict=False)), self.params_type)
+            except msgspec.ValidationError:
+                return self._slow_bind(args, kwargs)
+            return [getattr(checked, name) for name in names], {}
+        return self._slow_bind(args, kwargs)
+
+    def _slow_bind(
+        self, args: list[Any], kwargs: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -167,7 +186,9 @@ def _describe_method(cls: type, name: str, function: Callable[..., Any]) -> Meth
         msgspec.inspect.type_info(return_type)
     except (TypeError, ValueError):
         return_type = Any  # e.g. an unusual annotation: hand back builtins unchanged
-    return MethodSpec(name, signature, params_type, return_type)
+    plain = all(param.kind is param.POSITIONAL_OR_KEYWORD for param in params)
+    positional = tuple(param.name for param in params) if plain else None
+    return MethodSpec(name, signature, params_type, return_type, positional)
 
 
 def to_wire(value: Any, what: str) -> Any:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hub.errors import HubError
     from hub.runtime.activation import Activation
 
-__all__ = ["handle_socket"]
+__all__ = ["handle_message", "handle_socket"]
 
 log = logging.getLogger("roost.runtime")
 
@@ -71,31 +71,60 @@ async def handle_socket(
             _acknowledge(act, event.socket_id, message_id, None)
 
     try:
-        await act.transact(body, (act.id.hex,), reply=acknowledged, timeout_ms=act.event_timeout_ms)
+        await act.transact(body, act.own_chain, reply=acknowledged, timeout_ms=act.event_timeout_ms)
     except ObjectAbortedError as exc:
         # Nothing of the message committed: it is not recorded, so a resend runs it on
         # the fresh instance; the client is told at once.
         if message_id is not None:
             act.port.acknowledge(event.socket_id, message_id, exc)
     except Exception as exc:
-        if isinstance(exc, TimeoutError):
-            log.warning(
-                "%s.%s ran over its %d ms limit and was cancelled",
-                act.spec.cls.__name__,
-                name,
-                act.event_timeout_ms,
-                extra=extra("error", act.id, socket=event.socket_id, handler=name),
-            )
-        else:
-            log.warning(
-                "%s.%s raised",
-                act.spec.cls.__name__,
-                name,
-                exc_info=True,
-                extra=extra("error", act.id, socket=event.socket_id, handler=name),
-            )
+        _log_failure(act, event.socket_id, name, exc)
         if session is not None and message_id is not None:
             await _record_failed(act, event.socket_id, session, message_id, exc)
+
+
+async def handle_message(act: Activation, event: SocketMessage) -> None:
+    """``websocket_message``: a message without an id (the most common event) runs the
+    handler itself as the transaction's body: what ``handle_socket`` does for one,
+    minus the exactly-once record and its closures."""
+    if event.message_id is not None:
+        await handle_socket(act, event)
+        return
+    handler = getattr(act.instance, "websocket_message", None)
+    try:
+        await act.transact(
+            _nothing if handler is None else handler,
+            act.own_chain,
+            args=(act.websocket(event.socket_id), event.data),
+            timeout_ms=act.event_timeout_ms,
+        )
+    except ObjectAbortedError:
+        pass  # nothing committed; no one waits for an answer
+    except Exception as exc:
+        _log_failure(act, event.socket_id, "websocket_message", exc)
+
+
+async def _nothing(*_: object) -> None:
+    """The body of an event whose object defines no handler for it."""
+
+
+def _log_failure(act: Activation, socket_id: int, name: str, exc: Exception) -> None:
+    if isinstance(exc, TimeoutError):
+        log.warning(
+            "%s.%s ran over its %d ms limit and was cancelled",
+            act.spec.cls.__name__,
+            name,
+            act.event_timeout_ms,
+            extra=extra("error", act.id, socket=socket_id, handler=name),
+        )
+    else:
+        log.warning(
+            "%s.%s raised",
+            act.spec.cls.__name__,
+            name,
+            exc_info=exc,
+            extra=extra("error", act.id, socket=socket_id, handler=name),
+        )
 
 
 def _record(act: Activation, session: str, message_id: int) -> None:

@@ -9,6 +9,7 @@ called them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import LimitExceededError
@@ -73,16 +74,21 @@ class WebSocket:
 
     def send(self, message: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message after this event commits."""
-        if not isinstance(message, str | bytes | bytearray | memoryview):
+        data: str | bytes
+        if isinstance(message, str):
+            data = message
+            # An ASCII text's length is its size in UTF-8: no copy to measure it.
+            size = len(data) if data.isascii() else len(data.encode("utf-8"))
+        elif isinstance(message, bytes | bytearray | memoryview):
+            data = bytes(message)
+            size = len(data)
+        else:
             raise TypeError(f"message must be str or bytes, got {type(message).__name__}")
-        data: str | bytes = message if isinstance(message, str) else bytes(message)
-        size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
         if size > self._limits.message_bytes:
             raise LimitExceededError(
                 f"message too large: {size} bytes, expected at most {self._limits.message_bytes}"
             )
-        port, socket_id = self._port, self.socket_id
-        self._output(lambda: port.send(socket_id, data))
+        self._output(partial(self._port.send, self.socket_id, data))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with ``code`` (1000 or 3000-4999) and ``reason`` after this event commits."""
