@@ -64,8 +64,8 @@ class MethodSpec:
         names = self.positional
         if names is not None and not kwargs and len(args) <= len(names):
             # The common call, bound as ``Signature.bind`` would (a missing argument with
-            # no default is msgspec's error, worded by ``_slow_bind``), about ten times
-            # cheaper: this runs on every RPC call.
+            # no default is msgspec's error, worded by ``_slow_bind``) at about half the
+            # cost (1.9 against 3.5 us for one string argument): it runs on every call.
             try:
                 checked = msgspec.convert(dict(zip(names, args, strict=False)), self.params_type)
             except msgspec.ValidationError:
