@@ -41,7 +41,13 @@ if TYPE_CHECKING:
     from hub.runtime.stub import Env
     from hub.runtime.websocket import WebSocket
 
-__all__ = ["CLOSE_DELETED", "CLOSE_REVOKED", "DatabaseObject", "database_class"]
+__all__ = [
+    "CLOSE_DELETED",
+    "CLOSE_REVOKED",
+    "DatabaseObject",
+    "check_admin_arguments",
+    "database_class",
+]
 
 #: Close codes of sockets whose token was revoked / whose database was deleted.
 CLOSE_REVOKED = 4401
@@ -57,6 +63,18 @@ _ADMIN_ARGUMENTS: dict[str, set[str]] = {
     "migrate": {"migrations"},
     "restore": {"at", "bookmark"},
 }
+
+
+def check_admin_arguments(action: str, kwargs: dict[str, Any]) -> None:
+    """Refuse an admin body with unknown members or a ``read_only`` not a bool
+    (``InvalidArgumentsError``). The gate checks it before waking the object, so a
+    malformed ``create`` leaves no file behind; the object checks it again."""
+    unknown = set(kwargs) - _ADMIN_ARGUMENTS.get(action, set())
+    if unknown:
+        raise InvalidArgumentsError(f"{action} takes no {sorted(unknown)!r}")
+    read_only = kwargs.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise InvalidArgumentsError(f"read_only must be true or false, got {read_only!r}")
 
 
 class DatabaseObject(DurableObject):
@@ -165,12 +183,8 @@ class DatabaseObject(DurableObject):
 
     async def _admin(self, action: str, kwargs: dict[str, Any]) -> Result:
         catalog, name = self._catalog, self._name
-        unknown = set(kwargs) - _ADMIN_ARGUMENTS.get(action, set())
-        if unknown:
-            raise InvalidArgumentsError(f"{action} takes no {sorted(unknown)!r}")
+        check_admin_arguments(action, kwargs)
         read_only = kwargs.get("read_only", False)
-        if not isinstance(read_only, bool):
-            raise InvalidArgumentsError(f"read_only must be true or false, got {read_only!r}")
         if action == "create":
             if catalog.exists:
                 raise DatabaseExistsError(f"database {name[:200]!r} exists already")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hub.databases.catalog import read_listing
+from hub.databases.database_object import check_admin_arguments
 from hub.databases.settings import BINDING
 from hub.errors import (
     InvalidArgumentsError,
@@ -153,6 +154,7 @@ class DatabaseGate:
             name = body.pop("name", None)
             if not isinstance(name, str) or not name:
                 raise InvalidArgumentsError('create takes {"name": "<a non-empty string>"}')
+            check_admin_arguments("create", body)  # before the object (and its file) exists
             object_id = self.object_id(front, name)
             result = await front.host.call_wire(object_id, "db_admin", ["create", body], {})
             return 201, result

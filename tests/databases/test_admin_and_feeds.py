@@ -198,6 +198,9 @@ async def test_admin_bodies_are_checked(served: Served) -> None:
         assert answer.status_code == 400
         answer = await client.post("/_roost/databases", json={"name": "x", "read_only": "yes"})
         assert answer.status_code == 400
+    # Refused before the database object woke: no file was made for "x".
+    assert not list((served.data_dir / "objects").rglob("*.sqlite3*"))
+    assert await served.admin.list_databases() == []
     assert await served.admin.list_databases() == []
 
 
