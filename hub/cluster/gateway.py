@@ -292,10 +292,12 @@ class Workers:
 
     def socket_gone(self, object_id: ObjectId, socket_id: int) -> None:
         """The front dropped a socket: the worker's mirror forgets it."""
-        for key in [key for key in self._unacked if key[0] == socket_id]:
-            del self._unacked[key]  # the client resends them after it reconnects
-        for key in [key for key in self._unanswered if key[0] == socket_id]:
-            del self._unanswered[key]  # the client fails them with connection_lost
+        if self._unacked:  # most often empty: no scan then
+            for key in [key for key in self._unacked if key[0] == socket_id]:
+                del self._unacked[key]  # the client resends them after it reconnects
+        if self._unanswered:
+            for key in [key for key in self._unanswered if key[0] == socket_id]:
+                del self._unanswered[key]  # the client fails them with connection_lost
         self._routes.pop(socket_id, None)
         partition = partition_of(object_id.hex, len(self.partitions))
         self._send(partition, ("gone", socket_id), bounded=False)

@@ -196,8 +196,8 @@ def request_to_wire(request: Request) -> tuple[Any, ...]:
 def request_from_wire(value: Any) -> Request:
     """The ``Request`` of ``request_to_wire``."""
     method, url, headers, body, upgrade_id, client = value
-    pairs = [tuple(pair) for pair in headers]
-    return Request(method, url, pairs, body, upgrade_id=upgrade_id, client=client)
+    # ``headers`` arrive as [name, value] lists: ``Headers`` takes them as they are.
+    return Request(method, url, headers, body, upgrade_id=upgrade_id, client=client)
 
 
 def response_from_wire(ok: bool, value: Any) -> Response | RpcError:
@@ -207,7 +207,7 @@ def response_from_wire(ok: bool, value: Any) -> Response | RpcError:
         assert isinstance(error, RpcError)
         return error
     status, headers, body = value
-    return Response(body, status, [tuple(pair) for pair in headers])
+    return Response(body, status, headers)  # [name, value] lists, as ``Headers`` takes them
 
 
 # -- events --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from hub.cluster.messages import (
     object_to_wire,
     request_from_wire,
     request_to_wire,
+    response_from_wire,
 )
 from hub.errors import (
     ActivationError,
@@ -48,7 +49,7 @@ from hub.errors import (
     WebSocketError,
     WebSocketInternalError,
 )
-from hub.http import Request
+from hub.http import Request, Response
 from hub.ids import ObjectId, id_from_name
 from hub.runtime.events import (
     AlarmFire,
@@ -348,6 +349,23 @@ def test_repeated_headers_and_their_case_are_kept() -> None:
     assert got.headers.raw_items() == headers
     assert got.headers.get_all("x-tag") == ["a", "b", "c"]
     assert got.method == "POST"
+
+
+def test_a_fetched_answer_comes_back_as_a_response_with_its_headers_in_order() -> None:
+    # What the worker sends for ``fetched``: status, headers as raw items, body.
+    sent = Response(b"{}", 201, [("Content-Type", "application/json"), ("X-Tag", "a")])
+    status, headers, body = over_the_wire((sent.status, sent.headers.raw_items(), sent.body))
+    got = response_from_wire(True, (status, headers, body))
+    assert isinstance(got, Response)
+    assert (got.status, got.body) == (201, b"{}")
+    assert got.headers.raw_items() == [("Content-Type", "application/json"), ("X-Tag", "a")]
+    assert got.headers["content-type"] == "application/json"
+
+
+def test_an_upgrade_answer_comes_back_as_a_101_without_headers() -> None:
+    got = response_from_wire(True, over_the_wire((101, [], b"")))
+    assert isinstance(got, Response)
+    assert (got.status, got.headers.raw_items(), got.body) == (101, [], b"")
 
 
 # -- events --------------------------------------------------------------------------------
