@@ -7,7 +7,9 @@ Rules:
 2. Nothing here hand-parses: httptools parses HTTP/1.1; the WebSocket handshake,
    framing, pings and the closing handshake are websockets' sans-I/O ``ServerProtocol``.
    The upgrade request is handed to it as websockets' own ``Request``, except a plainly
-   valid one, which ``hub.net.handshake`` answers (the same bytes, half the CPU).
+   valid one, which ``hub.net.handshake`` answers (the same bytes, half the CPU), and
+   a whole message in one plain frame, which ``hub.net.fastframes`` takes before
+   websockets when its parser is between frames (``hub.net.rfc6455`` rule 1).
 3. Requests on one connection are answered one at a time, in order.
 4. Every close path reports to the front exactly once: a Close frame from the client
    (code or 1005, clean), a protocol error (1002 / 1007 / 1009), or a dropped TCP
@@ -55,7 +57,7 @@ from hub.errors import (
     WebSocketInternalError,
 )
 from hub.logs import extra
-from hub.net import access, handshake
+from hub.net import access, fastframes, handshake
 from hub.net.exchange import HttpExchange, reason_phrase
 from hub.net.http1 import ParsedRequest
 from hub.net.rfc6455 import ServerProtocol, parser_problem, refuse_upgrade
@@ -375,7 +377,21 @@ class Connection(asyncio.Protocol):
     def _receive_frames(self, data: bytes) -> None:
         protocol = self.ws
         assert protocol is not None
-        protocol.receive_data(data)
+        taken: list[tuple[str | bytes, int]] = []
+        if protocol.takes_whole_frames() and not self._reported and self._fragment_opcode is None:
+            # The fast path (hub/net/rfc6455.py rule 1): whole plain messages at the
+            # front are taken here; websockets parses from the first other frame on.
+            taken, size = fastframes.take_messages(data, protocol.frame_limit)
+            data = data[size:] if size else data
+        if data:
+            # Everything is parsed before anything is handled, as when websockets
+            # parses it all: a Close later in ``data`` is seen before the messages'
+            # replies (which a closing socket no longer sends).
+            protocol.receive_data(data)
+        for message, size in taken:
+            if self._reported:
+                break  # as in ``_frame``: no data is handled after a close
+            self.front.socket_message(self, message, size)
         problem = None
         for event in protocol.events_received():
             if isinstance(event, Frame):

@@ -96,3 +96,16 @@ def test_compressed_messages_are_left_to_the_extension() -> None:
     gen = parser(reader)
     reader.feed_data(masked(Opcode.TEXT, os.urandom(300), rsv1=True)[:-1])
     next(gen)
+
+
+@pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY, Opcode.PING])
+def test_the_reader_is_at_a_frame_start_only_between_frames(opcode: Opcode) -> None:
+    # hub.net.fastframes may take frames only there (rfc6455 rule 1): at every cut
+    # inside a frame, including a payload still awaited with nothing buffered, not.
+    data = masked(opcode, b"payload") + masked(Opcode.BINARY, b"")
+    for cut in range(1, len(data)):
+        reader = TextCheckingReader()
+        assert reader.at_frame_start
+        frames = feed(reader, data[:cut], len(data))
+        expected = cut in (13, len(data))  # after the first frame; after both
+        assert (reader.at_frame_start, len(frames) >= 1) == (expected, cut >= 13), cut
