@@ -23,12 +23,12 @@ Rules:
 7. With backups on, a ``Shipper`` (``hub.backup``) sees the file before it opens (a
    requested restore happens then, in place, under the lock), ships what every COMMIT
    wrote, and takes SQLite's checkpoints over.
-8. ``sql.exec`` is the hot path (``run``): one reused cursor, since
+8. ``sql.exec`` is the hot path (``exec``): one reused cursor, since
    ``Connection.execute`` makes and registers a new one per statement (~0.3 µs of a
    ~2 µs point query), and column names kept per query text, used while the statement's
    description is still equal to the one they were read from (a schema change that
    renames a column gives a new description). Its statements read every row before
-   ``run`` returns, so the cursor never holds a statement open; after an error it is
+   ``exec`` returns, so the cursor never holds a statement open; after an error it is
    replaced, in case its statement stopped half-way. ``SqlStorage.exec`` is bound to
    ``exec`` itself and a cursor is made without its ``__init__``: a Python frame costs
    about as much as the rest of the wrapper (measured in instructions per statement).
@@ -60,7 +60,7 @@ Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
 UserResult = tuple[list[tuple[SqlValue, ...]], list[str]]
 #: Compiled statements a connection keeps (Python's sqlite3 cache, by query text), and
-#: queries ``run`` remembers as read-only.
+#: queries ``exec`` remembers as read-only.
 CACHED_STATEMENTS = 256
 
 #: Marks the file as a Roost object database ("ROOS" as a big-endian int).
@@ -157,11 +157,11 @@ class ObjectDatabase:
         #: The facts ``fact`` reads, kept until they are written or rolled back.
         self._facts: dict[str, SqlValue] | None = None
         conn = self._conn
-        #: The one cursor ``run`` reuses (rule 8).
+        #: The one cursor ``exec`` reuses (rule 8).
         self._cursor = conn.cursor()
         #: Query texts of user statements that write nothing (rule 8).
         self._read_only: set[str] = set()
-        #: What the authorizer saw while ``run`` compiled its statement: None (no
+        #: What the authorizer saw while ``exec`` compiled its statement: None (no
         #: compile: it came from the cache), True (reads only), False (a write).
         self._compiled: bool | None = None
         # The file's header says whether it is in WAL mode already (persistent) and ours:
