@@ -17,14 +17,21 @@ Differences from the anchor, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from hub.errors import SqlError
 from hub.storage.cursor import Row, SqlCursor
 from hub.storage.database import ObjectDatabase
 from hub.storage.statements import PreparedStatement, Result
 
-__all__ = ["Row", "SqlCursor", "SqlStorage"]
+__all__ = ["Exec", "Row", "SqlCursor", "SqlStorage"]
+
+
+class Exec(Protocol):
+    """The signature of ``sql.exec``."""
+
+    def __call__(self, query: str, *params: object) -> SqlCursor: ...
 
 
 class SqlStorage:
@@ -36,7 +43,7 @@ class SqlStorage:
         self._db = db
         self.exec = db.exec
 
-    exec: Callable[..., SqlCursor]
+    exec: Exec
     """``exec(query, *params)``: run ``query`` with ``?`` parameters and return its rows.
 
     Raises ``SqlError`` (with the sqlite3 error chained) when SQLite rejects the
