@@ -24,7 +24,7 @@ from pathlib import Path
 from hub.databases.statements import run_statement
 from hub.errors import ConfigurationError, MigrationError, QueryError, SqlError
 from hub.storage.database import ObjectDatabase
-from hub.storage.sql import _split_statements
+from hub.storage.script import split_statements as _split_statements
 from hub.storage.storage import Storage
 
 __all__ = ["apply_migrations", "migrate", "migration_files"]

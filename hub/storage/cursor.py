@@ -31,11 +31,18 @@ class SqlCursor:
 
     __slots__ = ("_description", "_names", "_pos", "_rows", "rows_written")
 
+    _description: Description
+    _names: list[str]
+    _rows: list[tuple[SqlValue, ...]]
+    _pos: int
+    rows_written: int
+
+    # ``ObjectDatabase.exec`` makes its cursors without calling ``__init__`` (a frame
+    # fewer on the hot path): it sets these four slots; ``_names`` is set on first use.
     def __init__(
         self, description: Description, rows: list[tuple[SqlValue, ...]], rows_written: int
     ) -> None:
         self._description = description
-        self._names: list[str] | None = None
         self._rows = rows
         self._pos = 0
         self.rows_written = rows_written
@@ -77,17 +84,19 @@ class SqlCursor:
     def one(self) -> Row:
         """The only row; ``SqlError`` unless exactly one row remains."""
         rows = self._rows
-        if len(rows) - self._pos != 1:
-            raise SqlError(f"expected exactly one row, got {len(rows) - self._pos}")
-        self._pos += 1
+        pos = self._pos
+        if len(rows) != pos + 1:
+            raise SqlError(f"expected exactly one row, got {len(rows) - pos}")
+        self._pos = pos + 1
         description = self._description
         if len(description) == 1:
             # One column: a dict display costs a quarter of dict(zip(...))'s ~0.2 µs.
-            return {description[0][0]: rows[-1][0]}  # type: ignore[dict-item]
-        return dict(zip(self._column_names(), rows[-1]))  # noqa: B905
+            return {description[0][0]: rows[pos][0]}  # type: ignore[dict-item]
+        return dict(zip(self._column_names(), rows[pos]))  # noqa: B905
 
     def _column_names(self) -> list[str]:
-        names = self._names
-        if names is None:
+        try:
+            return self._names
+        except AttributeError:  # not read yet: ``_names`` is set on first use
             names = self._names = [str(column[0]) for column in self._description]
-        return names
+            return names

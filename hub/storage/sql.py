@@ -17,44 +17,40 @@ Differences from the anchor, on purpose:
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Sequence
+from typing import Protocol
 
 from hub.errors import SqlError
 from hub.storage.cursor import Row, SqlCursor
 from hub.storage.database import ObjectDatabase
 from hub.storage.statements import PreparedStatement, Result
 
-__all__ = ["Row", "SqlCursor", "SqlStorage"]
+__all__ = ["Exec", "Row", "SqlCursor", "SqlStorage"]
+
+
+class Exec(Protocol):
+    """The signature of ``sql.exec``."""
+
+    def __call__(self, query: str, *params: object) -> SqlCursor: ...
 
 
 class SqlStorage:
     """Synchronous SQL on the object's own database."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "exec")
 
     def __init__(self, db: ObjectDatabase) -> None:
         self._db = db
+        self.exec = db.exec
 
-    def exec(self, query: str, *params: object) -> SqlCursor:
-        """Run ``query`` with ``?`` parameters and return its rows.
+    exec: Exec
+    """``exec(query, *params)``: run ``query`` with ``?`` parameters and return its rows.
 
-        Raises ``SqlError`` (with the sqlite3 error chained) when SQLite rejects the
-        statement or the hub's rules refuse it (transaction control, ATTACH, most
-        pragmas, ``_roost_*`` names).
-        """
-        try:
-            return self._db.run(query, params)
-        except SqlError as exc:
-            if not _is_multi_statement(exc):
-                raise
-            if params:
-                raise SqlError(
-                    "parameters are only allowed with a single statement, "
-                    f"got {len(params)} parameters for several statements"
-                ) from None
-        return self._exec_script(query)
+    Raises ``SqlError`` (with the sqlite3 error chained) when SQLite rejects the
+    statement or the hub's rules refuse it (transaction control, ATTACH, most
+    pragmas, ``_roost_*`` names). It is the database's ``exec`` itself (bound in
+    ``__init__``): the hot path of an object's storage runs in one Python frame.
+    """
 
     def prepare(self, query: str) -> PreparedStatement:
         """A D1-style prepared statement: ``sql.prepare(q).bind(*params).all()``
@@ -70,48 +66,7 @@ class SqlStorage:
         with self._db.savepoint():
             return [statement.all() for statement in statements]
 
-    def _exec_script(self, script: str) -> SqlCursor:
-        statements = _split_statements(script)
-        if not statements:
-            raise SqlError("no statement to run")
-        db = self._db
-        before = db.total_changes
-        for statement in statements:
-            cursor = db.run(statement, ())
-        cursor.rows_written = db.total_changes - before
-        return cursor
-
     @property
     def database_size(self) -> int:
         """The database's size in bytes."""
         return self._db.size
-
-
-def _is_multi_statement(exc: SqlError) -> bool:
-    # sqlite3 refuses a string with several statements: Warning before 3.12,
-    # ProgrammingError since.
-    cause = exc.__cause__
-    return isinstance(cause, sqlite3.Warning | sqlite3.ProgrammingError) and (
-        "one statement at a time" in str(cause)
-    )
-
-
-def _split_statements(script: str) -> list[str]:
-    """Split at each ``;`` that ends a complete statement (not inside strings/comments)."""
-    statements: list[str] = []
-    start = 0
-    index = script.find(";")
-    while index != -1:
-        candidate = script[start : index + 1]
-        if sqlite3.complete_statement(candidate):
-            if candidate.strip(" \t\r\n;"):
-                statements.append(candidate)
-            start = index + 1
-        index = script.find(";", index + 1)
-    tail = script[start:]
-    if _COMMENT_RE.sub("", tail).strip():
-        statements.append(tail)
-    return statements
-
-
-_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.DOTALL)

@@ -184,3 +184,17 @@ def test_clearing_the_log_keeps_seq_growing_and_asks_readers_to_reset(
     with pytest.raises(FeedReset):
         feeds.since(0)
     assert feeds.tables() == ["again"]
+
+
+def test_dropping_a_feed_table_lets_only_that_statement_drop_the_hub_triggers(
+    db: ObjectDatabase, sql: SqlStorage, feeds: FeedLog
+) -> None:
+    # The user's DROP TABLE takes the hub's triggers with it (the authorizer lets that
+    # one statement touch them); the next statement, on a table of the same name, may not.
+    db.begin()
+    sql.exec("DROP TABLE todos")
+    sql.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)")
+    feeds.enable("todos")
+    with pytest.raises(SqlError, match="is reserved"):
+        sql.exec('DROP TRIGGER "_roost_feed_todos_insert"')
+    db.rollback()

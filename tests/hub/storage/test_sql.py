@@ -167,3 +167,24 @@ def test_a_failed_statement_leaves_the_next_one_working(people: SqlStorage) -> N
 def test_several_statements_count_every_write(people: SqlStorage) -> None:
     cursor = people.exec("UPDATE people SET age = 5; DELETE FROM people WHERE id = 2;")
     assert cursor.rows_written == 3
+
+
+def test_one_takes_the_row_that_remains_after_iteration(people: SqlStorage) -> None:
+    cursor = people.exec("SELECT name FROM people ORDER BY id")
+    assert next(cursor) == {"name": "ada"}
+    assert cursor.one() == {"name": "bob"}
+    with pytest.raises(SqlError, match="expected exactly one row, got 0"):
+        cursor.one()
+    two = people.exec("SELECT id, name FROM people ORDER BY id")
+    next(two)
+    assert two.one() == {"id": 2, "name": "bob"}  # several columns: the slower path
+
+
+def test_a_read_only_statement_counts_no_writes_first_run_or_cached(people: SqlStorage) -> None:
+    # First run: compiled under the authorizer and remembered as read-only; second:
+    # from the statement cache, no write count taken.
+    for _ in range(2):
+        cursor = people.exec("SELECT age FROM people WHERE name = ?", "ada")
+        assert (cursor.one(), cursor.rows_written) == ({"age": 36.5}, 0)
+        cursor = people.exec("UPDATE people SET age = age WHERE name = ?", "ada")
+        assert (cursor.rows_written, cursor.column_names) == (1, [])
