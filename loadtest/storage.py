@@ -317,28 +317,21 @@ def measure(params: Params) -> list[Row]:
     ]
     points, inserts, events, wake, live = found[False]
     off = "backups off"
-    rows += [
-        Row(
-            f"point query, {off} (info)",
-            median(points["roost"]),
-            median(points["raw"]),
-            "µs/op",
-            baseline_word=raw,
-        ),
-        Row(
-            f"insert, {off} (info)",
-            median(inserts["roost"]),
-            median(inserts["raw"]),
-            "µs/op",
-            baseline_word=raw,
-        ),
-        Row(
-            f"insert event incl. RPC + commit, {off} (info)",
-            median(events["roost"]),
-            median(events["raw"]),
-            "µs/op",
-            baseline_word=raw,
-        ),
+    for label, timed in (
+        ("point query", points),
+        ("insert", inserts),
+        ("insert event incl. RPC + commit", events),
+    ):
+        rows.append(
+            Row(
+                f"{label}, {off} (info)",
+                median(timed["roost"]),
+                median(timed["raw"]),
+                "µs/op",
+                baseline_word=raw,
+            )
+        )
+    rows.append(
         Row(
             f"first call on an evicted object, p50, {off} (info)",
             median(wake),
@@ -346,8 +339,8 @@ def measure(params: Params) -> list[Row]:
             "µs",
             baseline_word="live",
             compare="delta",
-        ),
-    ]
+        )
+    )
     return rows
 
 
