@@ -45,7 +45,11 @@ class Catalog:
 
     def __init__(self, db: ObjectDatabase) -> None:
         self.db = db
+        #: The tokens as the file has them, read once; valid while no transaction or
+        #: savepoint has rolled back since (``_read_at``), so a token minted or revoked
+        #: by an event that failed, even at its commit, is never trusted from memory.
         self._tokens: dict[str, tuple[str, bool]] | None = None
+        self._read_at = db.rollbacks
 
     @property
     def exists(self) -> bool:
@@ -78,7 +82,8 @@ class Catalog:
     # -- tokens ---------------------------------------------------------------------------
 
     def _loaded(self) -> dict[str, tuple[str, bool]]:
-        if self._tokens is None:
+        if self._tokens is None or self._read_at != self.db.rollbacks:
+            self._read_at = self.db.rollbacks
             self.db.internal(_SCHEMA)
             rows = self.db.internal(
                 "SELECT token_id, hash, read_only FROM _roost_db_tokens -- roost"
@@ -129,10 +134,6 @@ class Catalog:
             "SELECT token_id, read_only, created FROM _roost_db_tokens ORDER BY created -- roost"
         )
         return [{"token_id": i, "read_only": bool(r), "created": c} for i, r, c in rows]
-
-    def rollback(self) -> None:
-        """The event failed: reload tokens from the file next time."""
-        self._tokens = None
 
 
 def read_listing(path: Path) -> dict[str, Any] | None:

@@ -175,13 +175,6 @@ class DatabaseObject(DurableObject):
 
     async def db_admin(self, action: str, kwargs: dict[str, Any]) -> Result:
         """Provisioning (the admin API): create, info, token, revoke, migrate, delete."""
-        try:
-            return await self._admin(action, kwargs)
-        except BaseException:
-            self._catalog.rollback()
-            raise
-
-    async def _admin(self, action: str, kwargs: dict[str, Any]) -> Result:
         catalog, name = self._catalog, self._name
         check_admin_arguments(action, kwargs)
         read_only = kwargs.get("read_only", False)

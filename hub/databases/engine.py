@@ -138,10 +138,12 @@ class Engine:
             raise MethodNotFoundError(f"no verb {verb[:80]!r} (one of {', '.join(sorted(VERBS))})")
         if not isinstance(kwargs, dict):
             raise InvalidArgumentsError(f"{verb} takes an object of keyword arguments")
-        schema, written = self._schema_version(), self.rows_written
+        written = self.rows_written
+        # SQLite refuses a read-only token's writes, so its calls change no schema.
+        schema = None if read_only else self._schema_version()
         result = handler(kwargs, read_only)
         self.wrote = self.rows_written != written
-        if not read_only and self._schema_version() != schema:
+        if schema is not None and self._schema_version() != schema:
             self.sync_feeds()
             self.wrote = True
         return result

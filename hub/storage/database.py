@@ -152,6 +152,9 @@ class ObjectDatabase:
         #: (a feed's) are dropped with it, and only then may the statement touch them.
         self._dropping: str | None = None
         self._savepoints = 0
+        #: Transactions and savepoints rolled back so far: a cache of what the file says
+        #: (``hub.databases.catalog``'s tokens) is stale once this moves.
+        self.rollbacks = 0
         #: ``begin()`` was called and BEGIN is not issued yet (see ``begin``).
         self._deferred = False
         #: The facts ``fact`` reads, kept until they are written or rolled back.
@@ -247,6 +250,7 @@ class ObjectDatabase:
         self._deferred = False
         self._facts = None
         if self._conn.in_transaction:
+            self.rollbacks += 1
             self._conn.execute("ROLLBACK -- roost")
 
     def open_savepoint(self) -> str:
@@ -262,6 +266,7 @@ class ObjectDatabase:
         try:
             if rollback:
                 self._facts = None
+                self.rollbacks += 1
                 self._conn.execute(f"ROLLBACK TO {name} -- roost")
             self._conn.execute(f"RELEASE {name} -- roost")
         finally:

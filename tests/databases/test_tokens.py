@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import roost_client
 
 from hub.databases import tokens
+from hub.databases.catalog import Catalog
+from hub.errors import TokenRejectedError
+from hub.storage.database import ObjectDatabase
 from tests.conftest import within
 from tests.databases.conftest import Served
 
@@ -29,6 +34,47 @@ def test_a_token_has_256_random_bits_and_its_id_inside() -> None:
 @pytest.mark.parametrize("bad", ["", "rdb_", "Bearer x", "rdb_0123456789abcdef_short", 42, None])
 def test_malformed_tokens_have_no_id(bad: object) -> None:
     assert tokens.token_id_of(bad) is None
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    db = ObjectDatabase(tmp_path / "db.sqlite3")
+    catalog = Catalog(db)
+    db.begin()
+    catalog.create()
+    db.commit()
+    try:
+        yield catalog
+    finally:
+        db.close()
+
+
+def test_a_token_minted_by_a_transaction_that_rolls_back_is_refused(catalog: Catalog) -> None:
+    db = catalog.db
+    db.begin()
+    kept = catalog.add_token(read_only=False)
+    db.commit()
+    db.begin()
+    lost = catalog.add_token(read_only=False)
+    assert catalog.check(lost.token).token_id == lost.token_id  # inside its transaction
+    db.rollback()  # e.g. the commit failed: the row is gone, so is the token
+    with pytest.raises(TokenRejectedError):
+        catalog.check(lost.token)
+    assert catalog.check(kept.token).token_id == kept.token_id
+    assert catalog.token_ids() == [kept.token_id]
+
+
+def test_a_revocation_undone_by_a_savepoint_leaves_the_token_in_force(catalog: Catalog) -> None:
+    db = catalog.db
+    db.begin()
+    minted = catalog.add_token(read_only=True)
+    with pytest.raises(RuntimeError), db.savepoint():
+        catalog.revoke([minted.token_id])
+        assert not catalog.still_valid(minted.token_id)
+        raise RuntimeError("the nested transaction fails")
+    assert catalog.still_valid(minted.token_id)
+    assert catalog.check(minted.token).read_only
+    db.commit()
 
 
 async def test_only_the_hash_is_stored(served: Served) -> None:
