@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
+import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
 import hub
 import protocol
+from hub.net.connection import Connection
 from hub.net.fanout import Batch
+from hub.net.front import Front
 from tests.conftest import within
 from tests.hub.net.conftest import Serve, Served
 from tests.hub.net.test_roost_v1 import frame, send, v1
@@ -151,6 +154,58 @@ async def test_a_presence_frame_between_broadcasts_keeps_its_place(serve: Serve)
         {"t": "join", "socket": 2, "state": {"n": "x"}},
         {"t": "msg", "data": "b"},
     ]
+
+
+# -- rule 2, driven through the front's commands in one synchronous block ---------------
+# An event's broadcasts leave after its commit, so an object cannot put a tag change or
+# an upgrade between two of its broadcasts of one turn; a busy object's next event can.
+# These tests make that turn happen on purpose: the front's commands, called back to back.
+
+
+def burst_key(served: Served) -> str:
+    return served.app.object_id("BURST", "b").hex
+
+
+def ids_by_tag(front: Front, key: str) -> dict[str, int]:
+    return {record.tags[0]: record.socket_id for record in front.table.open_sockets(key)}
+
+
+async def test_a_tag_change_flushes_a_batch_that_filters_on_a_tag(serve: Serve) -> None:
+    served = await serve({"BURST": Burst})
+    red, blue = await room(served, "red", "blue")
+    front, key = served.server.front, burst_key(served)
+    ids = ids_by_tag(front, key)
+    # One turn: a broadcast to "red", the blue socket turns red, red gives up its tag,
+    # and another broadcast to "red": its recipients are the sockets tagged red now.
+    front.commands.broadcast(key, "1", "red", ())
+    front.commands.set_tags(ids["blue"], ["red"])
+    front.commands.set_tags(ids["red"], ["green"])
+    front.commands.broadcast(key, "2", "red", ())
+    front.commands.broadcast(key, "end", None, ())
+    assert await received(red, 2) == ["1", "end"]
+    assert await received(blue, 2) == ["2", "end"]
+
+
+async def test_a_socket_whose_upgrade_completes_in_the_turn_gets_only_later_broadcasts(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = await serve({"BURST": Burst})
+    (first,) = await room(served, "first")
+    front, key = served.server.front, burst_key(served)
+    complete = Front.open_socket
+
+    def open_socket(self: Front, conn: Connection, socket_id: int, object_id: hub.ObjectId) -> None:
+        # The upgrade completes in the same turn as two broadcasts of its object.
+        self.commands.broadcast(key, "before", None, ())
+        complete(self, conn, socket_id, object_id)
+        self.commands.broadcast(key, "after", None, ())
+
+    monkeypatch.setattr(Front, "open_socket", open_socket)
+    second = await served.connect("/objects/burst/b?tags=second")
+    monkeypatch.undo()
+    front.commands.broadcast(key, "end", None, ())
+    assert await received(first, 3) == ["before", "after", "end"]
+    assert await received(second, 2) == ["after", "end"]
 
 
 @dataclass(eq=False)
