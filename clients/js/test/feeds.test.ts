@@ -506,15 +506,20 @@ function rigAfter(options: SubscribeOptions = {}): Rig & { seq: ReturnType<typeo
   return { port, feeds, sub, seen, hub: (json) => route(feeds, json), seq };
 }
 
+/** The seq comes: what was written since the last take. */
+async function seqCame(r: ReturnType<typeof rigAfter>, seq: number): Promise<ClientFrame[]> {
+  r.seq.resolve(seq);
+  await settle();
+  return r.port.take();
+}
+
 describe("since a seq on its way (rule 6)", () => {
   test("nothing is asked until the seq comes, not even after a welcome; then since it", async () => {
     const r = rigAfter({ where: { done: false } });
     reconnect(r);
     assert.deepEqual(r.port.take(), []);
     assert.deepEqual([r.sub.state, r.sub.seq], ["subscribing", undefined]);
-    r.seq.resolve(41);
-    await settle();
-    assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX, table: "todos", where: [["done", "eq", false]], snapshot: false, since: 41 }]);
+    assert.deepEqual(await seqCame(r, 41), [{ t: "sub", id: MAX, table: "todos", where: [["done", "eq", false]], snapshot: false, since: 41 }]);
     r.hub(changes(MAX, [42, "insert", 1]));
     r.hub(subscribed(MAX, 42));
     assert.deepEqual([r.seen, r.sub.state, r.sub.seq], [["42:insert:1"], "live", 42]);
@@ -524,9 +529,7 @@ describe("since a seq on its way (rule 6)", () => {
     const r = rigAfter();
     r.port.open = false;
     r.feeds.socketClosed();
-    r.seq.resolve(7);
-    await settle();
-    assert.deepEqual(r.port.take(), []);
+    assert.deepEqual(await seqCame(r, 7), []);
     r.port.open = true;
     r.feeds.resume();
     assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: false, since: 7 }]);
@@ -534,9 +537,7 @@ describe("since a seq on its way (rule 6)", () => {
 
   test("after a reconnect: since the taken seq if nothing came, else the highest seq received", async () => {
     const r = rigAfter();
-    r.seq.resolve(7);
-    await settle();
-    r.port.take();
+    assert.equal((await seqCame(r, 7)).length, 1);
     reconnect(r);
     assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: false, since: 7 }]);
     r.hub(changes(MAX - 1, [9, "update", 3]));
@@ -546,9 +547,7 @@ describe("since a seq on its way (rule 6)", () => {
 
   test("a reset before anything came: the reset change carries the taken seq", async () => {
     const r = rigAfter();
-    r.seq.resolve(7);
-    await settle();
-    r.port.take();
+    assert.equal((await seqCame(r, 7)).length, 1);
     r.hub(JSON.stringify({ t: "reset", id: MAX }));
     assert.deepEqual(r.seen, ["7:reset"]);
     assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: true }]);
@@ -559,8 +558,7 @@ describe("since a seq on its way (rule 6)", () => {
     const iterator = r.sub[Symbol.asyncIterator]();
     r.sub.unsubscribe();
     assert.deepEqual([r.sub.state, r.sub.error, r.feeds.size], ["closed", null, 0]);
-    r.seq.resolve(7);
-    await settle();
+    assert.deepEqual(await seqCame(r, 7), []);
     reconnect(r);
     assert.deepEqual(r.port.take(), []);
     assert.deepEqual(await iterator.next(), { value: undefined, done: true });
@@ -583,8 +581,7 @@ describe("since a seq on its way (rule 6)", () => {
   test("the connection ends while the seq is on its way: ended, and the seq changes nothing", async () => {
     const r = rigAfter();
     r.feeds.end(null);
-    r.seq.resolve(7);
-    await settle();
+    assert.deepEqual(await seqCame(r, 7), []);
     reconnect(r);
     assert.deepEqual([r.port.take(), r.sub.state, r.sub.error], [[], "closed", null]);
   });
