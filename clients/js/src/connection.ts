@@ -232,6 +232,25 @@ export class Connection extends ConnectionEventTarget implements AsyncIterable<I
   }
 
   /**
+   * @internal `subscribe` since a seq still to be read (feeds.ts rule 6): the database
+   * client's `snapshot: false`, whose seq `stats()` takes at the call. `takeSeq` is
+   * called once `options` passed the checks, and its promise must reject with a
+   * `RoostError` only; the `sub` waits for it. Throws as `subscribe`, and `TypeError`
+   * if `options` asks for a snapshot or gives `since`.
+   */
+  subscribeAfter(table: string, options: SubscribeOptions, takeSeq: () => Promise<number>): Subscription {
+    this.#supervisor.ensureUsable();
+    const request = feedRequest(table, options);
+    if (request.snapshot || request.since !== undefined) {
+      throw new TypeError("subscribeAfter() takes the seq it subscribes since: options give neither snapshot nor since");
+    }
+    // The largest frame it may write: since the largest seq.
+    const largest = { snapshot: false, since: Number.MAX_SAFE_INTEGER };
+    this.#checkSize(utf8Length(encode(subFrame(request, this.#outgoing.nextCallId, largest))));
+    return this.#feeds.subscribe(request, takeSeq());
+  }
+
+  /**
    * The object's presence (SPEC §10): made at the first read, which sends
    * `presence_sub` (and again after every reconnect). After `presence.close()` the next
    * read makes a new one. Throws `ConnectionClosed` if it has to be made on a closed

@@ -20,9 +20,16 @@
  *    the first `subscribe` and reconnecting by itself; `close()` ends it. The verbs never
  *    need it.
  * 3. `where` takes the object form of `where.ts` everywhere (tables and feeds alike).
+ * 4. `subscribe` with `snapshot: false` and no `since` misses no change made after the
+ *    call: it sends `GET stats` at once and subscribes `since` its `feed_seq` (the `sub`
+ *    waits for it: feeds.ts rule 6; as the Python SDK). Requests of this client made
+ *    while such a read is on its way wait until it is answered, so what they write is
+ *    after that seq, in the feed.
  */
 
+import { isId } from "./codec.js";
 import { Connection } from "./connection.js";
+import { ConnectionClosed, RoostError } from "./errors.js";
 import type { SubscribeOptions, Subscription } from "./feeds.js";
 import { type Credential, HttpClient, type HttpOptions, checkCredential, segment } from "./http.js";
 import type { ConnectOptions } from "./options.js";
@@ -98,6 +105,8 @@ export class Database {
   readonly #token: Credential;
   readonly #socket: SocketOptions;
   readonly #port: TablePort;
+  /** The feed seq reads of `subscribe` on their way: later requests wait for them (rule 4). */
+  readonly #seqReads = new Set<Promise<unknown>>();
   #connection: Connection | null = null;
 
   constructor(url: string, name: string, options: DatabaseOptions) {
@@ -120,7 +129,7 @@ export class Database {
    * as sent (snake_case): the way to a verb this SDK has no method for.
    */
   call<T = unknown>(verb: string, body: Record<string, unknown> = {}): Promise<T> {
-    return this.#http.request<T>("POST", this.#path + segment(verb), body);
+    return this.#request<T>("POST", this.#path + segment(verb), body);
   }
 
   /** Run one SQL statement with positional `?` parameters. */
@@ -155,7 +164,7 @@ export class Database {
 
   /** Size, tables with row counts, rows read and written, feed seq, last write. */
   async stats(): Promise<DatabaseStats> {
-    return statsResult(await this.#http.request("GET", `${this.#path}stats`));
+    return statsResult(await this.#request("GET", `${this.#path}stats`));
   }
 
   /**
@@ -169,7 +178,7 @@ export class Database {
 
   /** `{status: "ok", name}` once the database answered a `SELECT 1`. */
   async health(): Promise<DatabaseHealth> {
-    return this.#http.request<DatabaseHealth>("GET", `${this.#path}health`);
+    return this.#request<DatabaseHealth>("GET", `${this.#path}health`);
   }
 
   /**
@@ -185,14 +194,44 @@ export class Database {
   }
 
   /**
-   * The change feed of `table` (SPEC §9): the matching rows first (op `snapshot`, unless
-   * `snapshot: false` or `since` is given), then every insert, update and delete. Iterate
-   * it, or listen to its `change` events; `unsubscribe()` ends it. Options as
-   * `Connection.subscribe`, `where` in the object form too.
+   * The change feed of `table` (SPEC §9): the matching rows first (op `snapshot`), then
+   * every insert, update and delete. `since: seq`: the changes after that seq instead of
+   * the rows. `snapshot: false`: only the changes made after this call, none lost while
+   * the subscription is set up (rule 4: its seq is read with `stats()` first; if that
+   * fails, the subscription ends with the error). Iterate it, or listen to its `change`
+   * events; `unsubscribe()` ends it. Options as `Connection.subscribe`, `where` in the
+   * object form too.
    */
   subscribe<R extends object = DbRow>(table: string, options: DatabaseSubscribeOptions<R> = {}): Subscription {
     const { where, snapshot = options.since === undefined, ...rest } = options;
-    return this.connection().subscribe(table, { ...rest, snapshot, where: whereArray<R>(where) });
+    const conditions = whereArray<R>(where);
+    if (snapshot || rest.since !== undefined) return this.connection().subscribe(table, { ...rest, snapshot, where: conditions });
+    return this.connection().subscribeAfter(table, { ...rest, where: conditions }, () => this.#feedSeq());
+  }
+
+  /** `method` `path` once the feed seq reads on their way are answered (rule 4). */
+  async #request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    if (this.#seqReads.size > 0) await Promise.allSettled(this.#seqReads);
+    return this.#http.request<T>(method, path, body);
+  }
+
+  /** The feed seq now (rule 4), read ahead of any later request; rejects with a `RoostError`. */
+  #feedSeq(): Promise<number> {
+    const read = this.#http.request<{ feed_seq?: unknown }>("GET", `${this.#path}stats`).then(
+      ({ feed_seq: seq }) => {
+        if (isId(seq)) return seq;
+        const got = `feed_seq is ${JSON.stringify(seq)}, expected an integer from 0 to ${Number.MAX_SAFE_INTEGER}`;
+        throw new RoostError("http_200", `GET ${this.url}${this.#path}stats: ${got}`, { remote: true });
+      },
+      (error: unknown) => {
+        if (error instanceof RoostError) throw error;
+        throw new ConnectionClosed(`could not read the feed seq: ${String(error)}`, { cause: error });
+      },
+    );
+    this.#seqReads.add(read);
+    const done = (): void => void this.#seqReads.delete(read);
+    read.then(done, done);
+    return read;
   }
 
   /** Close the roost.v1 connection, if one is open (its subscriptions end). */

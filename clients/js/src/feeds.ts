@@ -19,8 +19,14 @@
  *    whose seq is not above it is dropped, so the app never sees one twice; a snapshot
  *    starts over from its own seq (after `reset`, the app starts over too).
  * 5. A subscription ends once (`#finish`): `unsubscribe()`, an `error` frame that is not
- *    retryable (or one too many retryable ones), or the connection's end. Its iterators
- *    then end, with the error if there is one, and nothing more is delivered.
+ *    retryable (or one too many retryable ones), the seq of rule 6 failing, or the
+ *    connection's end. Its iterators then end, with the error if there is one, and
+ *    nothing more is delivered.
+ * 6. A subscription may start from a seq still on its way (`Feeds.subscribe(request,
+ *    since)`: the database client's `snapshot: false`, taken by `stats()` at the call).
+ *    Nothing is asked until it comes; then it stands for the original's `since` (rule 2).
+ *    If it fails, the subscription ends with that error (rule 5); if the subscription
+ *    ended first, nothing is sent at all.
  */
 
 import { encode, isId } from "./codec.js";
@@ -150,6 +156,10 @@ export class Feed {
 
   readonly #feeds: Feeds;
   readonly #port: FeedPort;
+  /** The original's `since`: the request's, or the seq of rule 6 once it came. */
+  #since: number | undefined;
+  /** The seq of rule 6 is still on its way: nothing is asked until it comes. */
+  #waiting: boolean;
   /** The id of the request in force (written on the current socket), or null. */
   #id: number | null = null;
   /** A snapshot is owed: the next request asks for one (rule 2). */
@@ -160,23 +170,29 @@ export class Feed {
   #retries = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(feeds: Feeds, port: FeedPort, request: FeedRequest) {
+  constructor(feeds: Feeds, port: FeedPort, request: FeedRequest, since?: Promise<number>) {
     this.#feeds = feeds;
     this.#port = port;
     this.request = request;
     this.#owed = request.snapshot;
+    this.#since = request.since;
+    this.#waiting = since !== undefined;
     this.handle = new Subscription(this);
+    since?.then(
+      (seq) => this.#sinceCame(seq),
+      (error: RoostError) => this.finish(error),
+    );
   }
 
   /** The `sub` frame asking for what rule 2 says, with id `id`. */
   frame(id: number): Sub {
-    const since = this.#owed ? undefined : (this.seq ?? this.request.since);
+    const since = this.#owed ? undefined : (this.seq ?? this.#since);
     return subFrame(this.request, id, { snapshot: this.#owed, since });
   }
 
   /** Ask the hub (again) now, with a fresh id; if the socket cannot take it, `resume` will. */
   send(): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.#waiting) return;
     this.#clearTimer();
     this.#forget();
     const id = this.#port.nextId();
@@ -247,6 +263,14 @@ export class Feed {
     this.finish(null);
   }
 
+  /** The seq of rule 6 came: ask now (or at the next `resume`), unless the subscription ended. */
+  #sinceCame(seq: number): void {
+    if (this.state === "closed") return;
+    this.#since = seq;
+    this.#waiting = false;
+    this.send();
+  }
+
   #onSubscribed(seq: number): void {
     const buffer = this.#buffer;
     this.#buffer = null;
@@ -271,7 +295,7 @@ export class Feed {
 
   #onReset(): void {
     // SPEC §9.6: the app discards what it built from the feed; a snapshot follows.
-    const seq = this.seq ?? this.request.since ?? 0;
+    const seq = this.seq ?? this.#since ?? 0;
     this.#forget();
     this.#owed = true;
     this.state = "subscribing";
@@ -379,9 +403,14 @@ export class Feeds {
     return this.#open.size;
   }
 
-  /** A new subscription, asked at once if the socket is open (else at the next `resume`). */
-  subscribe(request: FeedRequest): Subscription {
-    const feed = new Feed(this, this.#port, request);
+  /**
+   * A new subscription, asked at once if the socket is open (else at the next `resume`).
+   * With `since` (rule 6): asked `since` the seq it resolves with, once it does; a
+   * rejection (a `RoostError`) ends the subscription. `request` then has neither
+   * `snapshot` nor `since`.
+   */
+  subscribe(request: FeedRequest, since?: Promise<number>): Subscription {
+    const feed = new Feed(this, this.#port, request, since);
     this.#open.add(feed);
     feed.send();
     return feed.handle;

@@ -227,6 +227,29 @@ describe("subscribing through a connection", () => {
     assert.equal(FakeWebSocket.last.frames().length, 1, "nothing sent");
     await connection.close();
   });
+
+  test("since a seq still to be read: taken once the checks pass; the sub goes out when it comes", async () => {
+    const connection = await open({ maxMessageSize: 200 });
+    const socket = FakeWebSocket.last.welcome();
+    let taken = 0;
+    const never = (): Promise<number> => {
+      taken += 1;
+      return new Promise<number>(() => undefined);
+    };
+    assert.throws(() => connection.subscribeAfter("todos", { snapshot: true }, never), TypeError);
+    assert.throws(() => connection.subscribeAfter("todos", { since: 1 }, never), TypeError);
+    // 187 bytes without since, 212 with the largest seq: refused, as that frame could be sent.
+    assert.throws(() => connection.subscribeAfter("todos", { where: { title: "x".repeat(120) } }, never), MessageTooBig);
+    assert.equal(taken, 0, "no seq read for a refused subscription");
+    let give!: (seq: number) => void;
+    const sub = connection.subscribeAfter("todos", {}, () => new Promise<number>((resolve) => (give = resolve)));
+    await settle();
+    assert.deepEqual([socket.frames().length, sub.state], [1, "subscribing"]);
+    give(12);
+    await settle();
+    assert.deepEqual(socket.frames().at(-1), { t: "sub", id: MAX, table: "todos", where: [], snapshot: false, since: 12 });
+    await connection.close();
+  });
 });
 
 describe("presence through a connection", () => {

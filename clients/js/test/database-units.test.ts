@@ -10,6 +10,8 @@ import { type IncomingMessage, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 
+import WebSocket from "ws";
+
 import {
   CallTimeout,
   ConnectFailed,
@@ -142,6 +144,7 @@ class Recorder {
 }
 
 const QUERY_ANSWER = { columns: ["n"], rows: [[1]], rows_read: 1, rows_written: 0, last_insert_rowid: null };
+const STATS_ANSWER = { name: "a", created: 1.5, size: 4096, tables: [], rows_read: 0, rows_written: 0, feed_seq: 0, last_write: null };
 
 describe("the requests of the database client", () => {
   const recorder = new Recorder();
@@ -377,6 +380,51 @@ describe("the requests of the database client", () => {
     await assert.rejects(slow.query("x"), CallTimeout);
     silent.closeAllConnections();
     await new Promise((resolve) => silent.close(resolve));
+  });
+
+  test("subscribe with snapshot: false reads the feed seq at the call; requests made meanwhile go once it is answered", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const arrived: string[] = [];
+    const server = createServer((request, response) => {
+      arrived.push(`${request.method ?? ""} ${request.url ?? ""}`);
+      request.resume();
+      const stats = request.url === "/db/a/stats";
+      void (stats ? held : Promise.resolve()).then(() => {
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats ? { ...STATS_ANSWER, feed_seq: 9 } : QUERY_ANSWER));
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    let tokens = 0;
+    const db = database(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, "a", {
+      token: () => `rdb_${++tokens}`,
+      socket: { WebSocket, startClosed: true }, // no socket: only the HTTP side here
+    });
+    try {
+      const subscription = db.subscribe("users", { snapshot: false });
+      const query = db.query("INSERT INTO users VALUES (1)");
+      assert.equal(tokens, 1, "the stats request asked for its token; the query waits before it does");
+      release();
+      await query;
+      assert.deepEqual(arrived, ["GET /db/a/stats", "POST /db/a/query"]);
+      assert.equal(subscription.state, "subscribing");
+    } finally {
+      release();
+      await db.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test("subscribe with snapshot: false and a stats answer without a seq: ends with http_200", async () => {
+    recorder.answer({ ...STATS_ANSWER, feed_seq: -1 });
+    const db = database(url, "a", { token: "t", socket: { WebSocket, startClosed: true } });
+    const subscription = db.subscribe("users", { snapshot: false });
+    await assert.rejects(subscription[Symbol.asyncIterator]().next(), (error: unknown) => error instanceof RoostError && error.code === "http_200" && !error.retryable);
+    assert.deepEqual([subscription.state, subscription.error?.code], ["closed", "http_200"]);
+    assert.deepEqual(recorder.seen.map((seen) => [seen.method, seen.path]), [["GET", "/db/a/stats"]]);
+    await db.close();
   });
 
   test("bad options throw TypeError", () => {

@@ -9,10 +9,13 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
+import WebSocket from "ws";
+
 import {
   type Change,
   type Credential,
   CODES,
+  ConnectFailed,
   DatabaseExists,
   type Database,
   InvalidArguments,
@@ -25,6 +28,7 @@ import {
   StatementNotAllowed,
   type Subscription,
   admin,
+  database,
 } from "../src/index.js";
 import { Cleanup, HubProcess, failure, openDatabase, tempDir, within } from "./harness.js";
 
@@ -259,6 +263,84 @@ test("subscribe over roost.v1 sees what another client writes, filtered by where
   assert.equal(await within(closed, "the revoked socket to close"), 4401);
   assert.equal(connection.state, "closed");
   assert.equal(connection.error?.closeCode, 4401);
+});
+
+test("snapshot: false: every change made after the call arrives, none made before it", async () => {
+  const url = await startHub();
+  const created = await admin(url, ADMIN_KEY).createDatabase("from-now");
+  const db = open(url, "from-now", created.token);
+  await db.migrate([["0001", USERS]]);
+  const users = db.table<User>("users");
+  await users.insert({ id: "u0", email: "old@acme.com", team: "a", age: 30 });
+
+  const subscription = db.subscribe<User>("users", { snapshot: false });
+  // Written at once, with no await between the call and the first write: the writes race
+  // the socket's opening, and the hub has them before it has the `sub`.
+  const written = (async () => {
+    await users.insert({ id: "u1", email: "new@acme.com", team: "a", age: 20 });
+    await users.where({ id: "u0" }).update({ age: 31 });
+    await db.query("DELETE FROM users WHERE id = ?", "u1");
+  })();
+  const changes = subscription[Symbol.asyncIterator]();
+  assert.deepEqual(await take(changes, 3, "the changes made after subscribe"), [
+    ["insert", { id: "u1", email: "new@acme.com", team: "a", age: 20 }],
+    ["update", { id: "u0", email: "old@acme.com", team: "a", age: 31 }],
+    ["delete", { id: "u1", email: "new@acme.com", team: "a", age: 20 }],
+  ]);
+  await written;
+  assert.equal(subscription.state, "live");
+  // From another client, once live: still there, and the seq goes on from the taken one.
+  const before = subscription.seq ?? 0;
+  await open(url, "from-now", created.token).table<User>("users").insert({ id: "u2", email: "x@acme.com", team: null, age: null });
+  assert.deepEqual(await take(changes, 1, "a change from another client"), [["insert", { id: "u2", email: "x@acme.com", team: null, age: null }]]);
+  assert.ok((subscription.seq ?? 0) > before);
+});
+
+test("snapshot: false unsubscribed before its seq came: no sub goes out", async () => {
+  const url = await startHub();
+  const created = await admin(url, ADMIN_KEY).createDatabase("gone");
+  const written: string[] = [];
+  const db = database(url, "gone", {
+    token: created.token,
+    socket: { WebSocket, debug: (...args: unknown[]) => void written.push(args.map(String).join(" ")) },
+  });
+  cleanup.add(() => db.close());
+  await db.migrate([["0001", USERS]]);
+
+  const early = db.subscribe<User>("users", { snapshot: false });
+  early.unsubscribe(); // its stats() request is on its way: nothing has come back yet
+  assert.deepEqual([early.state, early.error], ["closed", null]);
+  const kept = db.subscribe<User>("users", { snapshot: false });
+  // This insert waits for both seq reads (database.ts rule 4), so `early` had its seq
+  // before the row exists; the row arriving on `kept` means its `sub` was handled.
+  await db.table<User>("users").insert({ id: "u1", email: "ann@acme.com", team: "a", age: 31 });
+  assert.deepEqual(await take(kept[Symbol.asyncIterator](), 1, "the change on the kept subscription"), [
+    ["insert", { id: "u1", email: "ann@acme.com", team: "a", age: 31 }],
+  ]);
+  const sent = written.filter((line) => /^roost: -> (sub|unsub) /.test(line));
+  assert.equal(sent.length, 1, JSON.stringify(written));
+  assert.match(sent[0] ?? "", /^roost: -> sub /);
+  assert.deepEqual(await early[Symbol.asyncIterator]().next(), { value: undefined, done: true });
+});
+
+test("snapshot: false when its stats() fails (no hub): the subscription ends with that error", async () => {
+  const hub = await HubProcess.start(cleanup, tempDir(cleanup), 0, "app.py", ["--databases", "--admin-key", ADMIN_KEY]);
+  const url = `http://${hub.host}`;
+  const created = await admin(url, ADMIN_KEY).createDatabase("down");
+  await hub.kill();
+  const db = open(url, "down", created.token);
+  const subscription = db.subscribe<User>("users", { snapshot: false });
+  const errors: RoostError[] = [];
+  subscription.addEventListener("error", (event) => errors.push(event.error));
+  const error = await failure(within(subscription[Symbol.asyncIterator]().next(), "the subscription to end"));
+  assert.ok(error instanceof ConnectFailed, `${error.code}: ${error.message}`);
+  assert.match(error.message, /^GET .*\/db\/down\/stats failed/);
+  assert.deepEqual([subscription.state, subscription.error, errors], ["closed", error, [error]]);
+  // The connection goes on trying (maxRetries is unbounded by default): only the
+  // subscription ended.
+  assert.notEqual(db.connection().state, "closed");
+  // A bad option still throws at once, before any request.
+  assert.throws(() => db.subscribe("users", { snapshot: false, columns: "email" as never }), TypeError);
 });
 
 test("with --workers 2: the verbs, a read-only refusal and a feed cross the gateway/worker seam", async () => {

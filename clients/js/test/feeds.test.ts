@@ -26,6 +26,7 @@ import {
   whereConditions,
 } from "../src/index.js";
 import { type FeedPort, Feeds } from "../src/feeds.js";
+import { settle } from "./fake-socket.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
@@ -480,5 +481,108 @@ describe("the end", () => {
     closed.feeds.end(null);
     assert.deepEqual(await quiet.next(), { value: undefined, done: true });
     assert.deepEqual([closed.sub.state, closed.sub.error], ["closed", null]);
+  });
+});
+
+/** A promise the test settles: the seq of rule 6 on its way. */
+function pending(): { promise: Promise<number>; resolve(seq: number): void; reject(error: RoostError): void } {
+  let resolve!: (seq: number) => void;
+  let reject!: (error: RoostError) => void;
+  const promise = new Promise<number>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A rig whose subscription starts since a seq the test gives later (rule 6). */
+function rigAfter(options: SubscribeOptions = {}): Rig & { seq: ReturnType<typeof pending> } {
+  const port = new Port();
+  const feeds = new Feeds(port);
+  const seq = pending();
+  const sub = feeds.subscribe(feedRequest("todos", options), seq.promise);
+  const seen: string[] = [];
+  sub.on("change", (event) => seen.push(short(event.change)));
+  return { port, feeds, sub, seen, hub: (json) => route(feeds, json), seq };
+}
+
+/** The seq comes: what was written since the last take. */
+async function seqCame(r: ReturnType<typeof rigAfter>, seq: number): Promise<ClientFrame[]> {
+  r.seq.resolve(seq);
+  await settle();
+  return r.port.take();
+}
+
+describe("since a seq on its way (rule 6)", () => {
+  test("nothing is asked until the seq comes, not even after a welcome; then since it", async () => {
+    const r = rigAfter({ where: { done: false } });
+    reconnect(r);
+    assert.deepEqual(r.port.take(), []);
+    assert.deepEqual([r.sub.state, r.sub.seq], ["subscribing", undefined]);
+    assert.deepEqual(await seqCame(r, 41), [{ t: "sub", id: MAX, table: "todos", where: [["done", "eq", false]], snapshot: false, since: 41 }]);
+    r.hub(changes(MAX, [42, "insert", 1]));
+    r.hub(subscribed(MAX, 42));
+    assert.deepEqual([r.seen, r.sub.state, r.sub.seq], [["42:insert:1"], "live", 42]);
+  });
+
+  test("the socket is down when the seq comes: asked at the next welcome", async () => {
+    const r = rigAfter();
+    r.port.open = false;
+    r.feeds.socketClosed();
+    assert.deepEqual(await seqCame(r, 7), []);
+    r.port.open = true;
+    r.feeds.resume();
+    assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: false, since: 7 }]);
+  });
+
+  test("after a reconnect: since the taken seq if nothing came, else the highest seq received", async () => {
+    const r = rigAfter();
+    assert.equal((await seqCame(r, 7)).length, 1);
+    reconnect(r);
+    assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: false, since: 7 }]);
+    r.hub(changes(MAX - 1, [9, "update", 3]));
+    reconnect(r);
+    assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 2, table: "todos", where: [], snapshot: false, since: 9 }]);
+  });
+
+  test("a reset before anything came: the reset change carries the taken seq", async () => {
+    const r = rigAfter();
+    assert.equal((await seqCame(r, 7)).length, 1);
+    r.hub(JSON.stringify({ t: "reset", id: MAX }));
+    assert.deepEqual(r.seen, ["7:reset"]);
+    assert.deepEqual(r.port.take(), [{ t: "sub", id: MAX - 1, table: "todos", where: [], snapshot: true }]);
+  });
+
+  test("unsubscribed before the seq comes: nothing is ever sent, neither sub nor unsub", async () => {
+    const r = rigAfter();
+    const iterator = r.sub[Symbol.asyncIterator]();
+    r.sub.unsubscribe();
+    assert.deepEqual([r.sub.state, r.sub.error, r.feeds.size], ["closed", null, 0]);
+    assert.deepEqual(await seqCame(r, 7), []);
+    reconnect(r);
+    assert.deepEqual(r.port.take(), []);
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+  });
+
+  test("the seq fails: the subscription ends with that error, as an error frame ends one", async () => {
+    const r = rigAfter();
+    const iterator = r.sub[Symbol.asyncIterator]();
+    const errors: RoostError[] = [];
+    r.sub.on("error", (event) => errors.push(event.error));
+    const refused = fromFrame({ t: "error", id: null, code: "unauthorized", message: "token revoked", retryable: false });
+    r.seq.reject(refused);
+    await settle();
+    assert.deepEqual([r.sub.state, r.sub.error, errors, r.feeds.size], ["closed", refused, [refused], 0]);
+    await assert.rejects(iterator.next(), (e: unknown) => e === refused);
+    reconnect(r);
+    assert.deepEqual(r.port.take(), [], "nothing asked");
+  });
+
+  test("the connection ends while the seq is on its way: ended, and the seq changes nothing", async () => {
+    const r = rigAfter();
+    r.feeds.end(null);
+    assert.deepEqual(await seqCame(r, 7), []);
+    reconnect(r);
+    assert.deepEqual([r.port.take(), r.sub.state, r.sub.error], [[], "closed", null]);
   });
 });
