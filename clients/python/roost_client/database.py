@@ -189,8 +189,10 @@ class Database(Closing):
     ) -> Subscribed:
         """The change feed of ``table`` over ``roost.v1`` (``async for change in ...``):
         the matching rows first (op ``snapshot``), then every insert, update and delete.
-        ``snapshot=False``: only the changes made after this call (none lost while the
-        subscription is set up); ``since``: the changes after that seq. ``where`` as
+        ``snapshot=False``: only the changes made after the subscription is opened (its
+        first ``async for`` step or ``async with``: it reads ``stats().feed_seq`` then,
+        and none is lost while the ``sub`` is on its way); ``since``: the changes after
+        that seq. ``where`` as
         ``Table.where`` (``roost_client.where``): the object form ``{column: value,
         column: {op: value}, "or": [...]}`` or a list of conditions."""
         conditions = where_conditions(where)
