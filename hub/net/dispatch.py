@@ -60,20 +60,21 @@ log = logging.getLogger("roost.net")
 def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
     """Route and answer one request (or submit it to its object, which answers later).
 
-    Without a router, a request for an object's ``fetch`` (every WebSocket upgrade
-    among them) is routed and submitted here and now: nothing in it waits, and a task
-    per request was a tenth of the CPU of an upgrade (issue 15). Anything else is
-    served in a task the front owns (``Front.run_task``), as a router may await.
+    Without a router, a WebSocket upgrade for an object's ``fetch`` is routed and
+    submitted here and now: nothing in it waits, and a task per upgrade was a tenth of
+    its CPU (issue 15). Anything else is served in a task the front owns
+    (``Front.run_task``): a router may await, and so do the admin API, RPC and
+    databases.
     """
+    if not parsed.upgrade or front.router is not None:
+        front.run_task(_serve_later(front, conn, parsed))
+        return
     try:
         request = _request(front, conn, parsed)
-        if front.router is None:
-            route = _default_route(front, parsed.method, request.path)
-            if isinstance(route, routes.ObjectRoute):
-                _fetch(front, conn, parsed, route, request)
-                return
-        else:
-            route = None
+        route = _default_route(front, parsed.method, request.path)
+        if isinstance(route, routes.ObjectRoute):
+            _fetch(front, conn, parsed, route, request)
+            return
     except Exception as exc:
         _failed(conn, parsed, exc)
         return
@@ -84,11 +85,13 @@ async def _serve_later(
     front: Front,
     conn: Connection,
     parsed: ParsedRequest,
-    request: Request,
-    route: routes.Route | None,
+    request: Request | None = None,
+    route: routes.Route | None = None,
 ) -> None:
     """``serve``'s part that may wait: the router, the admin API, RPC, databases."""
     try:
+        if request is None:
+            request = _request(front, conn, parsed)
         await _dispatch(front, conn, parsed, request, route)
     except Exception as exc:
         _failed(conn, parsed, exc)

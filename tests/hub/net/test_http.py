@@ -88,13 +88,10 @@ async def test_rpc_over_http(serve: Serve) -> None:
         ("/objects/room/r/not-a-response", 500, "object_error"),
     ],
 )
-@pytest.mark.parametrize("routed", [False, True], ids=["served-at-once", "router-in-a-task"])
 async def test_http_errors_have_a_status_and_a_stable_code(
-    serve: Serve, path: str, status: int, code: str, routed: bool
+    serve: Serve, path: str, status: int, code: str
 ) -> None:
-    # Without a router an object's request is served at once, with one in a task
-    # (hub/net/dispatch.py): the same answers either way.
-    served = await serve(router=(lambda request: None) if routed else None)
+    served = await serve()
     async with httpx.AsyncClient() as client:
         answer = await client.get(served.url(path))
     assert answer.status_code == status
