@@ -8,7 +8,7 @@ with ``ctx.accept_websocket(request)`` and returns ``Response.websocket(ws)``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -33,7 +33,15 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
-        pairs = items.items() if isinstance(items, Mapping) else items
+        # Pairs in a list or tuple first: ``isinstance`` against the ``Mapping`` ABC is a
+        # Python-level check, and every request and response passes here.
+        pairs: Iterable[tuple[str, str]]
+        if type(items) is list or type(items) is tuple:
+            pairs = cast("Iterable[tuple[str, str]]", items)
+        elif isinstance(items, Mapping):
+            pairs = items.items()
+        else:
+            pairs = items
         self._items: list[tuple[str, str]] = [(str(k), str(v)) for k, v in pairs]
 
     def __getitem__(self, name: str) -> str:
@@ -66,6 +74,11 @@ class Headers(Mapping[str, str]):
         return f"Headers({self._items!r})"
 
 
+def _headers(headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
+    """``headers`` as ``Headers`` (itself when it is one already, a subclass too)."""
+    return headers if isinstance(headers, Headers) else Headers(headers)
+
+
 class Request:
     """An HTTP request (or WebSocket upgrade) addressed to an object."""
 
@@ -83,14 +96,16 @@ class Request:
     ) -> None:
         self.method = method.upper()
         self.url = url
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.headers = headers if type(headers) is Headers else _headers(headers)
         self._body = body
         #: The front's id of the pending WebSocket connection (set on upgrades only).
         self.upgrade_id = upgrade_id
         #: The client's address: the TCP peer, or behind a trusted proxy the
         #: ``X-Forwarded-For`` hop that proxy saw (``--trusted-proxies``); None for a
         #: request made in code (``stub.fetch``) unless the caller sets one.
-        self.client: Client | None = None if client is None else Client(*client)
+        self.client: Client | None = (
+            client if client is None or type(client) is Client else Client(*client)
+        )
 
     @property
     def path(self) -> str:
@@ -148,7 +163,7 @@ class Response:
         if not 100 <= status <= 599:
             raise ValueError(f"status must be 100-599, got {status!r}")
         self.status = status
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
+        self.headers = headers if type(headers) is Headers else _headers(headers or ())
         if isinstance(body, str):
             if "content-type" not in self.headers:
                 self.headers = Headers(

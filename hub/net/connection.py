@@ -309,7 +309,7 @@ class Connection(asyncio.Protocol):
         if fast is not None:
             # The common valid handshake, checked and answered without websockets' HTTP
             # parser (hub/net/handshake.py); websockets then only runs the frames.
-            self.ws = ServerProtocol(state=OPEN, max_size=limits.message_bytes, logger=_WS_LOG)
+            self.ws = ServerProtocol.opened(limits.message_bytes, _WS_LOG)
             self.v1 = fast.v1
             self._handshake = fast.response
             if self._http is not None:

@@ -57,30 +57,82 @@ __all__ = ["answer", "answer_error", "serve"]
 log = logging.getLogger("roost.net")
 
 
-async def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
-    """Route and answer one request (or submit it to its object, which answers later)."""
+def serve(front: Front, conn: Connection, parsed: ParsedRequest) -> None:
+    """Route and answer one request (or submit it to its object, which answers later).
+
+    Without a router, a WebSocket upgrade for an object's ``fetch`` is routed and
+    submitted here and now: nothing in it waits, and a task per upgrade was a tenth of
+    its CPU (issue 15). Anything else is served in a task the front owns
+    (``Front.run_task``): a router may await, and so do the admin API, RPC and
+    databases.
+    """
+    if not parsed.upgrade or front.router is not None:
+        front.run_task(_serve_later(front, conn, parsed))
+        return
     try:
-        hosts = [value for name, value in parsed.headers if name.lower() == "host"]
-        url = routes.request_url(parsed.target, hosts, parsed.version)
-        # An upgrade's socket id is chosen now, so an object accepts it without a reply.
-        upgrade_id = front.table.reserve_id() if parsed.upgrade else None
-        client = _client(front, conn, parsed)
-        # Upgrades too get an http:// URL, as in the anchor.
-        request = Request(
-            parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id, client=client
-        )
-        await _dispatch(front, conn, parsed, request)
-    except HubError as error:
-        answer_error(conn, parsed, error)
-    except Exception:
-        path = access.redact(parsed.target)[:200]  # never a token in a log
-        log.exception(
-            "request %s %r failed",
-            parsed.method,
-            path,
-            extra=extra("error", method=parsed.method, path=path),
-        )
-        answer_error(conn, parsed, InternalError("internal error"))
+        request = _request(front, conn, parsed)
+        route = _default_route(front, parsed.method, request.path)
+        if isinstance(route, routes.ObjectRoute):
+            _fetch(front, conn, parsed, route, request)
+            return
+    except Exception as exc:
+        _failed(conn, parsed, exc)
+        return
+    front.run_task(_serve_later(front, conn, parsed, request, route))
+
+
+async def _serve_later(
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    request: Request | None = None,
+    route: routes.Route | None = None,
+) -> None:
+    """``serve``'s part that may wait: the router, the admin API, RPC, databases."""
+    try:
+        if request is None:
+            request = _request(front, conn, parsed)
+        await _dispatch(front, conn, parsed, request, route)
+    except Exception as exc:
+        _failed(conn, parsed, exc)
+
+
+def _request(front: Front, conn: Connection, parsed: ParsedRequest) -> Request:
+    """The ``Request`` an object or the router sees."""
+    hosts = [value for name, value in parsed.headers if name.lower() == "host"]
+    url = routes.request_url(parsed.target, hosts, parsed.version)
+    # An upgrade's socket id is chosen now, so an object accepts it without a reply.
+    upgrade_id = front.table.reserve_id() if parsed.upgrade else None
+    client = _client(front, conn, parsed)
+    # Upgrades too get an http:// URL, as in the anchor.
+    return Request(
+        parsed.method, url, parsed.headers, parsed.body, upgrade_id=upgrade_id, client=client
+    )
+
+
+def _failed(conn: Connection, parsed: ParsedRequest, exc: Exception) -> None:
+    """Answer a request that raised ``exc`` (rule 1)."""
+    if isinstance(exc, HubError):
+        answer_error(conn, parsed, exc)
+        return
+    path = access.redact(parsed.target)[:200]  # never a token in a log
+    log.error(
+        "request %s %r failed",
+        parsed.method,
+        path,
+        exc_info=exc,
+        extra=extra("error", method=parsed.method, path=path),
+    )
+    answer_error(conn, parsed, InternalError("internal error"))
+
+
+def _default_route(front: Front, method: str, path: str) -> routes.Route:
+    """The default routes' answer for ``method path`` (``routes.match``)."""
+    route = routes.match(method, path)
+    if getattr(route, "binding", None) == DATABASE_BINDING and front.databases is not None:
+        # Databases are reached under /db/ with a token, never as plain objects.
+        raise UnknownBindingError(f"{DATABASE_BINDING!r} is reached under /db/, not /objects/")
+    return route
 
 
 def _client(front: Front, conn: Connection, parsed: ParsedRequest) -> Client | None:
@@ -97,9 +149,12 @@ def _client(front: Front, conn: Connection, parsed: ParsedRequest) -> Client | N
 
 
 async def _dispatch(
-    front: Front, conn: Connection, parsed: ParsedRequest, request: Request
+    front: Front,
+    conn: Connection,
+    parsed: ParsedRequest,
+    request: Request,
+    route: routes.Route | None,
 ) -> None:
-    route: routes.Route | None = None
     if front.router is not None:
         answered = front.router(request)
         if inspect.isawaitable(answered):
@@ -112,10 +167,7 @@ async def _dispatch(
         elif answered is not None:
             raise TypeError(f"router must return a Response, (binding, name) or None: {answered!r}")
     if route is None:
-        route = routes.match(parsed.method, request.path)
-        if getattr(route, "binding", None) == DATABASE_BINDING and front.databases is not None:
-            # Databases are reached under /db/ with a token, never as plain objects.
-            raise UnknownBindingError(f"{DATABASE_BINDING!r} is reached under /db/, not /objects/")
+        route = _default_route(front, parsed.method, request.path)
     if isinstance(route, routes.DatabaseRoute | routes.DatabaseAdminRoute):
         await _database(front, conn, parsed, route, request)
     elif isinstance(route, routes.AdminRoute):

@@ -100,9 +100,11 @@ class HttpExchange:
         self._arm_timer()
 
     def close(self) -> None:
-        """The connection closed or became a WebSocket: stop every timer."""
+        """The connection closed or became a WebSocket: stop every timer, drop the
+        parser (``RequestReader.close``)."""
         self._cancel_timer()
         self._busy = True  # nothing more is served
+        self._reader.close()
 
     def received(self, data: bytes) -> None:
         """Bytes from the client."""

@@ -148,16 +148,15 @@ class Front:
     # -- HTTP requests (routed and answered by hub.net.dispatch) -------------------------
 
     def handle_request(self, conn: Connection, parsed: ParsedRequest) -> None:
-        """Serve one parsed HTTP request (in a task the front owns)."""
+        """Serve one parsed HTTP request (``dispatch.serve``: what may wait runs in a
+        task the front owns)."""
         self.counters.http_requests += 1
         # Nothing of it runs: a retry elsewhere applies it once. A health probe is
         # answered: 503 "stopping" (readiness), by the admin API.
         if self.stopping and parsed.target.partition("?")[0] != HEALTH_PATH:
             dispatch.answer_error(conn, parsed, HubStoppingError("the hub is stopping"))
             return
-        task = asyncio.create_task(dispatch.serve(self, conn, parsed))
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        dispatch.serve(self, conn, parsed)
 
     def run_task(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` in a task the front owns (a stop waits for it)."""

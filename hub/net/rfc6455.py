@@ -20,13 +20,22 @@ Rules:
 3. Invalid UTF-8 fails the connection as soon as it arrives (RFC 6455 §8.1), even in
    the middle of one frame still being received: a text payload waiting for more
    bytes is checked as far as it has come (Autobahn cases 6.4.3 and 6.4.4).
+4. A socket opened by ``hub.net.handshake`` gets ``ServerProtocol.opened``: the same
+   attributes as websockets' constructor gives (copied from one protocol built by it,
+   so a websockets upgrade changes both), except that the parser generators, the
+   reader and the uuid4 ``id`` are made when first used. Most sockets then never
+   start a parser before their Close (the fast path takes their messages), and a
+   parked socket keeps none: building them, and collecting them as garbage, was about
+   a tenth of the server's CPU per upgrade (issue 15).
 """
 
 from __future__ import annotations
 
 import codecs
+import logging
+import uuid
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import websockets.server
 from websockets.exceptions import PayloadTooBig
@@ -69,6 +78,9 @@ class ServerProtocol(websockets.server.ServerProtocol):
     handshake completes with the client's code (Autobahn case 7.1.5).
     """
 
+    #: False until the reader exists (``opened`` makes it at its first use).
+    reading = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The parser started on websockets' own reader in ``__init__``, before any data:
@@ -80,20 +92,58 @@ class ServerProtocol(websockets.server.ServerProtocol):
         #: The largest payload websockets accepts in a frame that starts a message.
         self.frame_limit = min(limits) if limits else _NO_LIMIT
 
+    @classmethod
+    def opened(cls, max_size: int, logger: logging.Logger) -> ServerProtocol:
+        """An OPEN protocol for a handshake answered by ``hub.net.handshake`` (rule 4):
+        what ``cls(state=OPEN, max_size=max_size, logger=logger)`` is, built from a
+        copy of one such protocol, its parser and reader started at their first use."""
+        fields = _OPENED.get((cls, max_size, logger))
+        if fields is None:
+            model = cls(state=OPEN, max_size=max_size, logger=logger)
+            fields = [(n, v) for n, v in vars(model).items() if n not in _LAZY]
+            _OPENED[(cls, max_size, logger)] = fields
+        protocol = cls.__new__(cls)
+        for name, value in fields:
+            setattr(protocol, name, value.copy() if type(value) in _MUTABLE else value)
+        protocol.reading = False
+        protocol.debug = logger.isEnabledFor(logging.DEBUG)  # as at construction
+        return protocol
+
+    if not TYPE_CHECKING:  # mypy keeps websockets' declared attributes
+
+        def __getattr__(self, name: str) -> Any:
+            # Only for what ``opened`` left out (rule 4), made at the first use.
+            if name == "reader" or name == "parser":
+                self.reader = TextCheckingReader()
+                self.reading = True
+                try:  # ``fail`` sets ``parser`` (to discard input) before reading
+                    object.__getattribute__(self, "parser")
+                except AttributeError:
+                    # Started on the empty reader, as websockets' ``__init__`` does.
+                    self.parser = self.parse()
+                    next(self.parser)
+                return self.reader if name == "reader" else self.parser
+            if name == "id":  # websockets' id for its logs: the uuid4 it makes
+                self.id = uuid.uuid4()
+                return self.id
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def takes_whole_frames(self) -> bool:
         """True when ``hub.net.fastframes`` may take frames before websockets (rule 1):
         open, no extension, no error or EOF, no fragmented message in progress, and the
         parser waiting for the first byte of a frame with nothing buffered."""
-        reader = self.reader
-        return (
+        if not (
             self.state is OPEN
             and not self.extensions
             and self.parser_exc is None
             and self.current_size is None
             and not self.debug  # websockets logs every frame it parses at DEBUG
-            and isinstance(reader, TextCheckingReader)
-            and reader.at_frame_start
-        )
+        ):
+            return False
+        if not self.reading:
+            return True  # nothing read by websockets yet: the next byte starts a frame
+        reader = self.reader
+        return isinstance(reader, TextCheckingReader) and reader.at_frame_start
 
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.CLOSE:
@@ -102,6 +152,12 @@ class ServerProtocol(websockets.server.ServerProtocol):
 
 
 _UTF8 = codecs.getincrementaldecoder("utf-8")
+#: What ``ServerProtocol.opened`` copies, per class, size limit and logger.
+_OPENED: dict[tuple[type[ServerProtocol], int, logging.Logger], list[tuple[str, Any]]] = {}
+#: Left out of the copy, made at their first use (``ServerProtocol.__getattr__``).
+_LAZY = frozenset({"id", "reader", "parser"})
+#: Copied per protocol rather than shared (websockets' events, writes, extensions lists).
+_MUTABLE = (list, dict, set, bytearray)
 # What the next ``read_exact`` of ``Frame.parse`` reads.
 _HEAD, _LENGTH, _MASK, _PAYLOAD = range(4)
 _TEXT, _CONT, _CONTROL = Opcode.TEXT.value, Opcode.CONT.value, 0x8

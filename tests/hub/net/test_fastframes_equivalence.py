@@ -120,14 +120,22 @@ class FakeFront:
         self.record.append(("lost",))
 
 
-async def exchange(protocol: type[ServerProtocol], chunks: list[bytes], limit: int) -> Record:
-    """Feed ``chunks`` to a fresh WebSocket connection; everything it did, in order."""
+async def exchange(
+    protocol: type[ServerProtocol], chunks: list[bytes], limit: int, *, opened: bool = False
+) -> Record:
+    """Feed ``chunks`` to a fresh WebSocket connection; everything it did, in order.
+    ``opened``: its protocol made as the handshake fast path makes it (parser started
+    at its first use, ``ServerProtocol.opened``), else by websockets' constructor."""
     front = FakeFront(Limits(message_bytes=limit))
     conn = Connection(front)  # type: ignore[arg-type]  # the fake has what this path uses
     transport = FakeTransport(front.record)
     conn.transport = transport  # type: ignore[assignment]
     conn._http = None  # upgraded, as ``begin_upgrade`` leaves it
-    conn.ws = protocol(state=OPEN, max_size=limit, logger=logging.getLogger("test.ws"))
+    logger = logging.getLogger("test.ws")
+    if opened:
+        conn.ws = protocol.opened(limit, logger)
+    else:
+        conn.ws = protocol(state=OPEN, max_size=limit, logger=logger)
     conn.socket_id, conn.object_id = 1, ObjectId("ROOM", "ab" * 32, "r")
     for chunk in chunks:
         if transport.closing:
@@ -245,9 +253,13 @@ def reads(draw: st.DrawFn) -> list[bytes]:
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(chunks=reads(), limit=LIMITS)
 def test_the_fast_path_does_what_websockets_alone_does(chunks: list[bytes], limit: int) -> None:
+    reference = asyncio.run(exchange(WebsocketsOnly, chunks, limit))
     fast = asyncio.run(exchange(ServerProtocol, chunks, limit))
-    assert fast == asyncio.run(exchange(WebsocketsOnly, chunks, limit))
+    assert fast == reference
     assert ("errored", "WebSocketInternalError", "internal error") not in fast  # no fault
+    # As the handshake fast path opens it: websockets' parser made at its first use.
+    assert asyncio.run(exchange(ServerProtocol, chunks, limit, opened=True)) == reference
+    assert asyncio.run(exchange(WebsocketsOnly, chunks, limit, opened=True)) == reference
 
 
 # -- the fast path is taken, and left, where it should be ----------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import pytest
@@ -141,3 +142,34 @@ def test_reading_is_true_from_a_requests_first_byte_until_it_is_complete() -> No
     assert r.reading
     r.feed(b"ET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert not r.reading and len(r.requests) == 1
+
+
+def test_a_closed_reader_is_freed_without_the_garbage_collector() -> None:
+    upgrade = (
+        b"GET /objects/room/r HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n\r\n"
+    )
+
+    def cyclic_garbage(close: bool) -> int:
+        gc.collect()
+        gc.disable()
+        try:
+            r = reader()
+            r.feed(upgrade)
+            assert r.requests[0].upgrade
+            if close:
+                r.close()
+            del r
+            return gc.collect()  # what only the collector could free
+        finally:
+            gc.enable()
+
+    assert cyclic_garbage(close=False) > 0  # the parser holds the reader's callbacks
+    assert cyclic_garbage(close=True) == 0
+
+
+def test_a_closed_reader_reads_nothing_more() -> None:
+    r = reader()
+    r.close()
+    assert r.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n") is None
+    assert not r.requests

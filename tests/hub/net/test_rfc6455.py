@@ -1,17 +1,22 @@
-"""``TextCheckingReader``: invalid UTF-8 is found while a frame is still arriving.
+"""``TextCheckingReader``: invalid UTF-8 is found while a frame is still arriving;
+``ServerProtocol.opened``: websockets' protocol, its parser made at its first use.
 
 Sans-I/O: websockets' own ``Frame.parse`` reads through the reader, fed by hand.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import uuid
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 from websockets.frames import Frame, Opcode
+from websockets.protocol import OPEN
 
-from hub.net.rfc6455 import TextCheckingReader
+from hub.net.rfc6455 import ServerProtocol, TextCheckingReader
 
 
 def masked(opcode: Opcode, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
@@ -109,3 +114,73 @@ def test_the_reader_is_at_a_frame_start_only_between_frames(opcode: Opcode) -> N
         frames = feed(reader, data[:cut], len(data))
         expected = cut in (13, len(data))  # after the first frame; after both
         assert (reader.at_frame_start, len(frames) >= 1) == (expected, cut >= 13), cut
+
+
+# -- ServerProtocol.opened: websockets' protocol, its parser made at its first use ------
+
+
+def constructed(max_size: int = 1 << 20) -> ServerProtocol:
+    return ServerProtocol(state=OPEN, max_size=max_size, logger=logging.getLogger("test.ws"))
+
+
+def opened(max_size: int = 1 << 20) -> ServerProtocol:
+    return ServerProtocol.opened(max_size, logging.getLogger("test.ws"))
+
+
+def test_opened_has_what_websockets_constructor_gives() -> None:
+    reference, protocol = constructed(1000), opened(1000)
+    lazy = {"id", "reader", "parser"}
+    assert not lazy & set(vars(protocol))  # nothing made before it is used
+    assert protocol.takes_whole_frames()
+    assert isinstance(protocol.id, uuid.UUID) and protocol.id != reference.id
+    assert isinstance(protocol.reader, TextCheckingReader)
+    assert set(vars(protocol)) == set(vars(reference)) | {"reading"}
+    for name, value in vars(reference).items():
+        if name not in lazy:
+            assert vars(protocol)[name] == value, name
+    other = opened(1000)
+    assert other.events is not protocol.events and other.writes is not protocol.writes
+
+
+def feed_both(chunks: list[bytes], *, eof: bool = False) -> list[tuple[Any, ...]]:
+    """What websockets' constructor's protocol and ``opened``'s do with ``chunks``."""
+    results = []
+    for protocol in (constructed(100), opened(100)):
+        for chunk in chunks:
+            protocol.receive_data(chunk)
+        if eof:
+            protocol.receive_eof()
+        events = [(e.opcode, bytes(e.data)) for e in protocol.events_received()]
+        error = repr(protocol.parser_exc)
+        results.append((events, protocol.data_to_send(), protocol.state, error))
+    return results
+
+
+def test_opened_parses_as_websockets_does_from_its_first_frame() -> None:
+    ping = masked(Opcode.PING, b"p")
+    close = masked(Opcode.CLOSE, b"\x03\xe8bye")
+    (reference, lazy) = feed_both([ping[:3], ping[3:] + close])
+    assert lazy == reference
+    assert reference[0] == [(Opcode.PING, b"p"), (Opcode.CLOSE, b"\x03\xe8bye")]
+
+
+def test_opened_fails_on_a_bad_frame_as_websockets_does() -> None:
+    (reference, lazy) = feed_both([masked(Opcode.TEXT, b"x" * 200)])  # over 100 bytes
+    assert lazy == reference
+    assert "PayloadTooBig" in reference[3]
+
+
+def test_opened_sees_eof_before_any_data_as_websockets_does() -> None:
+    (reference, lazy) = feed_both([], eof=True)
+    assert lazy == reference
+
+
+def test_opened_fails_before_reading_as_websockets_does() -> None:
+    reference, protocol = constructed(), opened()
+    for each in (reference, protocol):
+        each.fail(1011)  # a hub fault before any frame came: discard what comes
+        each.receive_data(masked(Opcode.TEXT, b"ignored"))
+        each.receive_eof()
+    assert protocol.events_received() == reference.events_received() == []
+    assert protocol.data_to_send() == reference.data_to_send()
+    assert protocol.state is reference.state
