@@ -114,6 +114,9 @@ class Worker:
         self._waiting: list[tuple[Link, Message]] = []
         self._calls: dict[int, tuple[asyncio.Future[Any], Link]] = {}
         self._ids = itertools.count(1)
+        #: hex -> (binding, name, id) of ``_object_of``'s last answer for the object; its
+        #: id is always the one ``mirror.objects`` holds (only ``_object_of`` replaces it).
+        self._named: dict[str, tuple[str, str | None, ObjectId]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tap = LogTap(self._tell_gateways, events_only=True)
         self._handlers: dict[str, Callable[[Link, Message], None]] = {
@@ -206,10 +209,13 @@ class Worker:
     # -- links ------------------------------------------------------------------------------
 
     def _on_message(self, link: Link, message: Message) -> None:
-        if not self._released and message[0] in _WAIT_FOR_SYNC:
+        kind = message[0]
+        if kind == "msg" and self._released:  # by far the most frequent: no table
+            self._on_msg(link, message)
+        elif not self._released and kind in _WAIT_FOR_SYNC:
             self._waiting.append((link, message))
-            return
-        self._handlers[message[0]](link, message)
+        else:
+            self._handlers[kind](link, message)
 
     def _on_lost(self, link: Link) -> None:
         gateway = link.peer
@@ -289,16 +295,20 @@ class Worker:
         """The object's id, the one the mirror keeps while the binding and name stay the
         same (one ``ObjectId`` per object, not one per message)."""
         known = self.mirror.objects.get(hex_id)
-        if known is not None and known.name == name and known.binding == binding:
-            return known
-        object_id = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
-        return object_id
+        if known is None or known.name != name or known.binding != binding:
+            known = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
+        self._named[hex_id] = (binding, name, known)
+        return known
 
     def _on_msg(self, link: Link, message: Message) -> None:
         binding, hex_id, name, event = message_from_wire(message)
-        # ``_object_of`` and ``_submit``, inline for the most frequent message of all.
-        object_id = self.mirror.objects.get(hex_id)
-        if object_id is None or object_id.name != name or object_id.binding != binding:
+        # ``_object_of`` and ``_submit``, inline for the most frequent message of all:
+        # ``_named`` holds what ``_object_of`` last answered for the object, so the usual
+        # message compares two strings instead of reading two properties.
+        named = self._named.get(hex_id)
+        if named is not None and named[1] == name and named[0] == binding:
+            object_id = named[2]
+        else:
             object_id = self._object_of(binding, hex_id, name)
         try:
             self.host.submit(object_id, event)

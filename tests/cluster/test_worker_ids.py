@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import hub
+from hub.cluster.messages import message_head, message_to_wire
+from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
-from hub.ids import id_from_name
+from hub.ids import ObjectId, id_from_name
+from hub.runtime.events import Event, SocketMessage
 
 
 class Room(hub.DurableObject):
@@ -45,3 +48,34 @@ def test_an_object_named_differently_gets_an_id_with_that_name(tmp_path: Path) -
     assert (unnamed.name, named.name) == (None, "lobby")
     assert worker._object_of("ROOM", hex_id, "lobby") is named
     assert worker.mirror.objects[hex_id] is named
+
+
+def test_msg_messages_reach_the_object_by_the_id_their_name_gives(tmp_path: Path) -> None:
+    """The ``msg`` fast path (``Worker._on_msg``) hands the host the id ``_object_of``
+    would, message after message, also when the name a socket used changes."""
+    worker = worker_in(tmp_path)
+    worker._released = True  # every gateway's sockets are here: events are handled
+    submitted: list[tuple[ObjectId, Event]] = []
+    worker.host.submit = lambda object_id, event: submitted.append((object_id, event))  # type: ignore[method-assign]
+    room = id_from_name("ROOM", "lobby")
+    link = Link(lambda link, message: None, lambda link: None)
+    for name in ("lobby", "lobby", None, None, "lobby"):
+        head = message_head(ObjectId("ROOM", room.hex, name))
+        worker._on_message(link, message_to_wire(head, SocketMessage(7, "hi")))
+    ids = [object_id for object_id, _event in submitted]
+    assert [object_id.name for object_id in ids] == ["lobby", "lobby", None, None, "lobby"]
+    assert ids[0] is ids[1] and ids[2] is ids[3]  # one id per object while its name stays
+    assert {object_id.hex for object_id in ids} == {room.hex}
+    assert worker.mirror.objects[room.hex] is ids[4]  # what names it if its gateway goes
+    assert [event for _id, event in submitted] == [SocketMessage(7, "hi")] * 5
+
+
+def test_msg_messages_wait_for_the_sockets_of_every_gateway(tmp_path: Path) -> None:
+    worker = worker_in(tmp_path)
+    submitted: list[tuple[ObjectId, Event]] = []
+    worker.host.submit = lambda object_id, event: submitted.append((object_id, event))  # type: ignore[method-assign]
+    link = Link(lambda link, message: None, lambda link: None)
+    message = message_to_wire(message_head(id_from_name("ROOM", "lobby")), SocketMessage(7, "hi"))
+    worker._on_message(link, message)
+    assert submitted == []
+    assert worker._waiting == [(link, message)]
