@@ -38,7 +38,6 @@ from hub.cluster.messages import (
     error_to_wire,
     event_from_wire,
     facts_to_wire,
-    message_from_wire,
     object_to_wire,
     request_from_wire,
     request_to_wire,
@@ -123,7 +122,6 @@ class Worker:
             "sync": self._on_sync,
             "gone": self._on_gone,
             "auto_at": self._on_auto_at,
-            "msg": self._on_msg,
             "event": self._on_event,
             "fetch": self._on_fetch,
             "call": self._on_call,
@@ -210,10 +208,22 @@ class Worker:
 
     def _on_message(self, link: Link, message: Message) -> None:
         kind = message[0]
-        if kind == "msg" and self._released:  # by far the most frequent: no table
-            self._on_msg(link, message)
-        elif not self._released and kind in _WAIT_FOR_SYNC:
+        if not self._released and kind in _WAIT_FOR_SYNC:
             self._waiting.append((link, message))
+        elif kind == "msg":  # by far the most frequent message: handled here, no table
+            # ``message_from_wire``, inline; ``_named`` holds what ``_object_of`` last
+            # answered for the object, so the usual message compares two strings.
+            _kind, binding, hex_id, name, socket_id, data, session, message_id = message
+            event = SocketMessage(socket_id, data, session, message_id)
+            named = self._named.get(hex_id)
+            if named is not None and named[1] == name and named[0] == binding:
+                object_id = named[2]
+            else:
+                object_id = self._object_of(binding, hex_id, name)
+            try:  # ``_submit``, inline
+                self.host.submit(object_id, event)
+            except (OverloadedError, HubStoppingError) as error:
+                self._refused(object_id, event, error)
         else:
             self._handlers[kind](link, message)
 
@@ -276,7 +286,7 @@ class Worker:
         waiting, self._waiting = self._waiting, []
         for link, message in waiting:
             if link.is_open:
-                self._handlers[message[0]](link, message)
+                self._on_message(link, message)
         self._spawn(self.host.scheduler.start())
 
     def _on_gone(self, link: Link, message: Message) -> None:
@@ -299,21 +309,6 @@ class Worker:
             known = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
         self._named[hex_id] = (binding, name, known)
         return known
-
-    def _on_msg(self, link: Link, message: Message) -> None:
-        binding, hex_id, name, event = message_from_wire(message)
-        # ``_object_of`` and ``_submit``, inline for the most frequent message of all:
-        # ``_named`` holds what ``_object_of`` last answered for the object, so the usual
-        # message compares two strings instead of reading two properties.
-        named = self._named.get(hex_id)
-        if named is not None and named[1] == name and named[0] == binding:
-            object_id = named[2]
-        else:
-            object_id = self._object_of(binding, hex_id, name)
-        try:
-            self.host.submit(object_id, event)
-        except (OverloadedError, HubStoppingError) as error:
-            self._refused(object_id, event, error)
 
     def _on_event(self, link: Link, message: Message) -> None:
         object_id = self._object(message[1])
