@@ -38,7 +38,6 @@ from hub.cluster.messages import (
     error_to_wire,
     event_from_wire,
     facts_to_wire,
-    message_from_wire,
     object_to_wire,
     request_from_wire,
     request_to_wire,
@@ -114,13 +113,15 @@ class Worker:
         self._waiting: list[tuple[Link, Message]] = []
         self._calls: dict[int, tuple[asyncio.Future[Any], Link]] = {}
         self._ids = itertools.count(1)
+        #: hex -> (binding, name, id) of ``_object_of``'s last answer for the object; its
+        #: id is always the one ``mirror.objects`` holds (only ``_object_of`` replaces it).
+        self._named: dict[str, tuple[str, str | None, ObjectId]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tap = LogTap(self._tell_gateways, events_only=True)
         self._handlers: dict[str, Callable[[Link, Message], None]] = {
             "sync": self._on_sync,
             "gone": self._on_gone,
             "auto_at": self._on_auto_at,
-            "msg": self._on_msg,
             "event": self._on_event,
             "fetch": self._on_fetch,
             "call": self._on_call,
@@ -206,10 +207,25 @@ class Worker:
     # -- links ------------------------------------------------------------------------------
 
     def _on_message(self, link: Link, message: Message) -> None:
-        if not self._released and message[0] in _WAIT_FOR_SYNC:
+        kind = message[0]
+        if not self._released and kind in _WAIT_FOR_SYNC:
             self._waiting.append((link, message))
-            return
-        self._handlers[message[0]](link, message)
+        elif kind == "msg":  # by far the most frequent message: handled here, no table
+            # ``message_from_wire``, inline; ``_named`` holds what ``_object_of`` last
+            # answered for the object, so the usual message compares two strings.
+            _kind, binding, hex_id, name, socket_id, data, session, message_id = message
+            event = SocketMessage(socket_id, data, session, message_id)
+            named = self._named.get(hex_id)
+            if named is not None and named[1] == name and named[0] == binding:
+                object_id = named[2]
+            else:
+                object_id = self._object_of(binding, hex_id, name)
+            try:  # ``_submit``, inline
+                self.host.submit(object_id, event)
+            except (OverloadedError, HubStoppingError) as error:
+                self._refused(object_id, event, error)
+        else:
+            self._handlers[kind](link, message)
 
     def _on_lost(self, link: Link) -> None:
         gateway = link.peer
@@ -270,7 +286,7 @@ class Worker:
         waiting, self._waiting = self._waiting, []
         for link, message in waiting:
             if link.is_open:
-                self._handlers[message[0]](link, message)
+                self._on_message(link, message)
         self._spawn(self.host.scheduler.start())
 
     def _on_gone(self, link: Link, message: Message) -> None:
@@ -289,21 +305,10 @@ class Worker:
         """The object's id, the one the mirror keeps while the binding and name stay the
         same (one ``ObjectId`` per object, not one per message)."""
         known = self.mirror.objects.get(hex_id)
-        if known is not None and known.name == name and known.binding == binding:
-            return known
-        object_id = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
-        return object_id
-
-    def _on_msg(self, link: Link, message: Message) -> None:
-        binding, hex_id, name, event = message_from_wire(message)
-        # ``_object_of`` and ``_submit``, inline for the most frequent message of all.
-        object_id = self.mirror.objects.get(hex_id)
-        if object_id is None or object_id.name != name or object_id.binding != binding:
-            object_id = self._object_of(binding, hex_id, name)
-        try:
-            self.host.submit(object_id, event)
-        except (OverloadedError, HubStoppingError) as error:
-            self._refused(object_id, event, error)
+        if known is None or known.name != name or known.binding != binding:
+            known = self.mirror.objects[hex_id] = ObjectId(binding, hex_id, name)
+        self._named[hex_id] = (binding, name, known)
+        return known
 
     def _on_event(self, link: Link, message: Message) -> None:
         object_id = self._object(message[1])
