@@ -173,7 +173,7 @@ class WalTail:
     """
 
     def __init__(self, database: Path) -> None:
-        self._path = Path(f"{database}-wal")
+        self._path = f"{database}-wal"  # a str: made on every wake, only given to os.open
         self._fd: int | None = None
         self._header: WalHeader | None = None
         self._offset = HEADER
