@@ -92,6 +92,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 RESERVED_PREFIX = "_roost_"
+#: The meta rows, then the change log's newest seq as a row with no key (``_setup``).
+_OPENING_FACTS = (
+    "SELECT key, value FROM _roost_meta UNION ALL"
+    " SELECT NULL, seq FROM sqlite_sequence WHERE name = '_roost_changes' -- roost"
+)
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -182,11 +187,31 @@ class ObjectDatabase:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute("COMMIT -- roost")
-        #: The hub's per-object facts (name, alarm, schema), read once at open.
-        self.meta = self.read_meta()
+        #: The hub's per-object facts (name, alarm, schema), read once at open, and the
+        #: newest change-log seq then (0: none; see ``FeedLog.last_seq``).
+        self.meta, self.opened_seq = self._read_opening_facts()
         migrated = self._migrate(int(self.meta.get("schema") or 1))
         conn.set_authorizer(self._authorize)
         return fresh or migrated
+
+    def _read_opening_facts(self) -> tuple[dict[str, SqlValue], int]:
+        """The meta and the change log's newest seq in one statement (one less on every
+        wake). A file without ``sqlite_sequence`` (made before schema 3, whose migration
+        creates the change log: empty then) reads the meta alone."""
+        try:
+            rows = self._conn.execute(_OPENING_FACTS).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "sqlite_sequence" not in str(exc):
+                raise
+            return self.read_meta(), 0
+        seq = 0
+        meta: dict[str, SqlValue] = {}
+        for key, value in rows:
+            if key is None:
+                seq = int(value)
+            else:
+                meta[str(key)] = value
+        return meta, seq
 
     def _migrate(self, version: int) -> bool:
         if version >= SCHEMA_VERSION:
