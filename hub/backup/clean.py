@@ -121,11 +121,7 @@ def read_text(path: str) -> str | None:
 
 
 def _exists(path: str) -> bool:
-    try:
-        os.stat(path)
-    except FileNotFoundError:
-        return False
-    return True
+    return os.access(path, os.F_OK)  # no exception raised when it is not there (a wake)
 
 
 def _overwrite(path: str, data: bytes) -> None:
