@@ -119,10 +119,14 @@ class ObjectDatabase:
         self.path = path
         #: Ships every commit to the object's backup history (``hub.backup``), if on.
         self.shipper = shipper
-        self.created = not path.exists()
-        if self.created:
+        # Opened as it is first (a wake: no stat before the open), made if it is not there.
+        try:
+            self._lock = os.open(path, os.O_RDWR)
+            self.created = False
+        except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.created = True
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
