@@ -34,8 +34,10 @@ __all__ = ["CleanClose", "FileState", "file_state", "read_text", "resume"]
 #: Bytes ``read_text`` asks for at a time (the files it reads are far smaller).
 _SMALL = 1 << 16
 
-#: What a database file's state is recognised by: size, mtime and inode.
-FileState = dict[str, int]
+#: What a database file's state is recognised by: size, mtime (ns) and inode.
+FileState = tuple[int, int, int]
+#: Their names in the record on disk.
+_FILE_KEYS = ("size", "mtime_ns", "inode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class CleanClose:
             "generation": self.generation,
             "last": str(self.last),
             "log_end": self.log_end,
-            "file": self.file,
+            "file": dict(zip(_FILE_KEYS, self.file, strict=True)),
         }
         _overwrite(path, json.dumps(record).encode())
 
@@ -71,12 +73,12 @@ class CleanClose:
             record = json.loads(text)
             last = Bookmark.parse(str(record["last"]))
             log_end = int(str(record["log_end"]))
-            file = record["file"]
+            size, mtime_ns, inode = (int(record["file"][key]) for key in _FILE_KEYS)
         except (ValueError, TypeError, KeyError, BookmarkError):
             return None
-        if not isinstance(file, dict) or record.get("generation") != last.generation:
+        if record.get("generation") != last.generation:
             return None
-        return cls(last, log_end, file)
+        return cls(last, log_end, (size, mtime_ns, inode))
 
 
 def resume(history: History, record: CleanClose, file: FileState | None) -> LogWriter | None:
@@ -102,7 +104,7 @@ def file_state(path: str) -> FileState | None:
         stat = os.stat(path)
     except FileNotFoundError:
         return None
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 def read_text(path: str) -> str | None:

@@ -42,6 +42,8 @@ log = logging.getLogger("roost.backup")
 DAY_MS = 86_400_000
 #: How long a commit may wait to be shipped with the ones after it (shipper rule 6).
 FLUSH_DELAY = 0.02
+#: Clean closes remembered at most (``hub.backup.clean`` rule 2; a few hundred bytes each).
+REMEMBERED_CLOSES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,8 @@ class Backups:
         clean = self._clean
 
         def remember(record: CleanClose) -> None:
+            if len(clean) >= REMEMBERED_CLOSES:
+                del clean[next(iter(clean))]  # the oldest: its next wake reads the record
             clean[key] = record
 
         shipper = Shipper(

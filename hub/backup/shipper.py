@@ -50,7 +50,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from hub.backup.clean import CleanClose, file_state, read_text, resume
+from hub.backup.clean import CleanClose, FileState, file_state, read_text, resume
 from hub.backup.history import Bookmark, History, LogWriter
 from hub.backup.wal import WalTail
 
@@ -331,6 +331,6 @@ class Shipper:
         except FileNotFoundError:
             return 0
 
-    def _stat(self) -> dict[str, int] | None:
+    def _stat(self) -> FileState | None:
         """What the file's state is recognised by: size, mtime, inode."""
         return file_state(self._path_text)

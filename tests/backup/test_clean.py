@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.backup import service
 from hub.backup.clean import CleanClose
 from hub.backup.history import History
 from hub.backup.service import Backups, BackupSettings
@@ -162,34 +163,49 @@ def test_a_remembered_close_is_dropped_when_the_file_changed_behind_it(
     assert _latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")] == _rows(path)
 
 
+def _activation(backups: Backups, key: str, path: Path, statement: str) -> None:
+    shipper = backups.shipper(key, path, "ROOM", "lobby")
+    shipper.prepare()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    shipper.opened(conn)
+    conn.execute(statement)
+    shipper.committed()
+    shipper.closing()
+    conn.close()
+    shipper.closed()
+
+
 def test_backups_remember_each_objects_close_until_it_opens_again(tmp_path: Path) -> None:
     backups = Backups(BackupSettings(gated=True), tmp_path)
     key = "ab" * 32
     path = tmp_path / "object.sqlite"
     history = backups.history(key)
-
-    def activation(statement: str) -> None:
-        shipper = backups.shipper(key, path, "ROOM", "lobby")
-        shipper.prepare()
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        shipper.opened(conn)
-        conn.execute(statement)
-        shipper.committed()
-        shipper.closing()
-        conn.close()
-        shipper.closed()
-
-    activation("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
+    _activation(backups, key, path, "CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
     _spoil_the_record_on_disk(history)
-    activation("INSERT INTO t VALUES (1, 'a')")
+    _activation(backups, key, path, "INSERT INTO t VALUES (1, 'a')")
     assert history.generations() == [1]  # the record was remembered
     _spoil_the_record_on_disk(history)
     shipper = backups.shipper(key, path, "ROOM", "lobby")  # taken: the open that failed
     del shipper
-    activation("INSERT INTO t VALUES (2, 'b')")  # ... leaves the slow path to the next
+    _activation(backups, key, path, "INSERT INTO t VALUES (2, 'b')")  # the slow path
     assert history.generations() == [1, 2]
     assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+
+
+def test_backups_remember_a_bounded_number_of_closes_the_oldest_out_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "REMEMBERED_CLOSES", 1)
+    backups = Backups(BackupSettings(gated=True), tmp_path)
+    first, second = "ab" * 32, "cd" * 32
+    for key in (first, second):  # the second close drops the first's record
+        _activation(backups, key, tmp_path / f"{key}.sqlite", "CREATE TABLE t (k)")
+    for key in (second, first):  # (each close is remembered, dropping the other's)
+        _spoil_the_record_on_disk(backups.history(key))
+        _activation(backups, key, tmp_path / f"{key}.sqlite", "INSERT INTO t VALUES (1)")
+    assert backups.history(first).generations() == [1, 2]  # read the spoiled record
+    assert backups.history(second).generations() == [1]  # remembered its own
 
 
 def test_a_record_on_disk_that_is_not_one_is_ignored(tmp_path: Path) -> None:
@@ -208,4 +224,4 @@ def test_a_record_on_disk_that_is_not_one_is_ignored(tmp_path: Path) -> None:
     )
     record = CleanClose.read(str(path))
     assert record is not None
-    assert (record.generation, record.log_end, record.file["inode"]) == (1, 5, 3)
+    assert (record.generation, record.log_end, record.file) == (1, 5, (1, 2, 3))
