@@ -54,11 +54,13 @@ from hub.backup.clean import CleanClose, FileState, file_state, read_text, resum
 from hub.backup.history import Bookmark, History, LogWriter
 from hub.backup.wal import WalTail
 
-__all__ = ["Shipper", "request_restore"]
+__all__ = ["CHECKPOINTS_OFF", "Shipper", "request_restore"]
 
 log = logging.getLogger("roost.backup")
 
 RESTORE_FILE = "restore.next"
+#: Turns SQLite's automatic checkpoints off on a connection (rule 2).
+CHECKPOINTS_OFF = "PRAGMA wal_autocheckpoint=0"
 CLEAN_FILE = "clean"
 
 
@@ -184,10 +186,13 @@ class Shipper:
                 return
         self._begin()
 
-    def opened(self, conn: sqlite3.Connection) -> None:
-        """The object's connection exists: take checkpoints over (rule 2)."""
+    def opened(self, conn: sqlite3.Connection, *, checkpoints_off: bool = False) -> None:
+        """The object's connection exists: take checkpoints over (rule 2).
+        ``checkpoints_off``: the caller ran ``CHECKPOINTS_OFF`` on it already, before
+        anything it wrote (``ObjectDatabase``, with its own settings in one script)."""
         self._conn = conn
-        conn.execute("PRAGMA wal_autocheckpoint=0")
+        if not checkpoints_off:
+            conn.execute(CHECKPOINTS_OFF)
 
     def committed(self) -> None:
         """After a COMMIT: ship what it wrote (now when ``sync`` or no ``later``, else

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.backup.history import History
+from hub.backup.shipper import Shipper
 from hub.errors import SqlError
 from hub.storage.database import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, ObjectDatabase
 from hub.storage.feeds import FeedLog
@@ -221,3 +223,19 @@ def test_a_file_made_before_the_change_log_opens_with_seq_0(tmp_path: Path) -> N
     assert db.meta == {"name": "old", "schema": SCHEMA_VERSION}
     assert FeedLog(db).last_seq() == 0
     db.close()
+
+
+def test_with_backups_sqlite_never_checkpoints_by_itself(tmp_path: Path) -> None:
+    """The shipper checkpoints (shipper rule 2): the connection's own automatic
+    checkpoints are off, set with the database's settings in one script."""
+    plain = ObjectDatabase(tmp_path / "plain.sqlite3")
+    assert plain.internal("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    plain.close()
+    path = tmp_path / "shipped.sqlite3"
+    shipper = Shipper(History(tmp_path / "history"), path, lambda: 1_000_000)
+    db = ObjectDatabase(path, shipper=shipper)
+    assert db.internal("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert db.internal("PRAGMA foreign_keys").fetchone() == (1,)
+    assert db.internal("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    db.close()
+    assert History(tmp_path / "history").generations() == [1]
