@@ -211,20 +211,11 @@ class History:
             self._dir(generation) / "log", last.end, last.bookmark, last.bookmark.index
         )
 
-    def resume_writer(
-        self, generation: int, clean: dict[str, object], file: dict[str, int] | None
-    ) -> LogWriter | None:
-        """The appender of ``generation`` as a clean close left it (``clean``: its last
-        bookmark, log length and the database file's ``file`` state then), without
-        reading the log; None when that is not provably so any more."""
-        try:
-            last = Bookmark.parse(str(clean["last"]))
-            end = int(str(clean["log_end"]))
-        except (KeyError, ValueError, BookmarkError):
-            return None
-        if file is None or clean.get("file") != file or last.generation != generation:
-            return None
-        log = self._dir(generation) / "log"
+    def resume_writer(self, last: Bookmark, end: int) -> LogWriter | None:
+        """The appender of ``last``'s generation as a clean close left it (``last``: its
+        last bookmark, ``end``: its log's length then), without reading the log; None
+        when the log is shorter now."""
+        log = self._dir(last.generation) / "log"
         try:
             if os.stat(log).st_size < end:
                 return None
@@ -271,7 +262,7 @@ class History:
 class LogWriter:
     """Appends commits to one generation's log (one writer: the object's activation)."""
 
-    def __init__(self, path: Path, end: int, last: Bookmark, index: int) -> None:
+    def __init__(self, path: Path | str, end: int, last: Bookmark, index: int) -> None:
         self._path = path
         self._end = end
         self._last = last

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hub.backup.clean import CleanClose
 from hub.backup.history import History
 from hub.backup.remote import Mirror, S3Store, Store
 from hub.backup.shipper import Shipper
@@ -41,6 +42,8 @@ log = logging.getLogger("roost.backup")
 DAY_MS = 86_400_000
 #: How long a commit may wait to be shipped with the ones after it (shipper rule 6).
 FLUSH_DELAY = 0.02
+#: Clean closes remembered at most (``hub.backup.clean`` rule 2; a few hundred bytes each).
+REMEMBERED_CLOSES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,11 @@ class Backups:
         #: The histories of objects opened so far, each with its ``object.json`` written
         #: (once a process: a wake pays no stat and no path for it).
         self._histories: dict[str, History] = {}
+        #: The record of each evicted object's last clean close, as written here: its
+        #: next wake checks it by ``stat`` instead of reading the history (clean rule 2).
+        #: Taken out when the object opens, so it is kept for evicted objects only.
+        self._clean: dict[str, CleanClose] = {}
+        self._retention_ms = int(settings.retention_days * DAY_MS)
         #: The shippers of open objects (their unshipped commits count in the lag).
         self._shippers: weakref.WeakSet[Shipper] = weakref.WeakSet()
         #: Appends counted per object, and how many of them the replica holds.
@@ -114,15 +122,24 @@ class Backups:
                 history.folder.mkdir(parents=True, exist_ok=True)
                 marker.write_text(json.dumps({"binding": binding, "name": name}))
             self._histories[key] = history
-        local_sync = self.settings.gated and self.mirror is None
+        gated = self.settings.gated
+        clean = self._clean
+
+        def remember(record: CleanClose) -> None:
+            if len(clean) >= REMEMBERED_CLOSES:
+                del clean[next(iter(clean))]  # the oldest: its next wake reads the record
+            clean[key] = record
+
         shipper = Shipper(
             history,
             path,
             self._now_ms,
-            sync=local_sync,
-            retention_ms=int(self.settings.retention_days * DAY_MS),
+            sync=gated and self.mirror is None,
+            retention_ms=self._retention_ms,
             on_append=None if self.mirror is None else lambda: self._mark(key),
-            later=None if self.settings.gated else _later,
+            later=None if gated else _later,
+            remembered=clean.pop(key, None),
+            remember=remember,
         )
         self._shippers.add(shipper)
         return shipper

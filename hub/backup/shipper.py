@@ -7,10 +7,12 @@ once its connection exists, ``committed`` after each COMMIT and ``closing`` /
 Rules:
 
 1. A history continues only from a state it can prove: the file is exactly as the last
-   clean close left it (size and mtime recorded in ``clean``), or the log a crash left
-   still holds the last shipped commit (same salts, valid frames up to it): then the
-   commits after it are shipped first. Anything else begins a new generation from the
-   file as it is (its log checkpointed into it first). So a history never has a gap.
+   clean close left it (size, mtime and inode recorded in ``clean``, ``hub.backup.clean``;
+   a record this process wrote is remembered and checked by ``stat`` alone), or the
+   log a crash left still holds the last shipped commit (same salts, valid frames up to
+   it): then the commits after it are shipped first. Anything else begins a new
+   generation from the file as it is (its log checkpointed into it first). So a
+   history never has a gap.
 2. SQLite's automatic checkpoints are off while a shipper runs; it checkpoints itself
    right after shipping, once the log holds ``checkpoint_bytes``. A log is restarted only
    after a checkpoint, so no frame is overwritten before it was shipped.
@@ -42,23 +44,23 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from hub.backup.clean import CleanClose, FileState, file_state, read_text, resume
 from hub.backup.history import Bookmark, History, LogWriter
 from hub.backup.wal import WalTail
 
-__all__ = ["Shipper", "request_restore"]
+__all__ = ["CHECKPOINTS_OFF", "Shipper", "request_restore"]
 
 log = logging.getLogger("roost.backup")
 
 RESTORE_FILE = "restore.next"
-#: Bytes ``_read_text`` asks for at a time (the files it reads are far smaller).
-_SMALL = 1 << 16
+#: Turns SQLite's automatic checkpoints off on a connection (rule 2).
+CHECKPOINTS_OFF = "PRAGMA wal_autocheckpoint=0"
 CLEAN_FILE = "clean"
 
 
@@ -87,9 +89,13 @@ class Shipper:
         on_append: Callable[[], None] | None = None,
         later: Callable[[Callable[[], None]], None] | None = None,
         probe_ms: int = 20,
+        remembered: CleanClose | None = None,
+        remember: Callable[[CleanClose], None] | None = None,
     ) -> None:
         self.history = history
         self.path = path
+        self._path_text = str(path)
+        self._wal_path = f"{path}-wal"
         self._now_ms = now_ms
         self._sync = sync
         self._checkpoint_bytes = checkpoint_bytes
@@ -110,6 +116,10 @@ class Shipper:
         #: A write to the history failed: the next commit begins a new generation (rule 7).
         self._broken = False
         self._tail = WalTail(path)
+        #: The record of this object's last clean close, as this process wrote it, and
+        #: where the next one is given to be kept (``hub.backup.clean`` rule 2).
+        self._remembered = remembered
+        self._remember = remember
         self._writer: LogWriter | None = None
         self._conn: sqlite3.Connection | None = None
         #: The bookmark a restore replaced (what undoes it), when ``prepare`` restored.
@@ -117,8 +127,11 @@ class Shipper:
         folder = str(history.folder)
         self._restore_file = f"{folder}/{RESTORE_FILE}"
         self._clean_file = f"{folder}/{CLEAN_FILE}"
-        #: What ``restore.next`` asks for: read once, before ``prepare`` (rule 3).
-        self._pending: str | None = _read_text(self._restore_file)
+        #: What ``restore.next`` asks for: read once, before ``prepare`` (rule 3). Looked
+        #: for first: on a wake there is none, and a failed open raises (~2 µs more).
+        self._pending = (
+            read_text(self._restore_file) if os.access(self._restore_file, os.F_OK) else None
+        )
 
     @property
     def restore_pending(self) -> bool:
@@ -134,15 +147,22 @@ class Shipper:
     def prepare(self) -> None:
         """Before the file is opened: restore if asked, then prove or begin (rules 1, 3).
 
-        On every wake: the plain ``os`` calls here cost a fraction of ``pathlib``'s."""
+        On every wake: the plain ``os`` calls here cost a fraction of ``pathlib``'s, and a
+        clean close this process remembers is checked by four ``stat`` calls."""
         if self._pending is not None:
             self._restore(Bookmark.parse(self._pending.strip()))
             os.unlink(self._restore_file)
             self._pending = None
             return
+        remembered = self._remembered
+        if remembered is not None and self._wal_size() == 0:
+            writer = resume(self.history, remembered, self._stat())
+            if writer is not None:
+                self._writer = writer
+                return
         # The record of the last clean close stays: it names a file state (size, mtime,
         # inode) that any later write changes, so it can never vouch for a newer file.
-        clean = self._read_clean()
+        clean = CleanClose.read(self._clean_file)
         generations = self.history.generations()
         if generations and self._wal_size() > 0:  # a crash: resume from the log, or begin
             generation = generations[-1]
@@ -152,19 +172,27 @@ class Shipper:
                 self._writer = self.history.writer(generation)
                 self._ship()
                 return
-        elif generations and isinstance(clean, dict) and clean.get("generation") == generations[-1]:
+        elif (
+            generations
+            and clean is not None
+            and clean.generation == generations[-1]
+            and clean.file == self._stat()
+        ):
             # A clean close: continue where it ended, without reading the log (a wake
             # costs the same whatever the history's length).
-            writer = self.history.resume_writer(generations[-1], clean, self._stat())
+            writer = self.history.resume_writer(clean.last, clean.log_end)
             if writer is not None:
                 self._writer = writer
                 return
         self._begin()
 
-    def opened(self, conn: sqlite3.Connection) -> None:
-        """The object's connection exists: take checkpoints over (rule 2)."""
+    def opened(self, conn: sqlite3.Connection, *, checkpoints_off: bool = False) -> None:
+        """The object's connection exists: take checkpoints over (rule 2).
+        ``checkpoints_off``: the caller ran ``CHECKPOINTS_OFF`` on it already, before
+        anything it wrote (``ObjectDatabase``, with its own settings in one script)."""
         self._conn = conn
-        conn.execute("PRAGMA wal_autocheckpoint=0")
+        if not checkpoints_off:
+            conn.execute(CHECKPOINTS_OFF)
 
     def committed(self) -> None:
         """After a COMMIT: ship what it wrote (now when ``sync`` or no ``later``, else
@@ -225,15 +253,15 @@ class Shipper:
     def closed(self) -> None:
         """After the close: record the file's state so the next open can continue."""
         writer = self._writer
-        if writer is None or os.path.exists(f"{self.path}-wal") or self._broken:
+        if writer is None or os.path.exists(self._wal_path) or self._broken:
             return
-        clean = {
-            "generation": writer.last.generation,
-            "last": str(writer.last),
-            "log_end": writer.size,
-            "file": self._stat(),
-        }
-        _overwrite(self._clean_file, json.dumps(clean).encode())
+        file = self._stat()
+        if file is None:
+            return
+        clean = CleanClose(writer.last, writer.size, file)
+        clean.write(self._clean_file)
+        if self._remember is not None:
+            self._remember(clean)
 
     # -- internals -------------------------------------------------------------------
 
@@ -301,53 +329,13 @@ class Shipper:
         self._begin()
 
     def _wal_size(self) -> int:
+        if not os.access(self._wal_path, os.F_OK):  # a wake: none, and no exception
+            return 0
         try:
-            return os.stat(f"{self.path}-wal").st_size
+            return os.stat(self._wal_path).st_size
         except FileNotFoundError:
             return 0
 
-    def _stat(self) -> dict[str, int] | None:
+    def _stat(self) -> FileState | None:
         """What the file's state is recognised by: size, mtime, inode."""
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
-
-    def _read_clean(self) -> object:
-        text = _read_text(self._clean_file)
-        try:
-            return None if text is None else json.loads(text)
-        except ValueError:
-            return None
-
-
-def _overwrite(path: str, data: bytes) -> None:
-    """Write ``data`` over the start of the file at ``path``, padded with spaces (JSON
-    ignores them) to at least its old size: a file never truncated and rewritten, which
-    ext4 flushes to disk on close (``auto_da_alloc``: ~2 ms of each eviction). A crash
-    leaves the old record or the new one whole (one small write at offset 0); the old one
-    names an older file state, so the next open does not continue from it (rule 1)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        data = data.ljust(os.fstat(fd).st_size, b" ")
-        written = 0
-        while written < len(data):
-            written += os.pwrite(fd, data[written:], written)
-    finally:
-        os.close(fd)
-
-
-def _read_text(path: str) -> str | None:
-    """The text of a small file (None: there is none), in three system calls."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        chunks = [os.read(fd, _SMALL)]
-        while len(chunks[-1]) == _SMALL:  # a short read is the end of a regular file
-            chunks.append(os.read(fd, _SMALL))
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+        return file_state(self._path_text)

@@ -173,7 +173,7 @@ class WalTail:
     """
 
     def __init__(self, database: Path) -> None:
-        self._path = Path(f"{database}-wal")
+        self._path = f"{database}-wal"  # a str: made on every wake, only given to os.open
         self._fd: int | None = None
         self._header: WalHeader | None = None
         self._offset = HEADER
@@ -223,7 +223,12 @@ class WalTail:
         small reads, so a transaction that wrote nothing costs no flush (shipper rule 6).
         """
         if self._fd is None:
+            # The first look of an activation: a woken object's log is new, and one
+            # ``stat`` tells it is still empty (its constructor wrote nothing) without
+            # opening it (two system calls, and a third to close it).
             try:
+                if os.stat(self._path).st_size < HEADER:
+                    return False
                 self._fd = os.open(self._path, os.O_RDONLY)
             except FileNotFoundError:
                 return False

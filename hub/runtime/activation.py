@@ -108,6 +108,8 @@ call_chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
 )
 
 _CLOSE = object()
+#: The feed retention of a class that sets none.
+_NO_RETENTION = FeedRetention()
 
 
 class Activation:
@@ -460,8 +462,8 @@ class Activation:
             sync=self.checkpoint,
             now=host.clock.now,
         )
-        retention: FeedRetention = getattr(self.spec.cls, "feed_retention", FeedRetention())
-        self._publisher = FeedPublisher(self._storage.feeds.last_seq(), retention)
+        retention: FeedRetention = getattr(self.spec.cls, "feed_retention", _NO_RETENTION)
+        self._publisher = FeedPublisher(db.opened_seq, retention)
 
         async def construct() -> None:
             if self.id.name is not None and stored_name is None:

@@ -242,6 +242,27 @@ def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
     assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
 
 
+def test_a_first_commit_that_wrote_nothing_asks_for_no_flush(
+    paths: tuple[Path, History], tmp_path: Path
+) -> None:
+    """Rule 6 on a wake: the log is new and still empty after a commit that wrote
+    nothing (the first look finds it so without opening it); the next write is seen."""
+    path, history = paths
+    first = Session(path, history)
+    first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    first.close()
+    asked: list[object] = []
+    session = Session(path, history, later=asked.append, probe_ms=0)
+    session.write("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)")
+    assert not asked
+    assert Path(f"{path}-wal").stat().st_size == 0
+    session.write("INSERT INTO t VALUES (1, 'a')")
+    assert len(asked) == 1
+    session.shipper.flush()
+    session.close()
+    assert _latest_rows(history, tmp_path) == [(1, "a")] == _rows(path)
+
+
 def test_the_clean_record_is_written_over_a_longer_one_in_place(
     paths: tuple[Path, History], tmp_path: Path
 ) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 import hub
+import hub.runtime.host as host_module
+from hub.storage.database import object_path
 from tests.conftest import MakeHub, within
 
 
@@ -149,3 +153,18 @@ async def test_stop_finishes_queued_events_then_refuses_new_ones(make_hub: MakeH
         assert error.retryable
     else:
         raise AssertionError("a stopped hub took an event")
+
+
+async def test_object_paths_are_kept_for_the_objects_woken_last(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``path_for`` keeps the paths it made (a wake parses none), within a bound."""
+    monkeypatch.setattr(host_module, "PATHS_KEPT", 2)
+    app, _ = await make_hub({"COUNTER": Counter})
+    ids = [app.object_id("COUNTER", f"c{k}") for k in range(3)]
+    first = app.host.path_for(ids[0])
+    assert app.host.path_for(ids[0]) is first
+    for object_id in ids:  # the third is past the bound: the kept ones are dropped
+        assert app.host.path_for(object_id) == object_path(app.host.data_dir, object_id.hex)
+    again = app.host.path_for(ids[0])
+    assert again == first and again is not first

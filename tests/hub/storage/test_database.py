@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.backup.history import History
+from hub.backup.shipper import Shipper
 from hub.errors import SqlError
-from hub.storage.database import SCHEMA_VERSION, ObjectDatabase
+from hub.storage.database import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, ObjectDatabase
+from hub.storage.feeds import FeedLog
 from hub.storage.sql import SqlStorage
 
 
@@ -182,3 +185,57 @@ def test_a_fact_follows_writes_and_rollbacks(db: ObjectDatabase) -> None:
     db.write_meta("color", None)
     assert db.fact("color") is None
     db.commit()
+
+
+def test_the_change_logs_newest_seq_is_read_with_the_meta_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.sqlite3"
+    db = ObjectDatabase(path)
+    assert db.opened_seq == 0
+    db.begin()
+    db.write_meta("name", "room-1")
+    db.internal("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    FeedLog(db).enable("t")
+    db.internal("INSERT INTO t VALUES (1)")
+    db.internal("INSERT INTO t VALUES (2)")
+    db.commit()
+    seq = FeedLog(db).last_seq()
+    db.close()
+    db = ObjectDatabase(path)
+    assert seq > 0 and db.opened_seq == seq
+    assert db.meta == {"name": "room-1", "schema": SCHEMA_VERSION}
+    db.close()
+
+
+def test_a_file_made_before_the_change_log_opens_with_seq_0(tmp_path: Path) -> None:
+    """A schema-1 file has no ``sqlite_sequence``: the meta is read alone."""
+    path = tmp_path / "v1.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    for statement in SCHEMA:
+        raw.execute(statement)
+    raw.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    raw.execute("INSERT INTO _roost_meta VALUES ('name', 'old')")
+    names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert "sqlite_sequence" not in names
+    db = ObjectDatabase(path)
+    assert db.opened_seq == 0
+    assert db.meta == {"name": "old", "schema": SCHEMA_VERSION}
+    assert FeedLog(db).last_seq() == 0
+    db.close()
+
+
+def test_with_backups_sqlite_never_checkpoints_by_itself(tmp_path: Path) -> None:
+    """The shipper checkpoints (shipper rule 2): the connection's own automatic
+    checkpoints are off, set with the database's settings in one script."""
+    plain = ObjectDatabase(tmp_path / "plain.sqlite3")
+    assert plain.internal("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    plain.close()
+    path = tmp_path / "shipped.sqlite3"
+    shipper = Shipper(History(tmp_path / "history"), path, lambda: 1_000_000)
+    db = ObjectDatabase(path, shipper=shipper)
+    assert db.internal("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert db.internal("PRAGMA foreign_keys").fetchone() == (1,)
+    assert db.internal("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    db.close()
+    assert History(tmp_path / "history").generations() == [1]
