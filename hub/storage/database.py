@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -98,6 +99,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 #: ``_plans``' entry of a statement that writes and returns no rows (its column names).
 _WRITES: Names = ()
+#: ``sys.getrefcount`` of ``_last`` in ``exec`` when only ``_last``, ``exec``'s local
+#: and the call's argument hold it (CPython counts references exactly).
+_UNHELD = 3
+_refcount = sys.getrefcount
 #: The rows of such a statement: shared, since a cursor never changes its rows.
 _NO_ROWS: list[tuple[SqlValue, ...]] = []
 RESERVED_PREFIX = "_roost_"
@@ -166,6 +171,11 @@ class ObjectDatabase:
         #: the column names of one that only reads, ``_WRITES`` for one that writes
         #: and returns no rows.
         self._plans: dict[str, Names] = {}
+        #: The cursor ``exec`` returned last. Nothing else holds it once its caller let
+        #: it go (``exec(...).one()``): the next ``exec`` then fills it again instead of
+        #: making one (an allocation and a deallocation, the largest cost of ``exec``
+        #: after the statement itself). It keeps its rows until then.
+        self._last = SqlCursor()
         #: What the authorizer saw while a user statement compiled: None (no compile:
         #: it came from the cache), True (reads only), False (a write).
         self._compiled: bool | None = None
@@ -325,7 +335,9 @@ class ObjectDatabase:
             self._user_mode = False
             if self._compiled is not None:
                 plan = self._learn(query)
-            result = SqlCursor()
+            result = self._last
+            if _refcount(result) > _UNHELD:  # see ``_last``
+                result = self._last = SqlCursor()
             result._names = plan
             result._rows = rows
             result._pos = 0
@@ -341,7 +353,9 @@ class ObjectDatabase:
             self._user_mode = False
             return self._exec_failed(query, params, exc)
         self._user_mode = False
-        result = SqlCursor()
+        result = self._last
+        if _refcount(result) > _UNHELD:  # see ``_last``
+            result = self._last = SqlCursor()
         result._rows = rows
         result._pos = 0
         result.rows_written = self._conn.total_changes - before

@@ -262,3 +262,34 @@ def test_statements_forgotten_by_exec_but_cached_by_sqlite_stay_exact(
             {"name": "bob"},
         )
         assert people.exec(write, 2).rows_written == 1
+
+
+def test_a_cursor_still_held_is_never_filled_again(people: SqlStorage) -> None:
+    """``exec`` fills its last cursor again only when nothing else holds it: a held
+    cursor keeps its rows, names, counts and position while later statements run."""
+    names = people.exec("SELECT id, name FROM people ORDER BY id")
+    assert next(names) == {"id": 1, "name": "ada"}
+    update = people.exec("UPDATE people SET age = 1")
+    age = people.exec("SELECT age FROM people WHERE id = ?", 1)
+    assert (age.one(), age.rows_written) == ({"age": 1.0}, 0)
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    assert (names.column_names, names.rows_read, names.rows_written) == (["id", "name"], 2, 0)
+    assert names.to_array() == [{"id": 2, "name": "bob"}]
+    assert len({id(names), id(update), id(age)}) == 3
+
+
+def test_a_cursor_let_go_is_filled_again_whole(people: SqlStorage) -> None:
+    """The common ``exec(...).one()``: the next ``exec`` reuses the cursor nothing
+    holds, and every part of it is the new statement's (names, rows, position, counts)."""
+    cursor = people.exec("SELECT id, name FROM people ORDER BY id")
+    assert len(cursor.to_array()) == 2
+    first = id(cursor)
+    del cursor
+    update = people.exec("UPDATE people SET age = 2")
+    assert id(update) == first
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    del update
+    read = people.exec("SELECT name FROM people WHERE id = ?", 2)
+    assert id(read) == first
+    assert (read.rows_written, read.column_names, read.rows_read) == (0, ["name"], 1)
+    assert read.one() == {"name": "bob"}
