@@ -74,17 +74,20 @@ class SqlCursor:
 
     def one(self) -> Row:
         """The only row; ``SqlError`` unless exactly one row remains."""
-        rows = self._rows
-        if len(rows) == 1 and not self._pos:
-            # ``exec(...).one()``, the common lookup: no arithmetic on the position.
-            self._pos = 1
-            row = rows[0]
-        else:
+        if self._pos:  # rows were taken already: the one left, if one is
+            rows = self._rows
             left = len(rows) - self._pos
             if left != 1:
                 raise SqlError(f"expected exactly one row, got {left}")
             self._pos = len(rows)
             row = rows[-1]
+        else:
+            try:
+                # ``exec(...).one()``, the common lookup: one unpacking checks the count.
+                (row,) = self._rows
+            except ValueError:
+                raise SqlError(f"expected exactly one row, got {len(self._rows)}") from None
+            self._pos = 1
         names = self._names
         if len(names) == 1:
             # One column: a dict display costs a quarter of dict(zip(...))'s ~0.2 µs.

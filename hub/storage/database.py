@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,10 +167,10 @@ class ObjectDatabase:
         conn = self._conn
         #: The one cursor ``exec`` reuses (rule 8).
         self._cursor = conn.cursor()
-        #: What ``exec`` learnt of user statements it compiled, by query text (rule 8):
-        #: the column names of one that only reads, ``_WRITES`` for one that writes
-        #: and returns no rows.
-        self._plans: dict[str, Names] = {}
+        #: What ``exec`` learnt of user statements it ran, by query text (rule 8): the
+        #: column names of one that only reads, ``_WRITES`` for one that writes and
+        #: returns no rows, None for the others (run the slow way).
+        self._plans: dict[str, Names | None] = {}
         #: The cursor ``exec`` returned last. Nothing else holds it once its caller let
         #: it go (``exec(...).one()``): the next ``exec`` then fills it again instead of
         #: making one (an allocation and a deallocation, the largest cost of ``exec``
@@ -321,7 +321,10 @@ class ObjectDatabase:
         """
         if self._deferred:
             self._begin_now()
-        plan = self._plans.get(query)
+        try:
+            plan = self._plans[query]
+        except KeyError:  # not run by ``exec`` yet (or forgotten)
+            plan = None
         if plan:
             # Fast path: a statement known to read only (``plan`` is its column names).
             # The same as below without counting writes; a compile now cannot make it
@@ -336,7 +339,7 @@ class ObjectDatabase:
             if self._compiled is not None:
                 plan = self._learn(query)
             result = self._last
-            if _refcount(result) > _UNHELD:  # see ``_last``
+            if _refcount(result) > _UNHELD:  # held elsewhere: see ``_last``
                 result = self._last = SqlCursor()
             result._names = plan
             result._rows = rows
@@ -354,7 +357,7 @@ class ObjectDatabase:
             return self._exec_failed(query, params, exc)
         self._user_mode = False
         result = self._last
-        if _refcount(result) > _UNHELD:  # see ``_last``
+        if _refcount(result) > _UNHELD:  # held elsewhere: see ``_last``
             result = self._last = SqlCursor()
         result._rows = rows
         result._pos = 0
@@ -366,24 +369,24 @@ class ObjectDatabase:
         return result
 
     def _learn(self, query: str) -> Names:
-        """The column names of the statement ``exec`` ran just now; when it was compiled
-        just now, the authorizer's state goes back to rest and ``_plans`` keeps what it
-        is: a statement that only reads (its names), or one that writes and returns no
-        rows (``_WRITES``); one that writes and returns rows is not kept."""
+        """The column names of the statement ``exec`` ran just now, and what ``_plans``
+        keeps of it: when it was compiled just now (the authorizer's state then goes
+        back to rest), a statement that only reads (its names) or writes and returns no
+        rows (``_WRITES``); else None: run the slow way (writes counted, names read)."""
         description = self._cursor.description
         names: Names = _WRITES if description is None else tuple(c[0] for c in description)
         compiled = self._compiled
         if compiled is not None:
             self._compiled = self._dropping = None
-            plans = self._plans
-            if len(plans) >= KNOWN_STATEMENTS:
-                plans.clear()
-            if compiled and names:  # reads only
-                plans[query] = names
-            elif not compiled and description is None:  # writes, returns no rows
-                plans[query] = _WRITES
-            else:
-                plans.pop(query, None)
+        plans = self._plans
+        if len(plans) >= KNOWN_STATEMENTS:
+            plans.clear()
+        if compiled and names:  # reads only
+            plans[query] = names
+        elif compiled is False and description is None:  # writes, returns no rows
+            plans[query] = _WRITES
+        else:  # writes and returns rows, or not compiled now: nothing learnt
+            plans[query] = None
         return names
 
     def _exec_failed(self, query: str, params: tuple[object, ...], exc: Exception) -> SqlCursor:
