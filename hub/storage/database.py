@@ -44,6 +44,7 @@ import os
 import re
 import sqlite3
 import sys
+import sysconfig
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,12 +100,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 #: ``_plans``' entry of a statement that writes and returns no rows (its column names).
 _WRITES: Names = ()
-#: ``sys.getrefcount`` of ``_last`` in ``exec`` when only ``_last``, ``exec``'s local
-#: and the call's argument hold it (CPython counts references exactly).
-_UNHELD = 3
-_refcount = sys.getrefcount
 #: The rows of such a statement: shared, since a cursor never changes its rows.
 _NO_ROWS: list[tuple[SqlValue, ...]] = []
+#: ``sys.getrefcount`` of ``_last`` in ``exec`` when only ``_last``, ``exec``'s local
+#: and the call's argument hold it. CPython up to 3.13 with the GIL counts every one of
+#: those references; 3.14 may borrow the argument's (a lower count) and a free-threaded
+#: build splits the count, so there -1 turns the reuse off (every cursor is new).
+_UNHELD = (
+    3 if sys.version_info < (3, 14) and not sysconfig.get_config_var("Py_GIL_DISABLED") else -1
+)
+_refcount = sys.getrefcount
 RESERVED_PREFIX = "_roost_"
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -174,7 +179,8 @@ class ObjectDatabase:
         #: The cursor ``exec`` returned last. Nothing else holds it once its caller let
         #: it go (``exec(...).one()``): the next ``exec`` then fills it again instead of
         #: making one (an allocation and a deallocation, the largest cost of ``exec``
-        #: after the statement itself). It keeps its rows until then.
+        #: after the statement itself). It keeps its rows until then. Whether anything
+        #: else holds it is its reference count (``_UNHELD``).
         self._last = SqlCursor()
         #: What the authorizer saw while a user statement compiled: None (no compile:
         #: it came from the cache), True (reads only), False (a write).

@@ -278,6 +278,7 @@ def test_a_cursor_still_held_is_never_filled_again(people: SqlStorage) -> None:
     assert len({id(names), id(update), id(age)}) == 3
 
 
+@pytest.mark.skipif(database._UNHELD < 0, reason="no cursor reuse on this interpreter")
 def test_a_cursor_let_go_is_filled_again_whole(people: SqlStorage) -> None:
     """The common ``exec(...).one()``: the next ``exec`` reuses the cursor nothing
     holds, and every part of it is the new statement's (names, rows, position, counts)."""
@@ -293,3 +294,19 @@ def test_a_cursor_let_go_is_filled_again_whole(people: SqlStorage) -> None:
     assert id(read) == first
     assert (read.rows_written, read.column_names, read.rows_read) == (0, ["name"], 1)
     assert read.one() == {"name": "bob"}
+
+
+def test_without_reuse_every_statement_gets_a_new_cursor(
+    people: SqlStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where reference counts are not exact (Python 3.14+, free-threaded builds),
+    ``_UNHELD`` is -1: nothing is reused, and the results are the same."""
+    monkeypatch.setattr(database, "_UNHELD", -1)
+    cursor = people.exec("SELECT id, name FROM people ORDER BY id")
+    first = id(cursor)
+    del cursor
+    update = people.exec("UPDATE people SET age = 2")
+    assert id(update) != first
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    read = people.exec("SELECT name FROM people WHERE id = ?", 2)
+    assert (read.rows_written, read.column_names, read.one()) == (0, ["name"], {"name": "bob"})
