@@ -3,10 +3,9 @@
 A one-pass iterator over those rows, as in the anchor: rows taken by iteration,
 ``to_array()`` or ``raw()`` are not returned again.
 
-``sql.exec`` is the hot path of an object's storage, so a cursor is cheap to make: it
-keeps the statement's ``description`` as sqlite3 gave it and reads the column names
-out of it only when they are asked for (a one-column ``one()``, the common lookup, never
-builds them).
+``sql.exec`` is the hot path of an object's storage, so a cursor is cheap to make: its
+column names are a tuple ``exec`` keeps per query text (``ObjectDatabase._plans``), not
+read again for every statement.
 """
 
 from __future__ import annotations
@@ -19,38 +18,30 @@ from hub.errors import SqlError
 if TYPE_CHECKING:
     from hub.storage.database import SqlValue
 
-__all__ = ["Description", "Row", "SqlCursor"]
+__all__ = ["Names", "Row", "SqlCursor"]
 
 Row = dict[str, "SqlValue"]
-#: A statement's ``cursor.description``: one 7-tuple a column, its name first.
-Description = tuple[tuple[object, ...], ...]
+#: A statement's column names, in order.
+Names = tuple[str, ...]
 
 
 class SqlCursor:
     """The result of one ``sql.exec``: rows as dicts (iteration) or tuples (``raw()``)."""
 
-    __slots__ = ("_description", "_names", "_pos", "_rows", "rows_written")
+    __slots__ = ("_names", "_pos", "_rows", "rows_written")
 
-    _description: Description
-    _names: list[str]
+    _names: Names
     _rows: list[tuple[SqlValue, ...]]
     _pos: int
     rows_written: int
 
-    # ``ObjectDatabase.exec`` makes its cursors without calling ``__init__`` (a frame
-    # fewer on the hot path): it sets these four slots; ``_names`` is set on first use.
-    def __init__(
-        self, description: Description, rows: list[tuple[SqlValue, ...]], rows_written: int
-    ) -> None:
-        self._description = description
-        self._rows = rows
-        self._pos = 0
-        self.rows_written = rows_written
+    # Only ``ObjectDatabase.exec`` makes cursors: ``SqlCursor()``, then it sets these four
+    # slots (no ``__init__``: a Python frame per statement).
 
     @property
     def column_names(self) -> list[str]:
         """The result's column names, in order."""
-        return list(self._column_names())
+        return list(self._names)
 
     @property
     def rows_read(self) -> int:
@@ -66,11 +57,11 @@ class SqlCursor:
         row = self._rows[self._pos]
         self._pos += 1
         # No strict=: both come from one statement, and the check costs ~0.2 µs a row.
-        return dict(zip(self._column_names(), row))  # noqa: B905
+        return dict(zip(self._names, row))  # noqa: B905
 
     def to_array(self) -> list[Row]:
         """Every remaining row as a dict."""
-        names = self._column_names()
+        names = self._names
         rows = [dict(zip(names, row)) for row in self._rows[self._pos :]]  # noqa: B905
         self._pos = len(self._rows)
         return rows
@@ -83,20 +74,22 @@ class SqlCursor:
 
     def one(self) -> Row:
         """The only row; ``SqlError`` unless exactly one row remains."""
-        rows = self._rows
-        pos = self._pos
-        if len(rows) != pos + 1:
-            raise SqlError(f"expected exactly one row, got {len(rows) - pos}")
-        self._pos = pos + 1
-        description = self._description
-        if len(description) == 1:
+        if self._pos:  # rows were taken already: the one left, if one is
+            rows = self._rows
+            left = len(rows) - self._pos
+            if left != 1:
+                raise SqlError(f"expected exactly one row, got {left}")
+            self._pos = len(rows)
+            row = rows[-1]
+        else:
+            try:
+                # ``exec(...).one()``, the common lookup: one unpacking checks the count.
+                (row,) = self._rows
+            except ValueError:
+                raise SqlError(f"expected exactly one row, got {len(self._rows)}") from None
+            self._pos = 1
+        names = self._names
+        if len(names) == 1:
             # One column: a dict display costs a quarter of dict(zip(...))'s ~0.2 µs.
-            return {description[0][0]: rows[pos][0]}  # type: ignore[dict-item]
-        return dict(zip(self._column_names(), rows[pos]))  # noqa: B905
-
-    def _column_names(self) -> list[str]:
-        try:
-            return self._names
-        except AttributeError:  # not read yet: ``_names`` is set on first use
-            names = self._names = [str(column[0]) for column in self._description]
-            return names
+            return {names[0]: row[0]}
+        return dict(zip(names, row))  # noqa: B905

@@ -25,13 +25,16 @@ Rules:
    wrote, and takes SQLite's checkpoints over.
 8. ``sql.exec`` is the hot path (``exec``): one reused cursor, since
    ``Connection.execute`` makes and registers a new one per statement (~0.3 µs of a
-   ~2 µs point query), and column names kept per query text, used while the statement's
-   description is still equal to the one they were read from (a schema change that
-   renames a column gives a new description). Its statements read every row before
-   ``exec`` returns, so the cursor never holds a statement open; after an error it is
-   replaced, in case its statement stopped half-way. ``SqlStorage.exec`` is bound to
-   ``exec`` itself and a cursor is made without its ``__init__``: a Python frame costs
-   about as much as the rest of the wrapper (measured in instructions per statement).
+   ~2 µs point query). What the authorizer saw when ``exec`` compiled a statement is
+   kept per query text (``_plans``): its column names, and whether it only reads. A
+   statement only compiles again (SQLite's re-prepare after a schema change, or
+   sqlite3's cache dropping it) under the authorizer, which tells ``exec`` to learn it
+   again; until then neither ``cursor.description`` nor, for one that only reads,
+   ``total_changes`` is read. Its statements read every row before ``exec`` returns,
+   so the cursor never holds a statement open; after an error it is replaced, in case
+   its statement stopped half-way. ``SqlStorage.exec`` is bound to ``exec`` itself and
+   a cursor has no ``__init__``: a Python frame costs about as much as the rest of the
+   wrapper (measured in instructions per statement).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ import fcntl
 import os
 import re
 import sqlite3
+import sys
+import sysconfig
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +52,7 @@ from typing import TYPE_CHECKING, Literal
 
 from hub.backup.shipper import CHECKPOINTS_OFF
 from hub.errors import InvalidIdError, SqlError
-from hub.storage.cursor import SqlCursor
+from hub.storage.cursor import Names, SqlCursor
 from hub.storage.peek import PeekError, peek
 from hub.storage.rules import ALLOWED_PRAGMAS, DENIED_ACTIONS, READ_ACTIONS, TABLE_ACTIONS
 from hub.storage.script import is_multi_statement, split_statements
@@ -60,9 +65,11 @@ __all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue", "objec
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
 UserResult = tuple[list[tuple[SqlValue, ...]], list[str]]
-#: Compiled statements a connection keeps (Python's sqlite3 cache, by query text), and
-#: queries ``exec`` remembers as read-only.
+#: Compiled statements a connection keeps (Python's sqlite3 cache, by query text).
 CACHED_STATEMENTS = 256
+#: Query texts ``exec`` keeps what it learnt of (``_plans``): more than the statement
+#: cache holds, so the statements in the cache stay known.
+KNOWN_STATEMENTS = 4 * CACHED_STATEMENTS
 
 #: Marks the file as a Roost object database ("ROOS" as a big-endian int).
 APPLICATION_ID = 0x524F4F53
@@ -92,6 +99,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: ("ALTER TABLE _roost_changes ADD COLUMN old TEXT",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+#: ``_plans``' entry of a statement that writes and returns no rows (its column names).
+_WRITES: Names = ()
+#: The rows of such a statement: shared, since a cursor never changes its rows.
+_NO_ROWS: list[tuple[SqlValue, ...]] = []
+#: ``sys.getrefcount`` of ``_last`` in ``exec`` when only ``_last``, ``exec``'s local
+#: and the call's argument hold it. CPython up to 3.13 with the GIL counts every one of
+#: those references; 3.14 may borrow the argument's (a lower count) and a free-threaded
+#: build splits the count, so there -1 turns the reuse off (every cursor is new).
+_UNHELD = (
+    3 if sys.version_info < (3, 14) and not sysconfig.get_config_var("Py_GIL_DISABLED") else -1
+)
+_refcount = sys.getrefcount
 RESERVED_PREFIX = "_roost_"
 #: The meta rows, then the change log's newest seq as a row with no key (``_setup``).
 _OPENING_FACTS = (
@@ -99,12 +118,6 @@ _OPENING_FACTS = (
     " SELECT NULL, seq FROM sqlite_sequence WHERE name = '_roost_changes' -- roost"
 )
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
-
-
-#: The rows of a statement without columns: shared, since a cursor never changes them.
-_NO_ROWS: list[tuple[SqlValue, ...]] = []
-#: Makes ``exec``'s cursors without an ``__init__`` frame (see ``SqlCursor``).
-_new = object.__new__
 
 
 class ObjectBusyError(OSError):
@@ -172,10 +185,18 @@ class ObjectDatabase:
         conn = self._conn
         #: The one cursor ``exec`` reuses (rule 8).
         self._cursor = conn.cursor()
-        #: Query texts of user statements that write nothing (rule 8).
-        self._read_only: set[str] = set()
-        #: What the authorizer saw while ``exec`` compiled its statement: None (no
-        #: compile: it came from the cache), True (reads only), False (a write).
+        #: What ``exec`` learnt of user statements it ran, by query text (rule 8): the
+        #: column names of one that only reads, ``_WRITES`` for one that writes and
+        #: returns no rows, None for the others (run the slow way).
+        self._plans: dict[str, Names | None] = {}
+        #: The cursor ``exec`` returned last. Nothing else holds it once its caller let
+        #: it go (``exec(...).one()``): the next ``exec`` then fills it again instead of
+        #: making one (an allocation and a deallocation, the largest cost of ``exec``
+        #: after the statement itself). It keeps its rows until then. Whether anything
+        #: else holds it is its reference count (``_UNHELD``).
+        self._last = SqlCursor()
+        #: What the authorizer saw while a user statement compiled: None (no compile:
+        #: it came from the cache), True (reads only), False (a write).
         self._compiled: bool | None = None
         # The file's header says whether it is in WAL mode already (persistent) and ours:
         # a wake then skips two statements. A header older than the log (a crash) can
@@ -335,42 +356,81 @@ class ObjectDatabase:
 
         The hot path of an object's storage, so it is one frame and keeps the
         authorizer's state at rest between statements: ``_compiled`` and ``_dropping``
-        are None unless the statement was compiled just now (then reset here), so a
-        statement from the compiled cache stores one attribute twice, ``_user_mode``.
+        are None unless a statement was compiled just now. A statement ``exec`` has
+        compiled before (``_plans``) and that is not compiled again now (no authorizer
+        call: it came from the statement cache) is what it was then: its column names
+        are the ones kept (``cursor.description`` is not read), and one that only reads
+        writes nothing (``total_changes`` is not read either).
         """
         if self._deferred:
             self._begin_now()
-        read_only = query in self._read_only
-        before = 0 if read_only else self._conn.total_changes
-        cursor = self._cursor
-        self._user_mode = True
         try:
-            description = cursor.execute(query, params).description
-            rows = _NO_ROWS if description is None else cursor.fetchall()
-        except Exception as exc:
+            plan = self._plans[query]
+        except KeyError:  # not run by ``exec`` yet (or forgotten)
+            plan = None
+        if plan:
+            # Fast path: a statement known to read only (``plan`` is its column names).
+            # The same as below without counting writes; a compile now cannot make it
+            # write (the same text), so only its columns are read again then.
+            self._user_mode = True
+            try:
+                rows = self._cursor.execute(query, params).fetchall()
+            except Exception as exc:
+                self._user_mode = False
+                return self._exec_failed(query, params, exc)
             self._user_mode = False
-            return self._exec_failed(query, params, exc)
-        self._user_mode = False
-        if read_only:
-            result = _new(SqlCursor)
-            result._description = description
+            if self._compiled is not None:
+                plan = self._learn(query)
+            result = self._last
+            if _refcount(result) > _UNHELD:  # held elsewhere: see ``_last``
+                result = self._last = SqlCursor()
+            result._names = plan
             result._rows = rows
             result._pos = 0
             result.rows_written = 0
             return result
-        compiled = self._compiled
-        if compiled is not None:  # compiled just now: back to rest
-            self._compiled = self._dropping = None
-            if compiled:  # and it only reads
-                if len(self._read_only) >= CACHED_STATEMENTS:
-                    self._read_only.clear()
-                self._read_only.add(query)
-        result = _new(SqlCursor)
-        result._description = description or ()
+        before = self._conn.total_changes
+        cursor = self._cursor
+        self._user_mode = True
+        try:
+            cursor.execute(query, params)
+            rows = _NO_ROWS if plan is _WRITES else cursor.fetchall()
+        except Exception as exc:
+            self._user_mode = False
+            return self._exec_failed(query, params, exc)
+        self._user_mode = False
+        result = self._last
+        if _refcount(result) > _UNHELD:  # held elsewhere: see ``_last``
+            result = self._last = SqlCursor()
         result._rows = rows
         result._pos = 0
         result.rows_written = self._conn.total_changes - before
+        if plan is None or self._compiled is not None:
+            # Not known, or compiled just now: its column names are read (and kept).
+            plan = self._learn(query)
+        result._names = plan
         return result
+
+    def _learn(self, query: str) -> Names:
+        """The column names of the statement ``exec`` ran just now, and what ``_plans``
+        keeps of it: when it was compiled just now (the authorizer's state then goes
+        back to rest), a statement that only reads (its names) or writes and returns no
+        rows (``_WRITES``); else None: run the slow way (writes counted, names read)."""
+        description = self._cursor.description
+        names: Names = _WRITES if description is None else tuple(c[0] for c in description)
+        compiled = self._compiled
+        if compiled is not None:
+            self._compiled = self._dropping = None
+        plans = self._plans
+        if len(plans) >= KNOWN_STATEMENTS:
+            plans.clear()
+        if compiled and names:  # reads only
+            plans[query] = names
+        elif compiled is False and description is None:  # writes, returns no rows
+            plans[query] = _WRITES
+        else:  # writes and returns rows, or not compiled now: nothing learnt
+            plans[query] = None
+        return names
 
     def _exec_failed(self, query: str, params: tuple[object, ...], exc: Exception) -> SqlCursor:
         """``exec``'s slow path: a text of several statements runs as a script; any
@@ -458,7 +518,10 @@ class ObjectDatabase:
             raise error from exc
         finally:
             self._user_mode = False
-            self._compiled = self._dropping = None  # at rest (see ``exec``)
+            if self._compiled is not None:  # compiled just now: back to rest (``exec``)
+                # The text may be one ``exec`` knows: its columns may have changed.
+                self._plans.pop(query, None)
+                self._compiled = self._dropping = None
             if read_only:
                 self._conn.execute("PRAGMA query_only = OFF")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import SqlError
+from hub.storage import database
 from hub.storage.database import ObjectDatabase
 from hub.storage.sql import SqlStorage
 
@@ -188,3 +189,124 @@ def test_a_read_only_statement_counts_no_writes_first_run_or_cached(people: SqlS
         assert (cursor.one(), cursor.rows_written) == ({"age": 36.5}, 0)
         cursor = people.exec("UPDATE people SET age = age WHERE name = ?", "ada")
         assert (cursor.rows_written, cursor.column_names) == (1, [])
+
+
+def test_a_write_run_after_a_read_compiled_again_still_counts_its_rows(
+    people: SqlStorage,
+) -> None:
+    """A schema change makes cached statements compile again at their next run: the
+    read's verdict (reads only) must not stick to the write that runs after it."""
+    insert, count = "INSERT INTO people (name) VALUES (?)", "SELECT count(*) AS n FROM people"
+    people.exec(insert, "cy")
+    people.exec(count).one()
+    people.exec("CREATE TABLE other (x)")  # the schema changes
+    assert people.exec(insert, "di").rows_written == 1  # compiled again: a write
+    assert people.exec(count).one() == {"n": 4}  # compiled again: reads only
+    for name in ("ed", "fay"):  # from the cache: still a write
+        assert people.exec(insert, name).rows_written == 1
+    assert people.exec(count).one() == {"n": 6}
+
+
+def test_a_known_write_counts_the_writes_of_a_trigger_added_later(people: SqlStorage) -> None:
+    insert = "INSERT INTO people (name) VALUES (?)"
+    assert people.exec(insert, "cy").rows_written == 1
+    assert people.exec(insert, "di").rows_written == 1  # known: the fast path
+    people.exec("CREATE TABLE log (name TEXT)")
+    people.exec(
+        "CREATE TRIGGER people_log AFTER INSERT ON people BEGIN"
+        " INSERT INTO log VALUES (new.name); END"
+    )
+    assert people.exec(insert, "ed").rows_written == 2  # compiled again, with the trigger
+    assert people.exec(insert, "fay").rows_written == 2  # known again
+    assert people.exec("SELECT name FROM log ORDER BY name").to_array() == [
+        {"name": "ed"},
+        {"name": "fay"},
+    ]
+
+
+def test_column_names_follow_a_schema_change_seen_by_a_prepared_statement(
+    people: SqlStorage,
+) -> None:
+    """``exec`` keeps a query's column names while its statement is not compiled again;
+    a prepared statement of the same text that compiles it again drops them."""
+    query = "SELECT * FROM people WHERE id = 1"
+    assert people.exec(query).column_names == ["id", "name", "age", "pic"]
+    people.exec("ALTER TABLE people ADD COLUMN city TEXT")
+    assert people.prepare(query).first() == {
+        "id": 1,
+        "name": "ada",
+        "age": 36.5,
+        "pic": b"\x00\x01",
+        "city": None,
+    }
+    assert people.exec(query).one()["city"] is None
+
+
+def test_statements_forgotten_by_exec_but_cached_by_sqlite_stay_exact(
+    people: SqlStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``KNOWN_STATEMENTS`` texts ``exec`` forgets what it learnt; a statement still
+    in sqlite3's cache then runs without a compile, and is counted the slow way."""
+    monkeypatch.setattr(database, "KNOWN_STATEMENTS", 2)
+    read, write = "SELECT name FROM people WHERE id = ?", "UPDATE people SET age = ? WHERE id = 1"
+    for _ in range(2):
+        assert (people.exec(read, 1).one(), people.exec(write, 1).rows_written) == (
+            {"name": "ada"},
+            1,
+        )
+        people.exec("SELECT 1 AS one").one()  # a third text: the two are forgotten
+        cursor = people.exec(read, 2)
+        assert (cursor.column_names, cursor.rows_written, cursor.one()) == (
+            ["name"],
+            0,
+            {"name": "bob"},
+        )
+        assert people.exec(write, 2).rows_written == 1
+
+
+def test_a_cursor_still_held_is_never_filled_again(people: SqlStorage) -> None:
+    """``exec`` fills its last cursor again only when nothing else holds it: a held
+    cursor keeps its rows, names, counts and position while later statements run."""
+    names = people.exec("SELECT id, name FROM people ORDER BY id")
+    assert next(names) == {"id": 1, "name": "ada"}
+    update = people.exec("UPDATE people SET age = 1")
+    age = people.exec("SELECT age FROM people WHERE id = ?", 1)
+    assert (age.one(), age.rows_written) == ({"age": 1.0}, 0)
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    assert (names.column_names, names.rows_read, names.rows_written) == (["id", "name"], 2, 0)
+    assert names.to_array() == [{"id": 2, "name": "bob"}]
+    assert len({id(names), id(update), id(age)}) == 3
+
+
+@pytest.mark.skipif(database._UNHELD < 0, reason="no cursor reuse on this interpreter")
+def test_a_cursor_let_go_is_filled_again_whole(people: SqlStorage) -> None:
+    """The common ``exec(...).one()``: the next ``exec`` reuses the cursor nothing
+    holds, and every part of it is the new statement's (names, rows, position, counts)."""
+    cursor = people.exec("SELECT id, name FROM people ORDER BY id")
+    assert len(cursor.to_array()) == 2
+    first = id(cursor)
+    del cursor
+    update = people.exec("UPDATE people SET age = 2")
+    assert id(update) == first
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    del update
+    read = people.exec("SELECT name FROM people WHERE id = ?", 2)
+    assert id(read) == first
+    assert (read.rows_written, read.column_names, read.rows_read) == (0, ["name"], 1)
+    assert read.one() == {"name": "bob"}
+
+
+def test_without_reuse_every_statement_gets_a_new_cursor(
+    people: SqlStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where reference counts are not exact (Python 3.14+, free-threaded builds),
+    ``_UNHELD`` is -1: nothing is reused, and the results are the same."""
+    monkeypatch.setattr(database, "_UNHELD", -1)
+    cursor = people.exec("SELECT id, name FROM people ORDER BY id")
+    first = id(cursor)
+    del cursor
+    update = people.exec("UPDATE people SET age = 2")
+    assert id(update) != first
+    assert (update.rows_written, update.column_names, update.rows_read) == (2, [], 0)
+    read = people.exec("SELECT name FROM people WHERE id = ?", 2)
+    assert (read.rows_written, read.column_names, read.one()) == (0, ["name"], {"name": "bob"})
