@@ -28,8 +28,9 @@ from hub.backup.service import Backups
 from hub.backup.shipper import request_restore
 from hub.errors import ConfigurationError
 from hub.ids import ObjectId
-from hub.storage.database import ObjectBusyError, ObjectDatabase, object_path
+from hub.storage.database import ObjectBusyError, ObjectDatabase
 from hub.storage.feeds import FeedLog
+from hub.storage.layout import object_path
 from hub.storage.peek import peek
 from hub.storage.registry import Registry
 

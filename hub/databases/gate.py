@@ -37,7 +37,7 @@ from hub.errors import (
     TokenRejectedError,
     UnauthorizedError,
 )
-from hub.storage.database import object_path
+from hub.storage.layout import object_path
 
 if TYPE_CHECKING:
     from hub.http import Request

@@ -50,7 +50,8 @@ from hub.runtime.ports import DetachedPort, HubStats, ObjectFacts, ObjectStats, 
 from hub.runtime.rpc import ClassSpec, describe_class, to_wire
 from hub.runtime.scheduler import AlarmScheduler
 from hub.runtime.stub import DurableObjectNamespace, Env, RpcPromise
-from hub.storage.database import Durability, object_path
+from hub.storage.database import Durability
+from hub.storage.layout import object_path
 from hub.storage.registry import Registry
 
 __all__ = [

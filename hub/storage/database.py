@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import sqlite3
 import sys
 import sysconfig
@@ -51,16 +50,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from hub.backup.shipper import CHECKPOINTS_OFF
-from hub.errors import InvalidIdError, SqlError
+from hub.errors import SqlError
 from hub.storage.cursor import Names, SqlCursor
-from hub.storage.peek import PeekError, peek
+from hub.storage.layout import (
+    APPLICATION_ID,
+    APPLICATION_ID_BYTES,
+    MIGRATIONS,
+    OPENING_FACTS,
+    RESERVED_PREFIX,
+    SCHEMA,
+    SCHEMA_VERSION,
+    WAL_MODE,
+    file_feed_seq,
+)
 from hub.storage.rules import ALLOWED_PRAGMAS, DENIED_ACTIONS, READ_ACTIONS, TABLE_ACTIONS
 from hub.storage.script import is_multi_statement, split_statements
 
 if TYPE_CHECKING:
     from hub.backup.shipper import Shipper
 
-__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue", "object_path"]
+__all__ = ["Durability", "ObjectBusyError", "ObjectDatabase", "SqlValue"]
 
 Durability = Literal["normal", "full"]
 SqlValue = int | float | str | bytes | None
@@ -71,34 +80,6 @@ CACHED_STATEMENTS = 256
 #: cache holds, so the statements in the cache stay known.
 KNOWN_STATEMENTS = 4 * CACHED_STATEMENTS
 
-#: Marks the file as a Roost object database ("ROOS" as a big-endian int).
-APPLICATION_ID = 0x524F4F53
-#: The header's application id, and its read / write versions in WAL mode (2, 2):
-#: https://sqlite.org/fileformat2.html#the_database_header (offsets 68 and 18).
-_APPLICATION_ID_BYTES = APPLICATION_ID.to_bytes(4, "big")
-_WAL_MODE = b"\x02\x02"
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS _roost_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _roost_kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)"
-    " WITHOUT ROWID",
-)
-#: Statements that bring a file from schema version N-1 to N (version 1 is ``SCHEMA``).
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: (
-        "CREATE TABLE IF NOT EXISTS _roost_sessions (session TEXT PRIMARY KEY,"
-        " last_id INTEGER NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID",
-    ),
-    3: (
-        "CREATE TABLE IF NOT EXISTS _roost_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " tbl TEXT NOT NULL, op TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL,"
-        " at REAL NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS _roost_feeds (tbl TEXT PRIMARY KEY, columns TEXT NOT NULL)"
-        " WITHOUT ROWID",
-    ),
-    # An update's row as it was, so a filtered subscriber sees a row leave its filter.
-    4: ("ALTER TABLE _roost_changes ADD COLUMN old TEXT",),
-}
-SCHEMA_VERSION = max(MIGRATIONS)
 #: ``_plans``' entry of a statement that writes and returns no rows (its column names).
 _WRITES: Names = ()
 #: The rows of such a statement: shared, since a cursor never changes its rows.
@@ -111,13 +92,6 @@ _UNHELD = (
     3 if sys.version_info < (3, 14) and not sysconfig.get_config_var("Py_GIL_DISABLED") else -1
 )
 _refcount = sys.getrefcount
-RESERVED_PREFIX = "_roost_"
-#: The meta rows, then the change log's newest seq as a row with no key (``_setup``).
-_OPENING_FACTS = (
-    "SELECT key, value FROM _roost_meta UNION ALL"
-    " SELECT NULL, seq FROM sqlite_sequence WHERE name = '_roost_changes' -- roost"
-)
-_HEX_ID = re.compile(r"[0-9a-f]{64}")
 
 
 class ObjectBusyError(OSError):
@@ -151,7 +125,7 @@ class ObjectDatabase:
             self.replaced_seq = 0
             if shipper is not None:
                 if shipper.restore_pending:
-                    self.replaced_seq = _feed_seq(path)
+                    self.replaced_seq = file_feed_seq(path)
                 shipper.prepare()  # may restore the file (rule 7)
                 self.created = self.created and not os.fstat(self._lock).st_size
             self._conn = sqlite3.connect(
@@ -202,14 +176,14 @@ class ObjectDatabase:
         # a wake then skips two statements. A header older than the log (a crash) can
         # only make ``fresh`` true again, and that path is idempotent.
         header = os.pread(self._lock, 100, 0)
-        if header[18:20] != _WAL_MODE:
+        if header[18:20] != WAL_MODE:
             conn.execute("PRAGMA journal_mode=WAL")
         # One script: a statement run by ``execute`` costs ~4 µs more (the statement
         # cache) on a wake, and these never run again on this connection.
         sync = "FULL" if durability == "full" else "NORMAL"
         settings = f"PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON"
         conn.executescript(f"{settings}; {CHECKPOINTS_OFF}" if checkpoints_off else settings)
-        fresh = header[68:72] != _APPLICATION_ID_BYTES
+        fresh = header[68:72] != APPLICATION_ID_BYTES
         if fresh and conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
             fresh = False  # set in the log, not yet in the file
         if fresh:
@@ -230,7 +204,7 @@ class ObjectDatabase:
         wake). A file without ``sqlite_sequence`` (made before schema 3, whose migration
         creates the change log: empty then) reads the meta alone."""
         try:
-            rows = self._conn.execute(_OPENING_FACTS).fetchall()
+            rows = self._conn.execute(OPENING_FACTS).fetchall()
         except sqlite3.OperationalError as exc:
             if "sqlite_sequence" not in str(exc):
                 raise
@@ -643,20 +617,3 @@ class ObjectDatabase:
 def _describe(exc: sqlite3.Error | sqlite3.Warning) -> str:
     kind = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     return f"{exc} ({kind})"
-
-
-def _feed_seq(path: Path) -> int:
-    """The newest change-log seq of the file at ``path`` (0: none, or unreadable)."""
-    try:
-        facts = peek(path)
-    except PeekError:
-        return 0
-    return 0 if facts is None else facts.last_seq
-
-
-def object_path(data_dir: Path, key: str) -> Path:
-    """The file of the object whose hex id is ``key``: named by its id, never its name
-    (``InvalidIdError`` for anything but 64 hex digits)."""
-    if not _HEX_ID.fullmatch(key):
-        raise InvalidIdError(f"malformed object id: {key[:80]!r}")
-    return Path(f"{data_dir}/objects/{key[:2]}/{key}.sqlite3")  # one parse, not three joins

@@ -30,7 +30,8 @@ from typing import Any, Literal
 import orjson
 
 from hub.errors import StorageError
-from hub.storage.database import RESERVED_PREFIX, ObjectDatabase
+from hub.storage.database import ObjectDatabase
+from hub.storage.layout import RESERVED_PREFIX
 
 __all__ = ["Change", "FeedLog", "FeedReset", "FeedRetention"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import hub
 import hub.runtime.host as host_module
-from hub.storage.database import object_path
+from hub.storage.layout import object_path
 from tests.conftest import MakeHub, within
 
 

@@ -10,8 +10,9 @@ import pytest
 from hub.backup.history import History
 from hub.backup.shipper import Shipper
 from hub.errors import SqlError
-from hub.storage.database import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, ObjectDatabase
+from hub.storage.database import ObjectDatabase
 from hub.storage.feeds import FeedLog
+from hub.storage.layout import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from hub.storage.sql import SqlStorage
 
 
