@@ -65,8 +65,12 @@ class CleanClose:
 
     @classmethod
     def read(cls, path: str) -> CleanClose | None:
-        """The record at ``path``; None when there is none or it is not one."""
-        text = read_text(path)
+        """The record at ``path``; None when there is none, it is not one, or it cannot
+        be read (the open then begins a new generation: slower, never wrong)."""
+        try:
+            text = read_text(path)
+        except OSError:
+            return None
         if text is None:
             return None
         try:

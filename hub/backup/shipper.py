@@ -259,7 +259,14 @@ class Shipper:
         if file is None:
             return
         clean = CleanClose(writer.last, writer.size, file)
-        clean.write(self._clean_file)
+        try:
+            clean.write(self._clean_file)
+        except OSError:
+            # Only a shortcut for the next open, which then reads the history instead:
+            # the record left on disk names an older state of the file, so it is not
+            # taken (clean rule 2). A close must finish whatever happens here.
+            log.warning("cannot record the clean close in %s", self.history.folder, exc_info=True)
+            return
         if self._remember is not None:
             self._remember(clean)
 

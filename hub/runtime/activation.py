@@ -679,13 +679,19 @@ class Activation:
         for task in self._blockers:
             task.cancel()
         self._background.cancel()  # a forced eviction (a stopping hub drained it in _run)
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        self._storage = None
-        self.instance = None
-        self.host.closed(self)
-        self.closed.set()
+        try:
+            if self._db is not None:
+                db, self._db = self._db, None
+                db.close()
+        except (sqlite3.Error, OSError):
+            # The file is closed and unlocked all the same (``ObjectDatabase.close``);
+            # what failed is logged, and a successor must not wait forever (rule 4).
+            log.exception("closing the database of %r failed", self.id)
+        finally:
+            self._storage = None
+            self.instance = None
+            self.host.closed(self)
+            self.closed.set()
 
 
 # -- the kinds of event -------------------------------------------------------------------

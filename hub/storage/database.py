@@ -536,10 +536,12 @@ class ObjectDatabase:
             if self.shipper is not None:
                 self.shipper.closing()
         finally:
-            self._conn.close()
-            if self.shipper is not None:
-                self.shipper.closed()
-            os.close(self._lock)  # releases the flock
+            try:
+                self._conn.close()
+                if self.shipper is not None:
+                    self.shipper.closed()
+            finally:
+                os.close(self._lock)  # releases the flock, whatever failed before
 
     # -- meta ----------------------------------------------------------------------
 

@@ -168,3 +168,20 @@ async def test_object_paths_are_kept_for_the_objects_woken_last(
         assert app.host.path_for(object_id) == object_path(app.host.data_dir, object_id.hex)
     again = app.host.path_for(ids[0])
     assert again == first and again is not first
+
+
+async def test_an_eviction_whose_close_fails_still_closes_and_the_object_wakes_again(
+    make_hub: MakeHub, tmp_path: Path
+) -> None:
+    # The clean-close record cannot be written (here its path is a folder; in the field,
+    # a full disk or no file descriptor left): the close must still finish, release the
+    # file and let a successor open it, never leave eviction waiting forever.
+    app, _ = await make_hub({"COUNTER": Counter})
+    counter = app.env.COUNTER.get_by_name("c")
+    assert (await counter.increment())["stored"] == 1
+    key = app.object_id("COUNTER", "c").hex
+    (tmp_path / "data" / "backup" / key[:2] / key / "clean").mkdir(parents=True)
+    assert await within(app.hibernate("COUNTER", "c"))
+    assert not app.is_active("COUNTER", "c")
+    assert (await within(counter.increment()))["stored"] == 2  # woken, its data intact
+    assert await within(app.hibernate("COUNTER", "c"))
