@@ -1,5 +1,5 @@
 """``ctx.wait_until`` work of one activation: owned, logged when it fails, drained or
-cancelled when the activation closes (rule 7 of ``hub.runtime.activation``)."""
+cancelled when the activation closes (rule 4 of ``hub.runtime.activation``)."""
 
 from __future__ import annotations
 
