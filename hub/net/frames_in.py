@@ -4,8 +4,8 @@ handled.
 
 These are methods of ``hub.net.connection.Connection``, written as functions of it
 (``self: Connection``) and bound in its class body, as ``hub.net.frames_out``'s are: no
-object of its own per socket (connection rule 1), no call between ``data_received`` and
-this code.
+object of its own per socket (connection rule 1), and ``data_received`` reaches this
+code in the one call it always made.
 
 Rules:
 
