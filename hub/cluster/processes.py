@@ -27,8 +27,9 @@ from hub.cluster.wire import Link
 from hub.cluster.worker import Worker
 from hub.databases.gate import DatabaseGate
 from hub.logs import configure as configure_logging
-from hub.net.connection import CLOSE_TIMEOUT, Connection
+from hub.net.connection import Connection
 from hub.net.forwarded import parse_trusted
+from hub.net.frames_out import CLOSE_TIMEOUT
 from hub.net.front import Front
 from hub.net.sockets import SocketTable
 

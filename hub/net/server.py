@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hub.databases.gate import DatabaseGate
-from hub.net.connection import CLOSE_TIMEOUT, Connection
+from hub.net.connection import Connection
+from hub.net.frames_out import CLOSE_TIMEOUT
 from hub.net.front import Front, Router
 
 if TYPE_CHECKING:
