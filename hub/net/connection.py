@@ -2,7 +2,7 @@
 
 ``Connection`` is the connection's one object. Its methods live in four modules: the
 ``asyncio.Protocol`` callbacks and HTTP here, the opening handshake in
-``hub.net.opening``, frames in in ``hub.net.frames_in``, frames out in
+``hub.net.upgrade``, frames in in ``hub.net.frames_in``, frames out in
 ``hub.net.frames_out``; those are functions of the connection, bound in the class body.
 
 Rules:
@@ -51,7 +51,7 @@ from websockets.protocol import CLOSED, OPEN
 
 from hub.errors import WebSocketError, WebSocketInternalError
 from hub.logs import extra
-from hub.net import access, frames_in, frames_out, opening
+from hub.net import access, frames_in, frames_out, upgrade
 from hub.net.exchange import HttpExchange
 from hub.net.rfc6455 import ServerProtocol
 
@@ -294,9 +294,9 @@ class Connection(asyncio.Protocol):
     # Plain functions of the connection, bound here: the same one call as a method
     # defined in this class body, and no object per side (rule 1).
 
-    begin_upgrade = opening.begin_upgrade
-    complete_upgrade = opening.complete_upgrade
-    reject_upgrade = opening.reject_upgrade
+    begin_upgrade = upgrade.begin_upgrade
+    complete_upgrade = upgrade.complete_upgrade
+    reject_upgrade = upgrade.reject_upgrade
 
     _receive_frames = frames_in._receive_frames
     _frame = frames_in._frame

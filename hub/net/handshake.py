@@ -12,7 +12,7 @@ Rules:
    ``Connection`` naming ``upgrade``, exactly one ``Sec-WebSocket-Key`` of 16 base64
    bytes, exactly one ``Sec-WebSocket-Version: 13``, at most one ``Origin``, every
    list header made of tokens, every value of the characters HTTP allows. Anything
-   else returns None and goes to websockets (``hub.net.opening``), whose answers
+   else returns None and goes to websockets (``hub.net.upgrade``), whose answers
    (400, 426, ...) stay the only refusals of a bad handshake.
 2. The answer is byte for byte what websockets' ``ServerProtocol.accept`` sends for the
    same request: ``Date``, ``Upgrade``, ``Connection``, ``Sec-WebSocket-Accept``, then
