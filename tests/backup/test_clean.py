@@ -15,6 +15,7 @@ from hub.backup.clean import CleanClose
 from hub.backup.history import History
 from hub.backup.service import Backups, BackupSettings
 from hub.backup.shipper import Shipper
+from tests.backup.conftest import latest_rows, table_rows, write_behind
 
 _clock = count(3_000_000, 10)
 
@@ -56,61 +57,39 @@ class Process:
         self.record = record
 
 
-def _rows(path: Path, table: str = "t") -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(f"SELECT * FROM {table} ORDER BY k").fetchall()
-    finally:
-        conn.close()
-
-
-def _latest_rows(history: History, tmp_path: Path) -> list[tuple[object, ...]]:
-    latest = history.latest()
-    assert latest is not None
-    target = tmp_path / "check.sqlite"
-    target.unlink(missing_ok=True)
-    history.rebuild(latest, target)
-    return _rows(target)
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, History]:
-    return tmp_path / "object.sqlite", History(tmp_path / "replica" / "object")
-
-
 def _spoil_the_record_on_disk(history: History) -> None:
     (history.folder / "clean").write_text("not a record")
 
 
 def test_a_remembered_close_is_continued_without_the_record_on_disk(
-    files: tuple[Path, History], tmp_path: Path
+    paths: tuple[Path, History], tmp_path: Path
 ) -> None:
     """The fast path reads no record: one spoiled on disk does not matter to the
     process that remembers its own, while another process (the slow path, reading
     it) cannot prove the file and begins a new generation."""
-    path, history = files
+    path, history = paths
     first = Process(path, history)
     first.run("CREATE TABLE t (k INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
     assert first.record is not None and first.record.generation == 1
     _spoil_the_record_on_disk(history)
     first.run("INSERT INTO t VALUES (2, 'b')")
     assert history.generations() == [1]  # continued from what it remembered
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == table_rows(path)
 
     _spoil_the_record_on_disk(history)
     Process(path, history).run("INSERT INTO t VALUES (3, 'c')")  # another process
     assert history.generations() == [1, 2]
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == table_rows(path)
 
 
 def test_a_remembered_close_is_dropped_when_another_process_shipped_since(
-    files: tuple[Path, History], tmp_path: Path
+    paths: tuple[Path, History], tmp_path: Path
 ) -> None:
     """The other process appended to the same generation's log: continuing from the
     remembered length would cut its commit out of the history. Its write left the
     file's size as it was and, within one tick of the file system's clock, its mtime
     too (set back here): the log's length is what tells."""
-    path, history = files
+    path, history = paths
     first = Process(path, history)
     first.run(
         "CREATE TABLE t (k INTEGER PRIMARY KEY, v)",
@@ -125,17 +104,17 @@ def test_a_remembered_close_is_dropped_when_another_process_shipped_since(
     latest = history.latest()
     assert latest is not None
     history.rebuild(latest, tmp_path / "check.sqlite")
-    assert _rows(tmp_path / "check.sqlite", "u") == [(1, "b")] == _rows(path, "u")
-    assert _rows(tmp_path / "check.sqlite") == [(3, "c")] == _rows(path)
+    assert table_rows(tmp_path / "check.sqlite", "u") == [(1, "b")] == table_rows(path, "u")
+    assert table_rows(tmp_path / "check.sqlite") == [(3, "c")] == table_rows(path)
 
 
 def test_a_remembered_close_is_dropped_when_another_process_began_a_generation(
-    files: tuple[Path, History], tmp_path: Path
+    paths: tuple[Path, History], tmp_path: Path
 ) -> None:
     """The other process began a newer generation without changing the file or the
     remembered generation's log: appending to the older one would put the commit where
     no restore looks."""
-    path, history = files
+    path, history = paths
     first = Process(path, history)
     first.run("CREATE TABLE t (k INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
     log_size = (history.folder / "00000001" / "log").stat().st_size
@@ -145,22 +124,19 @@ def test_a_remembered_close_is_dropped_when_another_process_began_a_generation(
     assert (history.folder / "00000001" / "log").stat().st_size == log_size
     first.run("INSERT INTO t VALUES (2, 'b')")
     assert history.generations() == [1, 2]  # continued the newest one
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == table_rows(path)
 
 
 def test_a_remembered_close_is_dropped_when_the_file_changed_behind_it(
-    files: tuple[Path, History], tmp_path: Path
+    paths: tuple[Path, History], tmp_path: Path
 ) -> None:
-    path, history = files
+    path, history = paths
     first = Process(path, history)
     first.run("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
-    outsider = sqlite3.connect(path)
-    outsider.execute("INSERT INTO t VALUES (9, 'outside')")
-    outsider.commit()
-    outsider.close()
+    write_behind(path)
     first.run("INSERT INTO t VALUES (2, 'b')")
     assert history.generations() == [1, 2]
-    assert _latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")] == table_rows(path)
 
 
 def _activation(backups: Backups, key: str, path: Path, statement: str) -> None:
@@ -190,7 +166,7 @@ def test_backups_remember_each_objects_close_until_it_opens_again(tmp_path: Path
     del shipper
     _activation(backups, key, path, "INSERT INTO t VALUES (2, 'b')")  # the slow path
     assert history.generations() == [1, 2]
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == table_rows(path)
 
 
 def test_backups_remember_a_bounded_number_of_closes_the_oldest_out_first(

@@ -14,6 +14,7 @@ import pytest
 
 from hub.backup.history import History
 from hub.backup.shipper import Shipper, request_restore
+from tests.backup.conftest import latest_rows, table_rows, write_behind
 
 _clock = count(1_000_000, 10)
 
@@ -45,27 +46,6 @@ class Session:
         self.shipper.closed()
 
 
-def _rows(path: Path) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT * FROM t ORDER BY k").fetchall()
-    finally:
-        conn.close()
-
-
-def _latest_rows(history: History, tmp_path: Path) -> list[tuple[object, ...]]:
-    latest = history.latest()
-    assert latest is not None
-    target = tmp_path / "check.sqlite"
-    history.rebuild(latest, target)
-    return _rows(target)
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, History]:
-    return tmp_path / "object.sqlite", History(tmp_path / "replica" / "object")
-
-
 def test_a_clean_close_is_continued_by_the_next_open(
     paths: tuple[Path, History], tmp_path: Path
 ) -> None:
@@ -77,7 +57,7 @@ def test_a_clean_close_is_continued_by_the_next_open(
     second.write("INSERT INTO t VALUES (2, 'b')")
     second.close()
     assert history.generations() == [1]  # continued, no new base image
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b")] == table_rows(path)
 
 
 def test_a_file_changed_behind_the_history_begins_a_new_generation(
@@ -87,15 +67,12 @@ def test_a_file_changed_behind_the_history_begins_a_new_generation(
     first = Session(path, history)
     first.write("CREATE TABLE t (k INTEGER PRIMARY KEY, v)")
     first.close()
-    outsider = sqlite3.connect(path)
-    outsider.execute("INSERT INTO t VALUES (9, 'outside')")
-    outsider.commit()
-    outsider.close()
+    write_behind(path)
     second = Session(path, history)
     second.write("INSERT INTO t VALUES (2, 'b')")
     second.close()
     assert history.generations() == [1, 2]
-    assert _latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")]
+    assert latest_rows(history, tmp_path) == [(2, "b"), (9, "outside")]
 
 
 CRASH = textwrap.dedent(
@@ -137,13 +114,13 @@ def test_after_a_crash_the_commits_left_in_the_log_are_shipped(
         env={"PYTHONPATH": str(root)},
     )
     assert Path(f"{path}-wal").stat().st_size > 0
-    assert len(_latest_rows(history, tmp_path)) == 5
+    assert len(latest_rows(history, tmp_path)) == 5
     session = Session(path, history)
     assert history.generations() == [1]  # resumed: the log still held the last shipped commit
-    assert len(_latest_rows(history, tmp_path)) == 5 + unshipped
+    assert len(latest_rows(history, tmp_path)) == 5 + unshipped
     session.write("INSERT INTO t VALUES (100, 'after')")
     session.close()
-    assert _latest_rows(history, tmp_path) == _rows(path)
+    assert latest_rows(history, tmp_path) == table_rows(path)
 
 
 def test_a_requested_restore_happens_at_the_next_open_and_can_be_undone(
@@ -162,14 +139,14 @@ def test_a_requested_restore_happens_at_the_next_open_and_can_be_undone(
     request_restore(history, point)
     restored = Session(path, history)
     assert restored.shipper.restored_from == before
-    assert _rows(path) == [(1, "a")]
+    assert table_rows(path) == [(1, "a")]
     restored.write("INSERT INTO t VALUES (3, 'c')")
     restored.close()
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (3, "c")]
+    assert latest_rows(history, tmp_path) == [(1, "a"), (3, "c")]
     request_restore(history, before)  # undo: back to the state before the restore
     undone = Session(path, history)
     undone.close()
-    assert _rows(path) == [(2, "b")]
+    assert table_rows(path) == [(2, "b")]
 
 
 def test_checkpoints_are_taken_by_the_shipper_and_lose_nothing(
@@ -181,9 +158,9 @@ def test_checkpoints_are_taken_by_the_shipper_and_lose_nothing(
     for k in range(200):
         session.write(f"INSERT INTO t VALUES ({k}, '{'x' * 900}')")
     assert Path(f"{path}-wal").stat().st_size < 256 * 1024  # the log was restarted
-    assert len(_latest_rows(history, tmp_path)) == 200
+    assert len(latest_rows(history, tmp_path)) == 200
     session.close()
-    assert _latest_rows(history, tmp_path) == _rows(path)
+    assert latest_rows(history, tmp_path) == table_rows(path)
 
 
 def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
@@ -201,7 +178,7 @@ def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
     for mark, rows in marks[::7] + marks[-1:]:
         assert mark is not None
         history.rebuild(mark, tmp_path / "at.sqlite")
-        assert len(_rows(tmp_path / "at.sqlite")) == rows
+        assert len(table_rows(tmp_path / "at.sqlite")) == rows
     session.close()
     # Retention: a generation goes once the next one began before the cutoff.
     second_base = history.base_bookmark(generations[1]).time_ms
@@ -209,7 +186,7 @@ def test_a_long_log_begins_a_new_generation_and_old_ones_age_out(
     assert history.prune(second_base) == [generations[0]]
     assert history.generations() == generations[1:]
     assert history.prune(10**15) == generations[1:-1]  # the newest always stays
-    assert _latest_rows(history, tmp_path) == _rows(path)
+    assert latest_rows(history, tmp_path) == table_rows(path)
 
 
 def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
@@ -239,7 +216,7 @@ def test_a_transaction_that_wrote_nothing_asks_for_no_flush(
     assert len(asked) == 4
     session.shipper.flush()
     session.close()
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")]
 
 
 def test_a_first_commit_that_wrote_nothing_asks_for_no_flush(
@@ -260,7 +237,7 @@ def test_a_first_commit_that_wrote_nothing_asks_for_no_flush(
     assert len(asked) == 1
     session.shipper.flush()
     session.close()
-    assert _latest_rows(history, tmp_path) == [(1, "a")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a")] == table_rows(path)
 
 
 def test_the_clean_record_is_written_over_a_longer_one_in_place(
@@ -285,7 +262,7 @@ def test_the_clean_record_is_written_over_a_longer_one_in_place(
     third.write("INSERT INTO t VALUES (3, 'c')")
     third.close()
     assert history.generations() == [1]  # every open continued from the record
-    assert _latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == _rows(path)
+    assert latest_rows(history, tmp_path) == [(1, "a"), (2, "b"), (3, "c")] == table_rows(path)
 
 
 def test_a_busy_object_looks_at_its_log_once_a_batch(paths: tuple[Path, History]) -> None:
